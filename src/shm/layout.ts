@@ -1,0 +1,187 @@
+/**
+ * Every offset and field index of every shared structure, in one place, imported by the main
+ * thread and by workers alike. All structures are arrays of Int32 words (Atomics works on them);
+ * an index below is a word index relative to the structure's own start (`byteOffset`).
+ *
+ * Words written by different parties sit on different 128-byte lines: x86 prefetches lines in
+ * adjacent pairs, so 64-byte padding still lets a producer's and a consumer's word interfere.
+ * See PROTOCOL.md for what each word means and who may write it.
+ */
+import { InvalidArgumentError, SharedLayoutError } from "../errors.ts";
+
+export const WORD_BYTES = 4;
+export const LINE_BYTES = 128;
+/** Words per padded line. */
+export const LINE = LINE_BYTES / WORD_BYTES;
+
+/** Largest ring capacity: positions are int32 and compared by wrapping difference, so a ring must stay below 2^30. */
+export const MAX_CAPACITY = 1 << 24;
+/** Largest task record, in words. */
+export const MAX_RECORD_WORDS = 15;
+
+/** Common header words, line 0 of every structure, written once at init and read-only after. */
+export const HDR_MAGIC = 0;
+
+// ---- Injector: bounded MPMC queue (Vyukov), cells of [seq, record...] ----
+export const INJECTOR_MAGIC = 0x494e4a31; // "INJ1"
+export const INJ_CAPACITY = 1;
+export const INJ_RECORD_WORDS = 2;
+/** Words per cell: 1 sequence word + the record, rounded up to a power of two so a cell index is a shift. */
+export const INJ_STRIDE = 3;
+/** Producers' claim position (CAS by any producer). */
+export const INJ_TAIL = LINE;
+/** Consumers' claim position (CAS by any consumer). */
+export const INJ_HEAD = 2 * LINE;
+/** First cell. Cell i starts at INJ_CELLS + i * stride; word 0 is its sequence number. */
+export const INJ_CELLS = 3 * LINE;
+
+export function injectorStride(recordWords: number): number {
+  return nextPowerOfTwo(recordWords + 1);
+}
+export function injectorBytes(capacity: number, recordWords: number): number {
+  return (INJ_CELLS + capacity * injectorStride(recordWords)) * WORD_BYTES;
+}
+
+// ---- Work-stealing deque (Chase-Lev), slots of [record...] ----
+export const DEQUE_MAGIC = 0x44455131; // "DEQ1"
+export const DEQ_CAPACITY = 1;
+export const DEQ_RECORD_WORDS = 2;
+export const DEQ_STRIDE = 3;
+/** Thieves' end: advanced only by CAS (thieves, and the owner taking the last item or overflowing). */
+export const DEQ_TOP = LINE;
+/** Owner's end: written only by the owner, read by thieves. */
+export const DEQ_BOTTOM = 2 * LINE;
+export const DEQ_SLOTS = 3 * LINE;
+
+export function dequeStride(recordWords: number): number {
+  return nextPowerOfTwo(recordWords);
+}
+export function dequeBytes(capacity: number, recordWords: number): number {
+  return (DEQ_SLOTS + capacity * dequeStride(recordWords)) * WORD_BYTES;
+}
+
+// ---- Payload arena: size classes, each with a free ring of block indices and a data region ----
+export const ARENA_MAGIC = 0x41524e31; // "ARN1"
+export const ARENA_NUM_CLASSES = 1;
+export const ARENA_TOTAL_BYTES = 2;
+/** Bumped by a free that sees a waiter; waiters `Atomics.wait` on it. */
+export const ARENA_FREE_EPOCH = LINE;
+/** Number of threads waiting for a block. */
+export const ARENA_WAITERS = LINE + 1;
+/** Class table: ARENA_CLASS_FIELDS words per class. */
+export const ARENA_CLASSES = 2 * LINE;
+export const ARENA_CLASS_FIELDS = 5;
+export const ACLS_BLOCK_BYTES = 0;
+export const ACLS_COUNT = 1;
+/** Byte offset of the class's free ring (an Injector of 1-word records), relative to the arena. */
+export const ACLS_RING_OFFSET = 2;
+/** Byte offset of the class's first block, relative to the arena. */
+export const ACLS_DATA_OFFSET = 3;
+/** Byte offset of the class's block-state words (BLOCK_FREE / BLOCK_USED, one per block). */
+export const ACLS_STATE_OFFSET = 4;
+export const BLOCK_FREE = 0;
+export const BLOCK_USED = 1;
+export const ARENA_MAX_CLASSES = 32;
+/** A handle is (class << ARENA_HANDLE_SHIFT) | block index. */
+export const ARENA_HANDLE_SHIFT = 24;
+
+// ---- Idle coordination: searching/sleeping counters and one park word per worker ----
+export const IDLE_MAGIC = 0x49444c31; // "IDL1"
+export const IDLE_NUM_WORKERS = 1;
+/** Workers spinning for work (at most max(1, n/2)); read by every producer. */
+export const IDLE_SEARCHING = LINE;
+/** Workers that announced they park; read by every producer. Same line: producers read both. */
+export const IDLE_SLEEPING = LINE + 1;
+/** 1 once the pool shuts down. */
+export const IDLE_SHUTDOWN = LINE + 2;
+/** Park word of worker i at IDLE_PARK_WORDS + i * LINE; values are PARK_* below. */
+export const IDLE_PARK_WORDS = 2 * LINE;
+export const PARK_AWAKE = 0;
+export const PARK_PARKED = 1;
+export const PARK_NOTIFIED = 2;
+
+export function idleBytes(workers: number): number {
+  return (IDLE_PARK_WORDS + workers * LINE) * WORD_BYTES;
+}
+
+// ---- helpers shared by the structures ----
+
+export function nextPowerOfTwo(n: number): number {
+  return n <= 1 ? 1 : 2 ** Math.ceil(Math.log2(n));
+}
+
+export function alignUp(n: number, to: number): number {
+  return Math.ceil(n / to) * to;
+}
+
+/** Validates a ring capacity: a power of two in [2, MAX_CAPACITY]. */
+export function checkCapacity(parameter: string, capacity: unknown): number {
+  if (typeof capacity !== "number" || !Number.isInteger(capacity)) {
+    throw new InvalidArgumentError(parameter, `must be an integer, got ${String(capacity)}`);
+  }
+  if (capacity < 2) throw new InvalidArgumentError(parameter, `must be at least 2, got ${capacity}`);
+  if (capacity > MAX_CAPACITY) {
+    throw new InvalidArgumentError(parameter, `must be at most ${MAX_CAPACITY}, got ${capacity}`);
+  }
+  if ((capacity & (capacity - 1)) !== 0) {
+    throw new InvalidArgumentError(
+      parameter,
+      `must be a power of two, got ${capacity} (nearest: ${nextPowerOfTwo(capacity)})`,
+    );
+  }
+  return capacity;
+}
+
+export function checkRecordWords(parameter: string, recordWords: unknown): number {
+  if (
+    typeof recordWords !== "number" ||
+    !Number.isInteger(recordWords) ||
+    recordWords < 1 ||
+    recordWords > MAX_RECORD_WORDS
+  ) {
+    throw new InvalidArgumentError(
+      parameter,
+      `must be an integer in 1..${MAX_RECORD_WORDS}, got ${String(recordWords)}`,
+    );
+  }
+  return recordWords;
+}
+
+/** Checks that `bytes` starting at `byteOffset` fit in `buffer`; names the structure on failure. */
+export function checkRoom(what: string, buffer: SharedArrayBuffer, byteOffset: number, bytes: number): void {
+  if (!(buffer instanceof SharedArrayBuffer)) {
+    throw new InvalidArgumentError(`${what}.buffer`, "must be a SharedArrayBuffer");
+  }
+  if (!Number.isInteger(byteOffset) || byteOffset < 0 || byteOffset % 8 !== 0) {
+    throw new InvalidArgumentError(`${what}.byteOffset`, `must be a non-negative multiple of 8, got ${byteOffset}`);
+  }
+  if (byteOffset + bytes > buffer.byteLength) {
+    throw new InvalidArgumentError(
+      `${what}.capacity`,
+      `needs ${bytes} bytes at offset ${byteOffset}, but the buffer has ${buffer.byteLength}`,
+    );
+  }
+}
+
+/** Where a structure lives: what a worker needs to attach to it. Structured-clone safe. */
+export interface SharedRef {
+  readonly buffer: SharedArrayBuffer;
+  readonly byteOffset: number;
+}
+
+/** Wraps the header line of a structure and checks its magic word. */
+export function attachHeader(what: string, ref: SharedRef, magic: number): Int32Array {
+  if (!(ref?.buffer instanceof SharedArrayBuffer)) {
+    throw new SharedLayoutError(`${what}: attach needs { buffer: SharedArrayBuffer, byteOffset }`);
+  }
+  if (ref.byteOffset + LINE_BYTES > ref.buffer.byteLength) {
+    throw new SharedLayoutError(`${what}: buffer too small to hold a header at offset ${ref.byteOffset}`);
+  }
+  const header = new Int32Array(ref.buffer, ref.byteOffset, LINE);
+  if (Atomics.load(header, HDR_MAGIC) !== magic) {
+    throw new SharedLayoutError(
+      `${what}: no ${what} at byte offset ${ref.byteOffset} (magic word is 0x${(header[HDR_MAGIC]! >>> 0).toString(16)})`,
+    );
+  }
+  return header;
+}

@@ -1,0 +1,91 @@
+/**
+ * The producer side of one pool's queues: one SharedArrayBuffer holding the injector, one deque per
+ * worker and the idle state, laid out together. The main thread (or any thread that submits)
+ * allocates it and hands `refs` to every worker once; each worker builds its WorkFinder from them.
+ *
+ * Concurrency contract: `submit`, `submitBatch`, `shutdown`: any thread.
+ */
+import { InvalidArgumentError } from "../errors.ts";
+import { DequeStealer, dequeBytesFor, initDeque } from "./deque.ts";
+import { IdleState } from "./idle.ts";
+import { Injector } from "./injector.ts";
+import { LINE_BYTES, alignUp } from "./layout.ts";
+import type { PoolQueueRefs } from "./work-finder.ts";
+
+export interface PoolQueuesOptions {
+  workers: number;
+  /** Words per task record (1..15). */
+  recordWords: number;
+  /** Injector cells, a power of two. Default 4096. */
+  injectorCapacity?: number;
+  /** Slots per worker deque, a power of two. Default 256. */
+  dequeCapacity?: number;
+  /** Test hook: start every position here to exercise int32 wrap-around. */
+  initialPosition?: number;
+}
+
+export class PoolQueues {
+  readonly refs: PoolQueueRefs;
+  readonly injector: Injector;
+  readonly idle: IdleState;
+  private readonly deques: DequeStealer[];
+
+  private constructor(refs: PoolQueueRefs) {
+    this.refs = refs;
+    this.injector = Injector.attach(refs.injector);
+    this.deques = refs.deques.map((r) => new DequeStealer(r));
+    this.idle = IdleState.attach(refs.idle, () => this.hasWork());
+  }
+
+  static allocate(options: PoolQueuesOptions): PoolQueues {
+    const { workers, recordWords } = options;
+    if (!Number.isInteger(workers) || workers < 1) {
+      throw new InvalidArgumentError("pool.workers", `must be a positive integer, got ${workers}`);
+    }
+    const injectorCapacity = options.injectorCapacity ?? 4096;
+    const dequeCapacity = options.dequeCapacity ?? 256;
+    const start = options.initialPosition;
+    const injBytes = alignUp(Injector.bytesFor(injectorCapacity, recordWords), LINE_BYTES);
+    const deqBytes = alignUp(dequeBytesFor(dequeCapacity, recordWords), LINE_BYTES);
+    const buffer = new SharedArrayBuffer(injBytes + workers * deqBytes + IdleState.bytesFor(workers));
+    const injector = Injector.init({ buffer, byteOffset: 0 }, {
+      capacity: injectorCapacity, recordWords, initialPosition: start,
+    }).ref;
+    const deques = Array.from({ length: workers }, (_, i) =>
+      initDeque({ buffer, byteOffset: injBytes + i * deqBytes }, {
+        capacity: dequeCapacity, recordWords, initialPosition: start,
+      }));
+    const idle = IdleState.init({ buffer, byteOffset: injBytes + workers * deqBytes }, workers, () => false).ref;
+    return new PoolQueues({ injector, deques, idle });
+  }
+
+  /** Queues one record and wakes a worker if needed. False when the injector is full. */
+  submit(src: ArrayLike<number>, srcOffset = 0): boolean {
+    if (!this.injector.push(src, srcOffset)) return false;
+    this.idle.notifyOne();
+    return true;
+  }
+
+  /** Queues up to `count` records with one claim and at most one wake-up; returns how many. */
+  submitBatch(src: ArrayLike<number>, srcOffset: number, count: number): number {
+    const n = this.injector.pushBatch(src, srcOffset, count);
+    if (n > 0) this.idle.notifyOne();
+    return n;
+  }
+
+  /** Records queued in the injector and every deque; a snapshot. */
+  pending(): number {
+    let n = this.injector.size();
+    for (const d of this.deques) n += d.size();
+    return n;
+  }
+
+  /** Workers finish what is queued, then their `next()` returns false. */
+  shutdown(): void {
+    this.idle.shutdown();
+  }
+
+  private hasWork(): boolean {
+    return this.injector.hasItems() || this.deques.some((d) => d.size() > 0);
+  }
+}

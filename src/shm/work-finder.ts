@@ -1,0 +1,171 @@
+/**
+ * The worker side of a pool's shared-memory core: where worker `index` looks for its next task
+ * record, in the order tokio and rayon use: its own deque (LIFO, cache-hot), the injector (a batch
+ * moves to its own deque, where others can steal it), the other workers' deques (steal half,
+ * FIFO), a bounded spin as a searcher, then park.
+ *
+ * Concurrency contract: one WorkFinder per worker thread, used only by that thread.
+ * The searching/parking rules are in idle.ts and PROTOCOL.md ("Finding work").
+ */
+import { DequeOwner, DequeStealer } from "./deque.ts";
+import { IdleState, Wake } from "./idle.ts";
+import { Injector } from "./injector.ts";
+import type { SharedRef } from "./layout.ts";
+
+/** Where a pool's queues live; what a worker receives once at start. */
+export interface PoolQueueRefs {
+  injector: SharedRef;
+  /** One deque per worker, by worker index. */
+  deques: SharedRef[];
+  idle: SharedRef;
+}
+
+export interface WorkFinderOptions {
+  /** How long a searcher spins before parking, in microseconds (PLATFORM.md: ~5-50 us pays). */
+  spinMicros?: number;
+  /** Most records taken from the injector or a victim at once. */
+  batch?: number;
+}
+
+const FOUND = 0;
+const CLOSED = 1;
+const PARK = 2;
+type Round = typeof FOUND | typeof CLOSED | typeof PARK;
+
+export class WorkFinder {
+  readonly index: number;
+  readonly injector: Injector;
+  readonly local: DequeOwner;
+  readonly idle: IdleState;
+  private readonly victims: DequeStealer[];
+  private readonly rw: number;
+  private readonly batch: number;
+  private readonly spinMs: number;
+  private readonly scratch: Int32Array;
+  private searching = false;
+  private nextVictim = 0;
+
+  constructor(index: number, refs: PoolQueueRefs, options: WorkFinderOptions = {}) {
+    this.index = index;
+    this.injector = Injector.attach(refs.injector);
+    this.local = new DequeOwner(refs.deques[index]!, this.injector);
+    this.victims = refs.deques.filter((_, i) => i !== index).map((r) => new DequeStealer(r));
+    this.idle = IdleState.attach(refs.idle, () => this.hasWork());
+    this.rw = this.injector.recordWords;
+    this.batch = Math.max(1, Math.min(options.batch ?? 16, this.local.capacity >> 1));
+    this.spinMs = (options.spinMicros ?? 50) / 1000;
+    this.scratch = new Int32Array(this.batch * this.rw);
+    this.nextVictim = index % Math.max(1, this.victims.length);
+  }
+
+  /**
+   * Pushes a record on this worker's own deque (spilling half to the injector when full) and wakes
+   * a parked worker if none is searching. False only when deque and injector are both full.
+   */
+  push(src: ArrayLike<number>, srcOffset = 0): boolean {
+    if (!this.local.push(src, srcOffset)) return false;
+    this.idle.notifyOne();
+    return true;
+  }
+
+  /** Waits (blocking the thread) for the next record. False once the pool shuts down and nothing is left. */
+  next(dst: Int32Array): boolean {
+    for (;;) {
+      const r = this.round(dst);
+      if (r !== PARK) return r === FOUND;
+      this.woke(this.idle.park(this.index));
+    }
+  }
+
+  /** Like next, but parks with Atomics.waitAsync so the thread's event loop keeps running. */
+  async nextAsync(dst: Int32Array): Promise<boolean> {
+    for (;;) {
+      const r = this.round(dst);
+      if (r !== PARK) return r === FOUND;
+      this.woke(await this.idle.parkAsync(this.index));
+    }
+  }
+
+  /** One look at every source, without spinning or parking. */
+  tryNext(dst: Int32Array): boolean {
+    return this.findOnce(dst);
+  }
+
+  /** Anything visible in the injector or any deque: the recheck before parking (P3). */
+  hasWork(): boolean {
+    if (this.injector.hasItems() || this.local.size() > 0) return true;
+    for (let i = 0; i < this.victims.length; i++) if (this.victims[i]!.size() > 0) return true;
+    return false;
+  }
+
+  private round(dst: Int32Array): Round {
+    for (;;) {
+      if (this.findOnce(dst)) return this.found();
+      if (this.idle.isShutdown()) return this.closed();
+      if (!this.searching && !this.idle.tryStartSearching()) return PARK;
+      this.searching = true;
+      if (this.spin(dst)) return this.found();
+      this.searching = false;
+      // S2: the last searcher to leave with work visible takes it itself instead of parking.
+      if (!this.idle.stopSearching()) return PARK;
+    }
+  }
+
+  private woke(how: Wake): void {
+    if (how === Wake.Notified) this.searching = true; // the notifier counted us as a searcher
+  }
+
+  private found(): Round {
+    if (this.searching) {
+      this.searching = false;
+      // S1: the last searcher that finds work, with more visible, wakes the next worker.
+      if (this.idle.stopSearching()) this.idle.notifyOne();
+    }
+    return FOUND;
+  }
+
+  private closed(): Round {
+    if (this.searching) {
+      this.searching = false;
+      this.idle.stopSearching();
+    }
+    return CLOSED;
+  }
+
+  private spin(dst: Int32Array): boolean {
+    const until = performance.now() + this.spinMs;
+    for (let k = 1; ; k++) {
+      if (this.findOnce(dst)) return true;
+      // Time is read every 16 rounds: each round already does several Atomics loads.
+      if ((k & 15) === 0 && (performance.now() >= until || this.idle.isShutdown())) return false;
+    }
+  }
+
+  private findOnce(dst: Int32Array): boolean {
+    if (this.local.pop(dst)) return true;
+    const n = this.injector.popBatch(this.scratch, 0, this.batch);
+    if (n > 0) return this.takeBatch(dst, n);
+    const victims = this.victims;
+    for (let j = 0; j < victims.length; j++) {
+      const v = victims[this.nextVictim]!;
+      this.nextVictim = this.nextVictim + 1 === victims.length ? 0 : this.nextVictim + 1;
+      const m = v.stealBatch(this.scratch, 0, this.batch);
+      if (m > 0) return this.takeBatch(dst, m);
+    }
+    return false;
+  }
+
+  /** Keeps the first record of a batch and queues the rest locally, where idle workers may steal them. */
+  private takeBatch(dst: Int32Array, n: number): boolean {
+    const rw = this.rw;
+    for (let i = 0; i < rw; i++) dst[i] = this.scratch[i]!;
+    if (n > 1) {
+      for (let k = 1; k < n; k++) {
+        // The deque is empty here (findOnce popped it dry) and batch <= capacity/2, so this fits.
+        if (!this.local.push(this.scratch, k * rw)) throw new Error("work-finder: local deque refused a batch that fits");
+      }
+      this.idle.notifyOne();
+    }
+    return true;
+  }
+}
