@@ -56,3 +56,103 @@ export class SharedLayoutError extends ThreadManagerError {
     super("ERR_SHARED_LAYOUT", message);
   }
 }
+
+/** No pool of that name (after the name mapping and its default). */
+export class PoolNotFoundError extends ThreadManagerError {
+  declare readonly code: "ERR_POOL_NOT_FOUND";
+  readonly pool: string;
+  constructor(pool: string, kind: string, known: string[]) {
+    super("ERR_POOL_NOT_FOUND", `no ${kind} pool named "${pool}" (${kind} pools: ${known.join(", ") || "none"})`);
+    this.pool = pool;
+  }
+}
+
+/** The pool holds `max_queue` tasks already: shed load (a server can answer 503). */
+export class PoolBusyError extends ThreadManagerError {
+  declare readonly code: "ERR_POOL_BUSY";
+  readonly pool: string;
+  constructor(pool: string, maxQueue: number) {
+    super("ERR_POOL_BUSY", `pool "${pool}" has ${maxQueue} tasks queued or running (max_queue); try again later`);
+    this.pool = pool;
+  }
+}
+
+/** The pool is closed, or closed without draining while this task waited. */
+export class PoolClosedError extends ThreadManagerError {
+  declare readonly code: "ERR_POOL_CLOSED";
+  readonly pool: string;
+  constructor(pool: string, detail = "is closed") {
+    super("ERR_POOL_CLOSED", `pool "${pool}" ${detail}`);
+    this.pool = pool;
+  }
+}
+
+/** The thread running the task died (process.exit in a handler, a fatal error, terminate()). */
+export class WorkerCrashedError extends ThreadManagerError {
+  declare readonly code: "ERR_WORKER_CRASHED";
+  readonly pool: string;
+  readonly threadIndex: number;
+  constructor(pool: string, threadIndex: number, detail: string) {
+    super("ERR_WORKER_CRASHED", `thread ${threadIndex} of pool "${pool}" died while running this task (${detail})`);
+    this.pool = pool;
+    this.threadIndex = threadIndex;
+  }
+}
+
+/** The pool's module has no export of that name, or the export is not a function. */
+export class HandlerNotFoundError extends ThreadManagerError {
+  declare readonly code: "ERR_HANDLER_NOT_FOUND";
+  readonly pool: string;
+  readonly handler: string;
+  constructor(pool: string, handler: string, known: string[]) {
+    super(
+      "ERR_HANDLER_NOT_FOUND",
+      `pool "${pool}" has no handler "${handler}" (its module exports: ${known.join(", ") || "no functions"})`,
+    );
+    this.pool = pool;
+    this.handler = handler;
+  }
+}
+
+/** A value that cannot cross threads (a function, a symbol, a class instance with private state...). */
+export class DataCloneError extends ThreadManagerError {
+  declare readonly code: "ERR_DATA_CLONE";
+  constructor(what: string, cause?: unknown) {
+    super("ERR_DATA_CLONE", `${what} cannot be sent to another thread: ${describeCause(cause)}`, { cause });
+  }
+}
+
+/**
+ * A handler threw. `name`, `message`, `stack` and `cause` are the original error's (the stack is the
+ * worker's); `pool` and `handler` say where it ran. `instanceof TaskError` holds whatever the name.
+ */
+export class TaskError extends ThreadManagerError {
+  declare readonly code: "ERR_TASK_FAILED";
+  readonly pool: string;
+  readonly handler: string;
+  /** The thrown value when it was not an Error. */
+  readonly thrown?: unknown;
+  constructor(pool: string, handler: string, original: { name?: string; message?: string; stack?: string; cause?: unknown; code?: unknown; thrown?: unknown }) {
+    super("ERR_TASK_FAILED", original.message ?? `handler threw ${String(original.thrown)}`, "cause" in original ? { cause: original.cause } : undefined);
+    this.pool = pool;
+    this.handler = handler;
+    if (original.name) this.name = original.name;
+    if (original.stack) this.stack = original.stack;
+    if ("thrown" in original) this.thrown = original.thrown;
+    if (original.code !== undefined) (this as { originalCode?: unknown }).originalCode = original.code;
+  }
+}
+
+function describeCause(cause: unknown): string {
+  return cause instanceof Error ? cause.message : String(cause);
+}
+
+/** The configuration is wrong; `.path` is the key at fault, e.g. `compute.cpu.max_threads`. */
+export class ConfigError extends ThreadManagerError {
+  declare readonly code: "ERR_CONFIG";
+  readonly path: string;
+  constructor(path: string, message: string) {
+    super("ERR_CONFIG", `${path}: ${message}`);
+    this.path = path;
+  }
+}

@@ -1,5 +1,11 @@
 /** bun-thread-manager: named, core-pinned thread pools for Bun, fed through lock-free shared memory. */
 export {
-  ThreadManagerError, InvalidArgumentError, PayloadTooLargeError, TimeoutError, SharedLayoutError,
+  ThreadManagerError, InvalidArgumentError, PayloadTooLargeError, TimeoutError, SharedLayoutError, ConfigError,
+  PoolNotFoundError, PoolBusyError, PoolClosedError, WorkerCrashedError, HandlerNotFoundError, DataCloneError, TaskError,
 } from "./errors.ts";
-export * from "./shm/index.ts";
+export { ThreadManager, type StartOptions } from "./main/thread-manager.ts";
+export { ComputePool, type ParallelForOptions } from "./main/compute-pool.ts";
+export { AsyncPool } from "./main/async-pool.ts";
+export type { TaskPool, RunOptions, CloseOptions } from "./main/task-pool.ts";
+export type { ThreadManagerConfig, ComputePoolConfig, AsyncPoolConfig } from "./config/config.ts";
+export type { TaskContext } from "./worker/task-context.ts";

@@ -103,7 +103,14 @@ export class DequeOwner extends DequeView {
 
   constructor(ref: SharedRef, private readonly overflow?: Injector) {
     super(ref);
+    // A replacement owner adopts the deque as it is; an owner that died inside pop (O3) may have
+    // left bottom below top: the deque is empty then, and bottom goes back to top.
+    const top = Atomics.load(this.w, DEQ_TOP);
     this.bottom = Atomics.load(this.w, DEQ_BOTTOM);
+    if (((this.bottom - top) | 0) < 0) {
+      this.bottom = top;
+      Atomics.store(this.w, DEQ_BOTTOM, top);
+    }
     this.overflowScratch = new Int32Array((this.capacity >> 1) * this.recordWords);
   }
 

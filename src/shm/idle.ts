@@ -120,6 +120,22 @@ export class IdleState {
     }
   }
 
+  /**
+   * R4, any thread, for worker i that died: takes it out of the counts as if it had woken and
+   * stopped searching (`wasSearching` from its mirror word), so producers do not wait on a searcher
+   * or sleeper that will never run. Then notifies if work is visible (the last-searcher duty).
+   */
+  releaseDeadWorker(i: number, wasSearching: boolean): void {
+    const w = this.w;
+    const word = IDLE_PARK_WORDS + i * LINE;
+    const state = Atomics.exchange(w, word, PARK_AWAKE);
+    if (state === PARK_PARKED) Atomics.sub(w, IDLE_SLEEPING, 1);
+    let searchers = (state === PARK_NOTIFIED ? 1 : 0) + (wasSearching ? 1 : 0);
+    let last = false;
+    while (searchers-- > 0) last = Atomics.sub(w, IDLE_SEARCHING, 1) === 1 || last;
+    if (last && this.hasWork()) this.notifyOne();
+  }
+
   isShutdown(): boolean {
     return Atomics.load(this.w, IDLE_SHUTDOWN) !== 0;
   }

@@ -185,3 +185,89 @@ export function attachHeader(what: string, ref: SharedRef, magic: number): Int32
   }
   return header;
 }
+
+// ---- Pool control block: main doorbell, per-worker words, task states, join frames ----
+export const POOL_MAGIC = 0x504f4c31; // "POL1"
+export const POOL_WORKERS = 1;
+export const POOL_SLOTS = 2;
+export const POOL_JOIN_DEPTH = 3;
+/** 1 while the main thread is (about to be) asleep on POOL_DOORBELL; a completer that swaps it to 0 rings. */
+export const POOL_MAIN_WAITING = LINE;
+/** Bumped and notified to wake the main thread for completions. */
+export const POOL_DOORBELL = LINE + 1;
+/** Per-worker line at POOL_WORKER_INFO + i * LINE. */
+export const POOL_WORKER_INFO = 2 * LINE;
+/** WORKER_* words inside a worker's line. */
+export const WORKER_ALIVE = 0; // 1 while the thread lives; the main thread writes 0 when it died
+export const WORKER_TID = 1; // kernel thread id, written by the worker at start
+export const WORKER_SEARCHING = 2; // 1 while the worker holds a searcher slot (crash repair)
+export const WORKER_RUNNING = 3; // tasks the worker is running right now
+
+/**
+ * Task state word, one per task slot: gen << 16 | runner << 4 | state.
+ * A task record names its slot and generation; the state word says whether it may still run.
+ */
+export const TASK_STATE_BITS = 4;
+export const TASK_RUNNER_SHIFT = 4;
+export const TASK_RUNNER_MASK = 0xfff;
+export const TASK_GEN_SHIFT = 16;
+export const TASK_GEN_MASK = 0x3ff; // 10 bits: the generation also rides in REC_ID bits 20-29 (bit 30 marks join halves)
+export const TS_FREE = 0;
+export const TS_QUEUED = 1;
+export const TS_RUNNING = 2;
+export const TS_CANCELLED = 3;
+/** Set on top of RUNNING when the caller aborted: the handler may poll ctx.signal. */
+export const TS_ABORT_FLAG = 8;
+
+/** Join frame: JOIN_FRAME_WORDS words per (worker, depth), written by the thief that ran the other half. */
+export const JOIN_FRAME_WORDS = 8;
+export const JF_STATE = 0; // JF_* below
+export const JF_TYPE = 1; // result type word (codec)
+export const JF_A = 2;
+export const JF_B = 3;
+export const JF_GRAIN = 4; // parallelFor: grain of the range being split
+export const JF_ARG_TYPE = 5; // parallelFor: the shared argument, encoded once
+export const JF_ARG_A = 6;
+export const JF_ARG_B = 7;
+export const JFS_IDLE = 0;
+export const JFS_PENDING = 1;
+export const JFS_TAKEN = 2; // | thief << 4
+export const JFS_DONE = 3;
+export const JFS_FAILED = 4; // the other half threw; JF_TYPE/A/B hold the encoded error
+
+// ---- Task and completion records (4 words) ----
+export const REC_WORDS = 4;
+/** Pool task: slot | gen << 20. Join/range half: JOIN_BIT | owner << 12 | depth. */
+export const REC_ID = 0;
+/** handler id (12 bits) | value type (10 bits) << 12 | record kind (2 bits) << 22. Completions: status | type << 12. */
+export const REC_OP = 1;
+export const REC_A = 2;
+export const REC_B = 3;
+export const ID_SLOT_MASK = 0xfffff;
+export const ID_GEN_SHIFT = 20;
+export const ID_JOIN_BIT = 1 << 30;
+export const ID_OWNER_SHIFT = 12;
+export const OP_HANDLER_MASK = 0xfff;
+export const OP_TYPE_SHIFT = 12;
+export const OP_TYPE_MASK = 0x3ff;
+export const OP_KIND_SHIFT = 22;
+export const KIND_TASK = 0;
+export const KIND_JOIN = 1;
+export const KIND_RANGE = 2;
+/** Completion status (low bits of REC_OP in a completion record). */
+export const DONE_OK = 0;
+export const DONE_THREW = 1;
+export const DONE_SKIPPED = 2; // the task was cancelled before it ran; the slot may be reused
+
+export function poolControlBytes(workers: number, slots: number, joinDepth: number): number {
+  const frames = alignUp(poolTaskStatesWord(workers) + slots, LINE);
+  return (frames + workers * joinDepth * JOIN_FRAME_WORDS) * WORD_BYTES;
+}
+/** Word index of the first task state word. */
+export function poolTaskStatesWord(workers: number): number {
+  return POOL_WORKER_INFO + workers * LINE;
+}
+/** Word index of the join frame of (worker, depth). */
+export function poolJoinFrameWord(workers: number, slots: number, joinDepth: number, worker: number, depth: number): number {
+  return alignUp(poolTaskStatesWord(workers) + slots, LINE) + (worker * joinDepth + depth) * JOIN_FRAME_WORDS;
+}

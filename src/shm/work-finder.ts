@@ -25,6 +25,8 @@ export interface WorkFinderOptions {
   spinMicros?: number;
   /** Most records taken from the injector or a victim at once. */
   batch?: number;
+  /** Told whenever this worker takes or gives up a searcher slot (a mirror for crash repair). */
+  onSearching?: (searching: boolean) => void;
 }
 
 const FOUND = 0;
@@ -42,8 +44,9 @@ export class WorkFinder {
   private readonly batch: number;
   private readonly spinMs: number;
   private readonly scratch: Int32Array;
-  private searching = false;
+  private searchingNow = false;
   private nextVictim = 0;
+  private readonly onSearching?: (searching: boolean) => void;
 
   constructor(index: number, refs: PoolQueueRefs, options: WorkFinderOptions = {}) {
     this.index = index;
@@ -56,6 +59,16 @@ export class WorkFinder {
     this.spinMs = (options.spinMicros ?? 50) / 1000;
     this.scratch = new Int32Array(this.batch * this.rw);
     this.nextVictim = index % Math.max(1, this.victims.length);
+    this.onSearching = options.onSearching;
+  }
+
+  private get searching(): boolean {
+    return this.searchingNow;
+  }
+
+  private set searching(on: boolean) {
+    this.searchingNow = on;
+    this.onSearching?.(on);
   }
 
   /**

@@ -1,0 +1,79 @@
+/**
+ * A pool's control block (one SharedArrayBuffer, both sides): the main thread's completion
+ * doorbell, one line per worker, one state word per task slot, and the join frames compute
+ * workers use for halves other workers stole. Word layout: layout.ts ("Pool control block");
+ * protocol: PROTOCOL.md ("Tasks and completions").
+ */
+import {
+  HDR_MAGIC, JOIN_FRAME_WORDS, LINE, POOL_DOORBELL, POOL_JOIN_DEPTH, POOL_MAGIC, POOL_MAIN_WAITING,
+  POOL_SLOTS, POOL_WORKERS, POOL_WORKER_INFO, TASK_GEN_MASK, TASK_GEN_SHIFT, TASK_RUNNER_SHIFT,
+  WORKER_SEARCHING, attachHeader, poolControlBytes, poolJoinFrameWord, poolTaskStatesWord,
+} from "../shm/layout.ts";
+
+export class PoolControl {
+  readonly buffer: SharedArrayBuffer;
+  readonly w: Int32Array;
+  readonly workers: number;
+  readonly slots: number;
+  readonly joinDepth: number;
+  private readonly statesAt: number;
+
+  private constructor(buffer: SharedArrayBuffer) {
+    const header = attachHeader("pool control block", { buffer, byteOffset: 0 }, POOL_MAGIC);
+    this.buffer = buffer;
+    this.workers = header[POOL_WORKERS]!;
+    this.slots = header[POOL_SLOTS]!;
+    this.joinDepth = header[POOL_JOIN_DEPTH]!;
+    this.w = new Int32Array(buffer);
+    this.statesAt = poolTaskStatesWord(this.workers);
+  }
+
+  static allocate(workers: number, slots: number, joinDepth: number): PoolControl {
+    const buffer = new SharedArrayBuffer(poolControlBytes(workers, slots, joinDepth));
+    const w = new Int32Array(buffer);
+    w[POOL_WORKERS] = workers;
+    w[POOL_SLOTS] = slots;
+    w[POOL_JOIN_DEPTH] = joinDepth;
+    Atomics.store(w, HDR_MAGIC, POOL_MAGIC);
+    return new PoolControl(buffer);
+  }
+
+  static attach(buffer: SharedArrayBuffer): PoolControl {
+    return new PoolControl(buffer);
+  }
+
+  /** Word index of a task slot's state word. */
+  stateWord(slot: number): number {
+    return this.statesAt + slot;
+  }
+
+  /** Word index of field `field` (WORKER_*) of worker i's line. */
+  workerWord(i: number, field: number): number {
+    return POOL_WORKER_INFO + i * LINE + field;
+  }
+
+  /** Word index of the join frame of (worker, depth). */
+  frameWord(worker: number, depth: number): number {
+    return poolJoinFrameWord(this.workers, this.slots, this.joinDepth, worker, depth);
+  }
+
+  /** Worker side, after pushing a completion (D2): ring only if the main thread said it sleeps. */
+  ringMain(): void {
+    const w = this.w;
+    if (Atomics.load(w, POOL_MAIN_WAITING) === 1 && Atomics.compareExchange(w, POOL_MAIN_WAITING, 1, 0) === 1) {
+      Atomics.add(w, POOL_DOORBELL, 1);
+      Atomics.notify(w, POOL_DOORBELL);
+    }
+  }
+
+  /** Worker side: mirror of the searcher slot, so the main thread can release it if this worker dies. */
+  setSearching(i: number, on: boolean): void {
+    Atomics.store(this.w, this.workerWord(i, WORKER_SEARCHING), on ? 1 : 0);
+  }
+}
+
+export function packState(gen: number, runner: number, state: number): number {
+  return ((gen & TASK_GEN_MASK) << TASK_GEN_SHIFT) | (runner << TASK_RUNNER_SHIFT) | state;
+}
+
+export { POOL_DOORBELL, POOL_MAIN_WAITING, JOIN_FRAME_WORDS };

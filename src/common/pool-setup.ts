@@ -1,0 +1,43 @@
+/** What the main thread sends a pool worker once, at start, and what the worker answers. */
+import type { MessagePort } from "node:worker_threads";
+import type { SharedRef } from "../shm/layout.ts";
+import type { PoolQueueRefs } from "../shm/work-finder.ts";
+import type { SharedObject } from "./shared-objects.ts";
+
+export type PoolKind = "compute" | "async";
+
+export interface PoolWorkerSetup {
+  pool: string;
+  kind: PoolKind;
+  index: number;
+  /** file: URL of the handler module. */
+  module: string;
+  queues: PoolQueueRefs;
+  completions: SharedRef;
+  control: SharedArrayBuffer;
+  arena: SharedRef;
+  /** Shared-buffer registrations from the main thread arrive here; this worker's go out here. */
+  registryPort: MessagePort;
+  shared: Array<[number, SharedObject]>;
+  spinMicros: number;
+  /** Async pools: tasks in flight per thread. */
+  concurrency: number;
+  /** Compute pools: deepest join nesting that still splits (deeper joins run inline). */
+  joinDepth: number;
+}
+
+/** Worker -> main, once the module is loaded (or failed to load). */
+export type PoolWorkerHello =
+  | { type: "ready"; handlers: string[]; tid: number }
+  | { type: "failed"; error: string };
+
+/** Main -> async worker: the caller aborted a running task. */
+export interface AbortNotice {
+  type: "abort";
+  id: number;
+}
+
+/** Handler names are the module's function exports, sorted: every worker numbers them alike. */
+export function handlerNames(mod: Record<string, unknown>): string[] {
+  return Object.keys(mod).filter((k) => typeof mod[k] === "function").sort();
+}

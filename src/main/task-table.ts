@@ -1,0 +1,96 @@
+/**
+ * Main thread: the tasks of one pool that were submitted and have not completed, by slot. A slot's
+ * state word in shared memory says whether the task may still run (QUEUED), runs (RUNNING, with its
+ * runner), or was cancelled; its generation tells a late record or completion from a reused slot.
+ * A slot is given back only when its completion arrives (or its thread died), so every task record
+ * yields exactly one completion and a slot is never reused while a record names it.
+ */
+import { PoolControl, packState } from "../common/pool-control.ts";
+import { ID_GEN_SHIFT, TASK_GEN_MASK, TASK_RUNNER_MASK, TASK_RUNNER_SHIFT, TS_FREE } from "../shm/layout.ts";
+
+export interface TaskEntry {
+  readonly gen: number;
+  readonly handler: string;
+  resolve(value: unknown): void;
+  reject(reason: unknown): void;
+  /** The caller's promise was settled already (aborted, closed); the completion only frees the slot. */
+  settled: boolean;
+  signal?: AbortSignal;
+  onAbort?: () => void;
+}
+
+export class TaskTable {
+  readonly entries: Array<TaskEntry | undefined>;
+  private readonly gens: Uint16Array;
+  private readonly free: number[];
+  private count = 0;
+  private drained: (() => void) | undefined;
+
+  constructor(private readonly control: PoolControl) {
+    const n = control.slots;
+    this.entries = new Array(n).fill(undefined);
+    this.gens = new Uint16Array(n);
+    this.free = Array.from({ length: n }, (_, i) => n - 1 - i); // pop() hands out 0 first
+  }
+
+  get pending(): number {
+    return this.count;
+  }
+
+  /** Takes a free slot for a new task; returns its record id (slot | gen << 20) or -1 when none is free. */
+  open(handler: string, state: number, settle: { resolve(v: unknown): void; reject(e: unknown): void }, signal?: AbortSignal): number {
+    const slot = this.free.pop();
+    if (slot === undefined) return -1;
+    const gen = (this.gens[slot]! + 1) & TASK_GEN_MASK;
+    this.gens[slot] = gen;
+    Atomics.store(this.control.w, this.control.stateWord(slot), packState(gen, 0, state));
+    this.entries[slot] = { gen, handler, resolve: settle.resolve, reject: settle.reject, settled: false, signal };
+    this.count++;
+    return slot | (gen << ID_GEN_SHIFT);
+  }
+
+  /** The live entry a record id names, or undefined for a stale id. */
+  lookup(slot: number, gen: number): TaskEntry | undefined {
+    const e = this.entries[slot];
+    return e !== undefined && e.gen === gen ? e : undefined;
+  }
+
+  stateOf(slot: number): number {
+    return Atomics.load(this.control.w, this.control.stateWord(slot));
+  }
+
+  casState(slot: number, expected: number, next: number): boolean {
+    return Atomics.compareExchange(this.control.w, this.control.stateWord(slot), expected, next) === expected;
+  }
+
+  runnerOf(state: number): number {
+    return (state >>> TASK_RUNNER_SHIFT) & TASK_RUNNER_MASK;
+  }
+
+  /** Gives the slot back. */
+  close(slot: number): void {
+    const e = this.entries[slot];
+    if (e === undefined) return;
+    if (e.onAbort) e.signal?.removeEventListener("abort", e.onAbort);
+    Atomics.store(this.control.w, this.control.stateWord(slot), packState(e.gen, 0, TS_FREE));
+    this.entries[slot] = undefined;
+    this.free.push(slot);
+    if (--this.count === 0) {
+      const d = this.drained;
+      this.drained = undefined;
+      d?.();
+    }
+  }
+
+  /** Resolves when nothing is pending. */
+  whenDrained(): Promise<void> {
+    if (this.count === 0) return Promise.resolve();
+    return new Promise((resolve) => {
+      const prev = this.drained;
+      this.drained = () => {
+        prev?.();
+        resolve();
+      };
+    });
+  }
+}

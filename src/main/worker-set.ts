@@ -1,0 +1,92 @@
+/**
+ * Main thread: the Worker threads of one pool. Starts each from `src/worker/pool-worker.ts`, hands
+ * it the pool's shared memory once, waits for its handler list, notices when one dies and starts
+ * a replacement in the same seat (same index, same deque: the records it left are still there for
+ * the others to steal, and for the replacement).
+ */
+import { MessageChannel, type MessagePort } from "node:worker_threads";
+import type { PoolWorkerHello, PoolWorkerSetup } from "../common/pool-setup.ts";
+import { ThreadManagerError } from "../errors.ts";
+
+const WORKER_URL = new URL("../worker/pool-worker.ts", import.meta.url);
+
+export interface PoolThread {
+  readonly index: number;
+  readonly worker: Worker;
+  /** Main side of the shared-buffer registry channel. */
+  readonly port: MessagePort;
+  readonly tid: number;
+  readonly handlers: string[];
+  /** Resolves when the thread has exited, for whatever reason. */
+  readonly exited: Promise<number>;
+}
+
+export type SetupFor = (index: number, port: MessagePort) => PoolWorkerSetup;
+
+export class WorkerSet {
+  readonly seats: Array<PoolThread | undefined>;
+  private stopping = false;
+
+  constructor(
+    private readonly pool: string,
+    size: number,
+    private readonly setupFor: SetupFor,
+    private readonly onDeath: (index: number, detail: string) => void,
+  ) {
+    this.seats = new Array(size).fill(undefined);
+  }
+
+  /** Starts the thread for seat `index`; resolves once its module is loaded. */
+  start(index: number): Promise<PoolThread> {
+    const worker = new Worker(WORKER_URL);
+    const { port1, port2 } = new MessageChannel();
+    let exitCode: (code: number) => void = () => {};
+    const exited = new Promise<number>((resolve) => (exitCode = resolve));
+    let lastError = "";
+    worker.addEventListener("error", (e) => {
+      lastError = (e as ErrorEvent).message ?? String(e);
+    });
+    return new Promise<PoolThread>((resolve, reject) => {
+      let started = false;
+      worker.addEventListener("close", (e) => {
+        const code = (e as CloseEvent & { code?: number }).code ?? 0;
+        exitCode(code);
+        port1.close();
+        if (!started) {
+          reject(new ThreadManagerError("ERR_WORKER_START", `thread ${index} of pool "${this.pool}" exited while starting${lastError ? `: ${lastError}` : ""}`));
+        } else if (this.seats[index]?.worker === worker) {
+          this.seats[index] = undefined;
+          if (!this.stopping) this.onDeath(index, lastError || `exit code ${code}`);
+        }
+      });
+      worker.onmessage = (e: MessageEvent<PoolWorkerHello | { type: "stopped" }>) => {
+        const msg = e.data;
+        if (msg.type === "ready") {
+          started = true;
+          const thread: PoolThread = { index, worker, port: port1, tid: msg.tid, handlers: msg.handlers, exited };
+          this.seats[index] = thread;
+          worker.unref(); // an idle pool must not keep the process alive
+          resolve(thread);
+        } else if (msg.type === "failed") {
+          worker.terminate();
+          reject(new ThreadManagerError("ERR_MODULE_LOAD", `pool "${this.pool}": ${msg.error}`));
+        } else if (msg.type === "stopped") {
+          worker.terminate();
+        }
+      };
+      worker.postMessage(this.setupFor(index, port2), [port2]);
+    });
+  }
+
+  live(): PoolThread[] {
+    return this.seats.filter((t): t is PoolThread => t !== undefined);
+  }
+
+  /** Terminates every thread and waits until each has exited. */
+  async stop(): Promise<void> {
+    this.stopping = true;
+    const threads = this.live();
+    for (const t of threads) t.worker.terminate();
+    await Promise.all(threads.map((t) => t.exited));
+  }
+}

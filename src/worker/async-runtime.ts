@@ -1,0 +1,90 @@
+/**
+ * Async pool thread (tokio-like): runs async handlers, up to `concurrency` in flight on this
+ * thread. The event loop stays alive (timers, fetch, file I/O inside handlers work): when there is
+ * nothing to take, the thread parks with `Atomics.waitAsync`, never a blocking wait. Aborts of
+ * running tasks arrive as control messages and fire `ctx.signal`.
+ */
+import type { AbortNotice } from "../common/pool-setup.ts";
+import { REC_ID, REC_WORDS } from "../shm/layout.ts";
+import type { TaskContext } from "./task-context.ts";
+import type { WorkerCore } from "./worker-core.ts";
+
+export class AsyncRuntime {
+  private inFlight = 0;
+  private slotFree: (() => void) | undefined;
+  private readonly controllers = new Map<number, AbortController>();
+
+  constructor(
+    private readonly core: WorkerCore,
+    private readonly concurrency: number,
+    private readonly tid: number,
+  ) {}
+
+  /** Runs until the pool shuts down and every started task has finished. */
+  async run(): Promise<void> {
+    const rec = new Int32Array(REC_WORDS);
+    const finder = this.core.finder;
+    for (;;) {
+      while (this.inFlight < this.concurrency && finder.tryNext(rec)) this.start(rec);
+      if (this.inFlight >= this.concurrency) {
+        await new Promise<void>((resolve) => (this.slotFree = resolve));
+        continue;
+      }
+      if (!(await finder.nextAsync(rec))) break;
+      this.start(rec);
+    }
+    while (this.inFlight > 0) await new Promise<void>((resolve) => (this.slotFree = resolve));
+  }
+
+  /** Control messages from the main thread. */
+  onControl(msg: AbortNotice): void {
+    if (msg?.type === "abort") this.controllers.get(msg.id)?.abort(new DOMException("The task was aborted by its caller", "AbortError"));
+  }
+
+  private start(rec: Int32Array): void {
+    if (!this.core.claim(rec)) return;
+    const id = rec[REC_ID]!;
+    const h = this.core.handlerOf(rec);
+    let arg: unknown;
+    try {
+      arg = this.core.takeArgument(rec);
+    } catch (e) {
+      this.core.fail(id, e);
+      return;
+    }
+    this.inFlight++;
+    const controller = new AbortController();
+    this.controllers.set(id, controller);
+    if (this.core.abortRequested(id)) controller.abort(new DOMException("The task was aborted by its caller", "AbortError"));
+    const ctx: TaskContext = {
+      pool: this.core.pool,
+      threadIndex: this.core.index,
+      tid: this.tid,
+      signal: controller.signal,
+      join() {
+        throw new TypeError("ctx.join is for compute pools; in an async pool, await Promise.all instead");
+      },
+    };
+    let result: unknown;
+    try {
+      result = this.core.handlers[h]!(arg, ctx);
+    } catch (e) {
+      this.settle(id, h, e, true);
+      return;
+    }
+    Promise.resolve(result).then(
+      (v) => this.settle(id, h, v, false),
+      (e) => this.settle(id, h, e, true),
+    );
+  }
+
+  private settle(id: number, h: number, value: unknown, threw: boolean): void {
+    this.controllers.delete(id);
+    if (threw) this.core.fail(id, value);
+    else this.core.succeed(id, h, value);
+    this.inFlight--;
+    const wake = this.slotFree;
+    this.slotFree = undefined;
+    wake?.();
+  }
+}

@@ -1,0 +1,265 @@
+/**
+ * Compute pool thread (rayon-like): runs sync handlers in a blocking loop; `ctx.join(a, b)` pushes
+ * b on this thread's deque where idle threads may steal it, runs a inline, then pops b back (not
+ * stolen: run inline with the original JS value, nothing decoded) or, if it was stolen, runs other
+ * work until the thief posts b's result in this thread's join frame. `parallelFor` ranges split in
+ * halves the same way until `grain`. Protocol: PROTOCOL.md ("Join frames").
+ */
+import { errorToPlain, plainToCause } from "../common/codec.ts";
+import { WorkerCrashedError } from "../errors.ts";
+import {
+  ID_JOIN_BIT, ID_OWNER_SHIFT, JFS_DONE, JFS_FAILED, JFS_PENDING, JFS_TAKEN, JF_A, JF_ARG_A, JF_ARG_B,
+  JF_ARG_TYPE, JF_B, JF_GRAIN, JF_STATE, JF_TYPE, KIND_JOIN, KIND_RANGE, OP_KIND_SHIFT, OP_TYPE_MASK,
+  OP_TYPE_SHIFT, REC_A, REC_B, REC_ID, REC_OP, REC_WORDS, WORKER_ALIVE,
+} from "../shm/layout.ts";
+import type { TaskContext } from "./task-context.ts";
+import { LazySignal } from "./task-context.ts";
+import type { WorkerCore } from "./worker-core.ts";
+
+const JOIN_ID_MASK = 0xfff;
+
+export class ComputeRuntime {
+  private depth = 0;
+  private readonly ctx: TaskContext;
+  private readonly signal: LazySignal;
+  private readonly w: Int32Array;
+
+  constructor(private readonly core: WorkerCore, tid: number) {
+    this.w = core.control.w;
+    this.signal = new LazySignal((id) => core.abortRequested(id));
+    const self = this;
+    this.ctx = {
+      pool: core.pool,
+      threadIndex: core.index,
+      tid,
+      get signal() {
+        return self.signal.get();
+      },
+      join: (a, b) => this.join(a, b),
+    } as TaskContext;
+  }
+
+  /** The thread's whole life: take records until the pool shuts down. */
+  run(): void {
+    const rec = new Int32Array(REC_WORDS);
+    while (this.core.finder.next(rec)) this.runRecord(rec);
+  }
+
+  private runRecord(rec: Int32Array): void {
+    if ((rec[REC_ID]! & ID_JOIN_BIT) !== 0) return this.runStolenHalf(rec);
+    if (!this.core.claim(rec)) return;
+    const id = rec[REC_ID]!;
+    const h = this.core.handlerOf(rec);
+    const kind = (rec[REC_OP]! >>> OP_KIND_SHIFT) & 3;
+    this.signal.begin(id);
+    try {
+      const arg = this.core.takeArgument(rec);
+      const result = kind === KIND_RANGE ? this.runRangeTask(h, arg as number[]) : this.call(h, arg);
+      this.core.succeed(id, h, result);
+    } catch (e) {
+      this.core.fail(id, e);
+    } finally {
+      this.signal.end();
+    }
+  }
+
+  private call(h: number, arg: unknown): unknown {
+    const r = this.core.handlers[h]!(arg, this.ctx);
+    if (r !== null && typeof r === "object" && typeof (r as { then?: unknown }).then === "function") {
+      throw new TypeError(
+        `compute handler "${this.core.handlerNames[h]}" returned a Promise; compute pools run sync handlers, use an async pool for async ones`,
+      );
+    }
+    return r;
+  }
+
+  private handlerId(name: unknown): number {
+    const h = typeof name === "string" ? this.core.byName.get(name) : undefined;
+    if (h === undefined) {
+      throw new TypeError(`ctx.join: pool "${this.core.pool}" has no handler "${String(name)}" (exports: ${this.core.handlerNames.join(", ")})`);
+    }
+    return h;
+  }
+
+  /** rayon's join: see the file comment. */
+  private join(a: [string, unknown], b: [string, unknown]): [unknown, unknown] {
+    const ha = this.handlerId(a[0]);
+    const hb = this.handlerId(b[0]);
+    const depth = this.depth;
+    if (depth >= this.core.control.joinDepth) return [this.call(ha, a[1]), this.call(hb, b[1])];
+    const codec = this.core.codec;
+    codec.encode(b[1], `join argument of handler "${b[0]}"`);
+    const type = codec.out[0]!;
+    const encA = codec.out[1]!;
+    const rec = Int32Array.of(
+      ID_JOIN_BIT | (this.core.index << ID_OWNER_SHIFT) | depth,
+      hb | (type << OP_TYPE_SHIFT) | (KIND_JOIN << OP_KIND_SHIFT),
+      encA,
+      codec.out[2]!,
+    );
+    return this.fork(rec, depth, () => this.call(ha, a[1]), () => {
+      codec.release(type, encA);
+      return this.call(hb, b[1]);
+    }) as [unknown, unknown];
+  }
+
+  /**
+   * J1-J4: publish `rec` (the second half) in frame `depth`, run `first` inline one level deeper,
+   * then take the second half back (`second` runs it inline) or wait for the thief's result.
+   * Returns [first, second]; an error in either is thrown after both halves are accounted for.
+   */
+  private fork(rec: Int32Array, depth: number, first: () => unknown, second: () => unknown): [unknown, unknown] {
+    const fw = this.core.control.frameWord(this.core.index, depth);
+    Atomics.store(this.w, fw + JF_STATE, JFS_PENDING); // J1
+    if (!this.core.finder.push(rec)) {
+      // Deque and injector full: no one can help; run both here.
+      return [first(), second()];
+    }
+    this.depth = depth + 1;
+    let r1: unknown;
+    let e1: unknown;
+    let failed = false;
+    try {
+      r1 = first(); // J2
+    } catch (e) {
+      failed = true;
+      e1 = e;
+    }
+    const back = new Int32Array(REC_WORDS);
+    let r2: unknown;
+    try {
+      if (this.core.finder.local.pop(back)) {
+        // J3: LIFO, so what comes back is our own half or nothing (PROTOCOL.md, "Join frames").
+        if (back[REC_ID] !== rec[REC_ID]) throw new Error("join: popped a record that is not the pending half");
+        if (failed) {
+          if (((rec[REC_OP]! >>> OP_KIND_SHIFT) & 3) === KIND_JOIN) {
+            this.core.codec.release((rec[REC_OP]! >>> OP_TYPE_SHIFT) & OP_TYPE_MASK, rec[REC_A]!);
+          }
+          throw e1;
+        }
+        r2 = second();
+      } else {
+        r2 = this.awaitFrame(fw, failed); // J4
+        if (failed) throw e1;
+      }
+    } finally {
+      this.depth = depth;
+    }
+    return [r1, r2];
+  }
+
+  /** J4: the half was stolen: help with other work until the thief posts its result. */
+  private awaitFrame(fw: number, discard: boolean): unknown {
+    const w = this.w;
+    const other = new Int32Array(REC_WORDS);
+    let idle = 0;
+    for (;;) {
+      const st = Atomics.load(w, fw + JF_STATE);
+      const s = st & 0xf;
+      if (s === JFS_DONE || s === JFS_FAILED) {
+        const value = this.core.codec.take(w[fw + JF_TYPE]!, w[fw + JF_A]!, w[fw + JF_B]!);
+        if (discard) return undefined;
+        if (s === JFS_FAILED) throw plainToCause({ __error: value });
+        return value;
+      }
+      if (s === JFS_TAKEN) {
+        const thief = st >>> 4;
+        if (Atomics.load(w, this.core.control.workerWord(thief, WORKER_ALIVE)) === 0) {
+          throw new WorkerCrashedError(this.core.pool, thief, "it was running the other half of a join");
+        }
+      }
+      if (this.core.finder.tryNext(other)) {
+        this.runRecord(other);
+        idle = 0;
+        continue;
+      }
+      // Nothing to help with: nap on the frame word (the thief notifies it), short at first.
+      Atomics.wait(w, fw + JF_STATE, st, ++idle < 64 ? 0.02 : 1);
+    }
+  }
+
+  /** A half another thread pushed (join or range): run it and post the result in its owner's frame. */
+  private runStolenHalf(rec: Int32Array): void {
+    const id = rec[REC_ID]!;
+    const owner = (id >>> ID_OWNER_SHIFT) & JOIN_ID_MASK;
+    const fw = this.core.control.frameWord(owner, id & JOIN_ID_MASK);
+    const w = this.w;
+    Atomics.store(w, fw + JF_STATE, JFS_TAKEN | (this.core.index << 4));
+    const op = rec[REC_OP]!;
+    const h = this.core.handlerOf(rec);
+    let state = JFS_DONE;
+    let result: unknown;
+    try {
+      if (((op >>> OP_KIND_SHIFT) & 3) === KIND_RANGE) {
+        const argType = w[fw + JF_ARG_TYPE]!;
+        const argA = w[fw + JF_ARG_A]!;
+        const argB = w[fw + JF_ARG_B]!;
+        const arg = this.core.codec.peek(argType, argA, argB);
+        result = this.range(h, rec[REC_A]!, rec[REC_B]!, w[fw + JF_GRAIN]!, argType, argA, argB, arg);
+      } else {
+        result = this.call(h, this.core.takeArgument(rec));
+      }
+      this.core.codec.encode(result, `result of handler "${this.core.handlerNames[h]}"`);
+    } catch (e) {
+      state = JFS_FAILED;
+      this.core.codec.encode(errorToPlain(e), "error");
+    }
+    const out = this.core.codec.out;
+    w[fw + JF_TYPE] = out[0]!;
+    w[fw + JF_A] = out[1]!;
+    w[fw + JF_B] = out[2]!;
+    Atomics.store(w, fw + JF_STATE, state); // publishes the three words above
+    Atomics.notify(w, fw + JF_STATE);
+  }
+
+  /** parallelFor root: [start, end, grain, argType, argA, argB]; the argument is freed once every half is done. */
+  private runRangeTask(h: number, d: number[]): unknown {
+    const [start, end, grain, argType, argA, argB] = d as [number, number, number, number, number, number];
+    try {
+      return this.range(h, start, end, grain, argType, argA, argB, this.core.codec.peek(argType, argA, argB));
+    } finally {
+      this.core.codec.release(argType, argA);
+    }
+  }
+
+  /** Splits [s, e) in halves until `grain`, each right half stealable; sums numeric kernel results. */
+  private range(h: number, s: number, e: number, grain: number, argType: number, argA: number, argB: number, arg: unknown): unknown {
+    const depth = this.depth;
+    if (e - s <= grain || depth >= this.core.control.joinDepth) return this.kernel(h, s, e, arg);
+    const mid = s + Math.floor((e - s) / 2);
+    const fw = this.core.control.frameWord(this.core.index, depth);
+    const w = this.w;
+    w[fw + JF_GRAIN] = grain;
+    w[fw + JF_ARG_TYPE] = argType;
+    w[fw + JF_ARG_A] = argA;
+    w[fw + JF_ARG_B] = argB; // published by the J1 store in fork
+    const rec = Int32Array.of(
+      ID_JOIN_BIT | (this.core.index << ID_OWNER_SHIFT) | depth,
+      h | (KIND_RANGE << OP_KIND_SHIFT),
+      mid,
+      e,
+    );
+    const [left, right] = this.fork(
+      rec,
+      depth,
+      () => this.range(h, s, mid, grain, argType, argA, argB, arg),
+      () => this.range(h, mid, e, grain, argType, argA, argB, arg),
+    );
+    return combine(left, right, this.core.handlerNames[h]!);
+  }
+
+  private kernel(h: number, s: number, e: number, arg: unknown): unknown {
+    const r = this.core.handlers[h]!(s, e, arg, this.ctx);
+    if (r !== undefined && typeof r !== "number") {
+      throw new TypeError(`parallelFor kernel "${this.core.handlerNames[h]}" returned a ${typeof r}; return a number (results are summed) or nothing`);
+    }
+    return r;
+  }
+}
+
+function combine(x: unknown, y: unknown, kernel: string): unknown {
+  if (x === undefined) return y;
+  if (y === undefined) return x;
+  if (typeof x === "number" && typeof y === "number") return x + y;
+  throw new TypeError(`parallelFor kernel "${kernel}" results cannot be combined`);
+}

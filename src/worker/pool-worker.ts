@@ -1,0 +1,44 @@
+/**
+ * Entry script of every compute and async pool thread. Receives its setup once (the only
+ * postMessage it gets on the way in, apart from async aborts), loads the handler module, says
+ * which handlers it has, then serves tasks from shared memory until the pool shuts down.
+ */
+import { handlerNames, type PoolWorkerHello, type PoolWorkerSetup } from "../common/pool-setup.ts";
+import { WORKER_ALIVE, WORKER_TID } from "../shm/layout.ts";
+import { gettid } from "../platform/libc.ts";
+import { AsyncRuntime } from "./async-runtime.ts";
+import { ComputeRuntime } from "./compute-runtime.ts";
+import { WorkerCore } from "./worker-core.ts";
+
+declare const self: Worker;
+
+function hello(msg: PoolWorkerHello): void {
+  self.postMessage(msg);
+}
+
+self.onmessage = async (event: MessageEvent<PoolWorkerSetup>) => {
+  const setup = event.data;
+  self.onmessage = null;
+  let mod: Record<string, unknown>;
+  try {
+    mod = await import(setup.module);
+  } catch (e) {
+    hello({ type: "failed", error: `cannot load module ${setup.module}: ${(e as Error)?.stack ?? e}` });
+    return;
+  }
+  const tid = gettid();
+  const names = handlerNames(mod);
+  const core = new WorkerCore(setup, mod, names);
+  Atomics.store(core.control.w, core.control.workerWord(setup.index, WORKER_TID), tid);
+  Atomics.store(core.control.w, core.control.workerWord(setup.index, WORKER_ALIVE), 1);
+  hello({ type: "ready", handlers: names, tid });
+  if (setup.kind === "compute") {
+    new ComputeRuntime(core, tid).run();
+  } else {
+    const runtime = new AsyncRuntime(core, setup.concurrency, tid);
+    self.onmessage = (e: MessageEvent) => runtime.onControl(e.data);
+    await runtime.run();
+    self.onmessage = null;
+  }
+  self.postMessage({ type: "stopped" });
+};

@@ -1,0 +1,57 @@
+/** What a handler receives as its last argument. */
+
+/** The context a handler gets: where it runs, cancellation, and (compute pools) fork-join. */
+export interface TaskContext {
+  /** The pool's name. */
+  readonly pool: string;
+  /** This thread's index in its pool (0-based). */
+  readonly threadIndex: number;
+  /** This thread's kernel thread id (as in /proc/self/task), 0 where unknown. */
+  readonly tid: number;
+  /**
+   * Aborted when the caller's AbortSignal aborts. Async handlers get an event; a sync compute
+   * handler can poll `ctx.signal.aborted` (it is checked against shared memory on each read).
+   */
+  readonly signal: AbortSignal;
+  /**
+   * Compute pools: runs `[handler, arg]` a and b, b possibly on another thread, and returns both
+   * results (rayon's join). Nests to any depth; past the pool's join depth it runs both inline.
+   * @example const [x, y] = ctx.join(["fib", n - 1], ["fib", n - 2]);
+   */
+  join<A = unknown, B = unknown>(a: [string, unknown], b: [string, unknown]): [A, B];
+}
+
+const NEVER = new AbortController().signal;
+
+/**
+ * A signal made only when a handler looks at it: most handlers never do, and an AbortController
+ * per task is measurable at a million tasks a second.
+ */
+export class LazySignal {
+  private id = -1;
+  private controller: AbortController | undefined;
+
+  constructor(private readonly aborted: (id: number) => boolean) {}
+
+  begin(id: number): void {
+    this.id = id;
+    this.controller = undefined;
+  }
+
+  end(): void {
+    this.id = -1;
+    this.controller = undefined;
+  }
+
+  get(): AbortSignal {
+    if (this.id < 0) return NEVER;
+    this.controller ??= new AbortController();
+    if (!this.controller.signal.aborted && this.aborted(this.id)) this.abort();
+    return this.controller.signal;
+  }
+
+  abort(reason?: unknown): void {
+    this.controller ??= new AbortController();
+    this.controller.abort(reason ?? new DOMException("The task was aborted by its caller", "AbortError"));
+  }
+}

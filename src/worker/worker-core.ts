@@ -1,0 +1,124 @@
+/**
+ * Worker side: what every pool thread shares whatever its kind. Attaches to the pool's shared
+ * memory once, claims task records, decodes arguments, encodes results and errors, and posts
+ * completions (PROTOCOL.md, "Tasks and completions"). One instance per worker thread.
+ */
+import { ValueCodec, errorToPlain } from "../common/codec.ts";
+import { PoolControl, packState } from "../common/pool-control.ts";
+import type { PoolWorkerSetup } from "../common/pool-setup.ts";
+import { SharedObjects } from "../common/shared-objects.ts";
+import { PayloadArena } from "../shm/arena.ts";
+import { Injector } from "../shm/injector.ts";
+import {
+  DONE_OK, DONE_SKIPPED, DONE_THREW, ID_GEN_SHIFT, ID_SLOT_MASK, OP_HANDLER_MASK, OP_TYPE_MASK, OP_TYPE_SHIFT,
+  REC_A, REC_B, REC_ID, REC_OP, REC_WORDS, TASK_GEN_MASK, TS_ABORT_FLAG, TS_CANCELLED, TS_QUEUED, TS_RUNNING, WORKER_RUNNING,
+} from "../shm/layout.ts";
+import { WorkFinder } from "../shm/work-finder.ts";
+
+const NAP = new Int32Array(new SharedArrayBuffer(4));
+
+export type Handler = (...args: any[]) => unknown;
+
+export class WorkerCore {
+  readonly pool: string;
+  readonly index: number;
+  readonly finder: WorkFinder;
+  readonly control: PoolControl;
+  readonly codec: ValueCodec;
+  readonly handlers: Handler[];
+  readonly handlerNames: string[];
+  readonly byName = new Map<string, number>();
+  private readonly completions: Injector;
+  private readonly done = new Int32Array(REC_WORDS);
+  private readonly runningWord: number;
+
+  constructor(setup: PoolWorkerSetup, mod: Record<string, unknown>, names: string[]) {
+    this.pool = setup.pool;
+    this.index = setup.index;
+    this.control = PoolControl.attach(setup.control);
+    this.finder = new WorkFinder(setup.index, setup.queues, {
+      spinMicros: setup.spinMicros,
+      onSearching: (on) => this.control.setSearching(setup.index, on),
+    });
+    this.completions = Injector.attach(setup.completions);
+    const port = setup.registryPort;
+    const shared = new SharedObjects((setup.index + 1) << 20, (id, obj) => port.postMessage({ id, obj }), () => port);
+    for (const [id, obj] of setup.shared) shared.adopt(id, obj);
+    this.codec = new ValueCodec(PayloadArena.attach(setup.arena), shared, "block");
+    this.handlerNames = names;
+    this.handlers = names.map((n) => mod[n] as Handler);
+    names.forEach((n, i) => this.byName.set(n, i));
+    this.runningWord = this.control.workerWord(setup.index, WORKER_RUNNING);
+  }
+
+  /**
+   * T1: takes a pool task record for this thread. True: it is ours to run (state now RUNNING with
+   * us as runner). False: it was cancelled before it ran; its argument is freed and the main
+   * thread told, so the slot can be reused.
+   */
+  claim(rec: Int32Array): boolean {
+    const id = rec[REC_ID]!;
+    const slot = id & ID_SLOT_MASK;
+    const gen = (id >>> ID_GEN_SHIFT) & TASK_GEN_MASK;
+    const word = this.control.stateWord(slot);
+    const queued = packState(gen, 0, TS_QUEUED);
+    if (Atomics.compareExchange(this.control.w, word, queued, packState(gen, this.index, TS_RUNNING)) === queued) {
+      Atomics.add(this.control.w, this.runningWord, 1);
+      return true;
+    }
+    const op = rec[REC_OP]!;
+    this.codec.release((op >>> OP_TYPE_SHIFT) & OP_TYPE_MASK, rec[REC_A]!);
+    this.post(id, DONE_SKIPPED, 0, 0, 0);
+    return false;
+  }
+
+  /** Decodes (and frees) the argument of a claimed record. */
+  takeArgument(rec: Int32Array): unknown {
+    return this.codec.take((rec[REC_OP]! >>> OP_TYPE_SHIFT) & OP_TYPE_MASK, rec[REC_A]!, rec[REC_B]!);
+  }
+
+  handlerOf(rec: Int32Array): number {
+    return rec[REC_OP]! & OP_HANDLER_MASK;
+  }
+
+  /** True once the caller aborted the task in `slot` (ctx.signal polls this). */
+  abortRequested(id: number): boolean {
+    const s = Atomics.load(this.control.w, this.control.stateWord(id & ID_SLOT_MASK));
+    return (s & TS_ABORT_FLAG) !== 0 || (s & 7) === TS_CANCELLED;
+  }
+
+  /** Posts a handler's result; a result that cannot be sent becomes the task's error. */
+  succeed(id: number, handler: number, value: unknown): void {
+    try {
+      this.codec.encode(value, `result of handler "${this.handlerNames[handler]}"`);
+    } catch (e) {
+      return this.fail(id, e);
+    }
+    const out = this.codec.out;
+    this.finish(id, DONE_OK, out[0]!, out[1]!, out[2]!);
+  }
+
+  /** Posts what a handler threw. */
+  fail(id: number, thrown: unknown): void {
+    this.codec.encode(errorToPlain(thrown), "error");
+    const out = this.codec.out;
+    this.finish(id, DONE_THREW, out[0]!, out[1]!, out[2]!);
+  }
+
+  private finish(id: number, status: number, type: number, a: number, b: number): void {
+    Atomics.sub(this.control.w, this.runningWord, 1);
+    this.post(id, status, type, a, b);
+  }
+
+  /** D1-D2: push the completion record, then ring the main thread if it sleeps. */
+  private post(id: number, status: number, type: number, a: number, b: number): void {
+    const d = this.done;
+    d[REC_ID] = id;
+    d[REC_OP] = status | (type << OP_TYPE_SHIFT);
+    d[REC_A] = a;
+    d[REC_B] = b;
+    // The completion ring holds one cell per task slot, so it is never full; spin defensively anyway.
+    while (!this.completions.push(d)) Atomics.wait(NAP, 0, 0, 0.05);
+    this.control.ringMain();
+  }
+}
