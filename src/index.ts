@@ -6,6 +6,6 @@ export {
 export { ThreadManager, type StartOptions } from "./main/thread-manager.ts";
 export { ComputePool, type ParallelForOptions } from "./main/compute-pool.ts";
 export { AsyncPool } from "./main/async-pool.ts";
-export type { TaskPool, RunOptions, CloseOptions } from "./main/task-pool.ts";
+export type { TaskPool, RunOptions, CloseOptions, PoolMetrics } from "./main/task-pool.ts";
 export type { ThreadManagerConfig, ComputePoolConfig, AsyncPoolConfig } from "./config/config.ts";
 export type { TaskContext } from "./worker/task-context.ts";

@@ -35,6 +35,10 @@ export const T_JSON = 9;
 export const T_SER = 10;
 export const T_BYTES = 11;
 export const T_SHARED = 12;
+/** JSON / SER whose value had SharedArrayBuffers inside: they travel as registry ids (SHARED_MARK). */
+export const T_JSON_REFS = 13;
+export const T_SER_REFS = 14;
+const SHARED_MARK = "__btm_shared__";
 const KIND_SHIFT = 6;
 const TAG_MASK = 0x3f;
 
@@ -90,11 +94,11 @@ export class ValueCodec {
               return this.set(T_I32PAIR, x, y);
             }
           }
-          return isJsonSafe(value, 0) ? this.putString(T_JSON, JSON.stringify(value), what) : this.putSerialized(value, what);
+          return this.putComposite(value, what);
         }
         if (SharedObjects.isShared(value)) return this.set(T_SHARED, this.shared.idOf(value), 0);
         if (ArrayBuffer.isView(value) || value instanceof ArrayBuffer) return this.putBytes(value, what);
-        return isJsonSafe(value, 0) ? this.putString(T_JSON, JSON.stringify(value), what) : this.putSerialized(value, what);
+        return this.putComposite(value, what);
       }
       default:
         if (typeof value === "bigint") return this.putSerialized(value, what);
@@ -119,37 +123,33 @@ export class ValueCodec {
       case T_EMPTY_STR: return "";
       case T_SHARED: return this.shared.get(a);
     }
-    const off = this.arena.byteOffset(a);
-    const bytes = this.arena.u8.subarray(off, off + b);
     try {
-      switch (tag) {
-        case T_STR: return decoder.decode(bytes);
-        case T_JSON: return JSON.parse(decoder.decode(bytes));
-        case T_SER: return deserialize(bytes.slice());
-        case T_BYTES: return rebuildBytes(type >>> KIND_SHIFT, bytes);
-      }
+      return this.peek(type, a, b);
     } finally {
       this.arena.free(a);
     }
-    throw new Error(`codec: unknown value type ${type}`);
   }
 
   /** Decodes a value without freeing it: for an argument several threads read (parallelFor). */
   peek(type: number, a: number, b: number): unknown {
     const tag = type & TAG_MASK;
-    if (tag !== T_STR && tag !== T_JSON && tag !== T_SER && tag !== T_BYTES) return this.take(type, a, b);
+    if (!usesArena(tag)) return this.take(type, a, b);
     const off = this.arena.byteOffset(a);
     const bytes = this.arena.u8.subarray(off, off + b);
-    if (tag === T_STR) return decoder.decode(bytes);
-    if (tag === T_JSON) return JSON.parse(decoder.decode(bytes));
-    if (tag === T_SER) return deserialize(bytes.slice());
-    return rebuildBytes(type >>> KIND_SHIFT, bytes);
+    switch (tag) {
+      case T_STR: return decoder.decode(bytes);
+      case T_JSON: return JSON.parse(decoder.decode(bytes));
+      case T_SER: return deserialize(bytes.slice());
+      case T_BYTES: return rebuildBytes(type >>> KIND_SHIFT, bytes);
+      case T_JSON_REFS: return this.restoreShared(JSON.parse(decoder.decode(bytes)), 0);
+      case T_SER_REFS: return this.restoreShared(deserialize(bytes.slice()), 0);
+    }
+    throw new Error(`codec: unknown value type ${type}`);
   }
 
   /** Frees whatever arena block an encoded value holds, without decoding it. */
   release(type: number, a: number): void {
-    const tag = type & TAG_MASK;
-    if (tag === T_STR || tag === T_JSON || tag === T_SER || tag === T_BYTES) this.arena.free(a);
+    if (usesArena(type & TAG_MASK)) this.arena.free(a);
   }
 
   private set(type: number, a: number, b: number): void {
@@ -175,7 +175,40 @@ export class ValueCodec {
     this.set(tag, h, written);
   }
 
-  private putSerialized(value: unknown, what: string): void {
+  /** Objects and arrays: JSON when that is lossless, else structured clone; shared buffers inside go by id. */
+  private putComposite(value: object, what: string): void {
+    if (isJsonSafe(value, 0)) return this.putString(T_JSON, JSON.stringify(value), what);
+    if (!containsShared(value, 0)) return this.putSerialized(value, what, T_SER);
+    const marked = this.markShared(value, 0);
+    if (isJsonSafe(marked, 0)) return this.putString(T_JSON_REFS, JSON.stringify(marked), what);
+    return this.putSerialized(marked, what, T_SER_REFS);
+  }
+
+  /** A copy of plain objects and arrays with every shared buffer replaced by { [SHARED_MARK]: id }. */
+  private markShared(v: unknown, depth: number): unknown {
+    if (SharedObjects.isShared(v)) return { [SHARED_MARK]: this.shared.idOf(v) };
+    if (depth > 32 || v === null || typeof v !== "object") return v;
+    if (Array.isArray(v)) return v.map((x) => this.markShared(x, depth + 1));
+    if (!isPlainObject(v)) return v;
+    const out: Record<string, unknown> = {};
+    for (const k in v) out[k] = this.markShared((v as Record<string, unknown>)[k], depth + 1);
+    return out;
+  }
+
+  private restoreShared(v: unknown, depth: number): unknown {
+    if (depth > 32 || v === null || typeof v !== "object") return v;
+    if (Array.isArray(v)) {
+      for (let i = 0; i < v.length; i++) v[i] = this.restoreShared(v[i], depth + 1);
+      return v;
+    }
+    if (!isPlainObject(v)) return v;
+    const o = v as Record<string, unknown>;
+    if (typeof o[SHARED_MARK] === "number") return this.shared.get(o[SHARED_MARK] as number);
+    for (const k in o) o[k] = this.restoreShared(o[k], depth + 1);
+    return o;
+  }
+
+  private putSerialized(value: unknown, what: string, tag = T_SER): void {
     let bytes: SharedArrayBuffer;
     try {
       bytes = serialize(value);
@@ -185,7 +218,7 @@ export class ValueCodec {
     this.checkSize(bytes.byteLength, what);
     const h = this.block(bytes.byteLength);
     this.arena.u8.set(new Uint8Array(bytes), this.arena.byteOffset(h));
-    this.set(T_SER, h, bytes.byteLength);
+    this.set(tag, h, bytes.byteLength);
   }
 
   private putBytes(value: ArrayBufferView | ArrayBuffer, what: string): void {
@@ -211,6 +244,24 @@ export class ValueCodec {
       }
     }
   }
+}
+
+function usesArena(tag: number): boolean {
+  return tag === T_STR || tag === T_JSON || tag === T_SER || tag === T_BYTES || tag === T_JSON_REFS || tag === T_SER_REFS;
+}
+
+function isPlainObject(v: object): boolean {
+  const proto = Object.getPrototypeOf(v);
+  return proto === Object.prototype || proto === null;
+}
+
+function containsShared(v: unknown, depth: number): boolean {
+  if (SharedObjects.isShared(v)) return true;
+  if (depth > 32 || v === null || typeof v !== "object") return false;
+  if (Array.isArray(v)) return v.some((x) => containsShared(x, depth + 1));
+  if (!isPlainObject(v)) return false;
+  for (const k in v) if (containsShared((v as Record<string, unknown>)[k], depth + 1)) return true;
+  return false;
 }
 
 function rebuildBytes(kind: number, bytes: Uint8Array): unknown {
@@ -239,8 +290,7 @@ function isJsonSafe(v: unknown, depth: number): boolean {
         }
         return true;
       }
-      const proto = Object.getPrototypeOf(v);
-      if (proto !== Object.prototype && proto !== null) return false;
+      if (!isPlainObject(v)) return false;
       for (const k in v) {
         if (!isJsonSafe((v as Record<string, unknown>)[k], depth + 1)) return false;
       }

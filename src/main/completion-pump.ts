@@ -29,6 +29,8 @@ export interface PumpHost {
 }
 
 export class CompletionPump {
+  /** Times the main thread woke from the doorbell (a completion arrived while it slept). */
+  wakeups = 0;
   private scheduled = false;
   private armed = false;
   private burstStart = 0;
@@ -120,6 +122,7 @@ export class CompletionPump {
     this.armed = true;
     r.value.then(() => {
       this.armed = false;
+      this.wakeups++;
       this.schedule();
     });
   }

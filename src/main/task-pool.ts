@@ -17,7 +17,7 @@ import { Injector } from "../shm/injector.ts";
 import {
   DONE_OK, DONE_SKIPPED, ID_GEN_SHIFT, ID_SLOT_MASK, KIND_TASK, OP_KIND_SHIFT, OP_TYPE_MASK, OP_TYPE_SHIFT,
   REC_A, REC_B, REC_ID, REC_OP, REC_WORDS, TASK_GEN_MASK, TS_ABORT_FLAG, TS_CANCELLED, TS_QUEUED, TS_RUNNING,
-  WORKER_ALIVE, WORKER_RUNNING, WORKER_SEARCHING, nextPowerOfTwo,
+  WORKER_ALIVE, WORKER_EXECUTED, WORKER_RUNNING, WORKER_SEARCHING, WORKER_STOLEN, nextPowerOfTwo,
 } from "../shm/layout.ts";
 import { PoolQueues } from "../shm/pool-queues.ts";
 import { CompletionPump } from "./completion-pump.ts";
@@ -54,6 +54,31 @@ export interface CloseOptions {
   timeoutMs?: number;
 }
 
+/** A snapshot of one pool's counters (tm.metrics() builds on this). */
+export interface PoolMetrics {
+  pool: string;
+  kind: PoolKind;
+  /** Tasks accepted by run()/parallelFor since start. */
+  submitted: number;
+  /** Resolved with a value. */
+  completed: number;
+  /** Rejected because the handler threw (or its result could not be sent). */
+  failed: number;
+  /** Rejected by an abort or by close({ drain: false }). */
+  cancelled: number;
+  /** Rejected because their thread died. */
+  crashed: number;
+  /** Submitted and not yet completed. */
+  pending: number;
+  /** Records waiting in the injector and the deques. */
+  queueDepth: number;
+  /** Times the main thread slept on the completion doorbell and was woken. */
+  mainWakeups: number;
+  /** Join and parallelFor halves run by a thread other than the one that split them. */
+  stolen: number;
+  threads: Array<{ index: number; tid: number; alive: boolean; executed: number; stolen: number; running: number; parked: boolean }>;
+}
+
 const DEQUE_CAPACITY = 256;
 
 export abstract class TaskPool {
@@ -74,6 +99,7 @@ export abstract class TaskPool {
   private batch: Int32Array;
   private batched = 0;
   private closing: Promise<void> | undefined;
+  private readonly counts = { submitted: 0, completed: 0, failed: 0, cancelled: 0, crashed: 0 };
 
   protected constructor(o: TaskPoolOptions) {
     this.name = o.name;
@@ -139,6 +165,22 @@ export abstract class TaskPool {
     return this.workers.live().map(({ index, tid }) => ({ index, tid }));
   }
 
+  /** Counters and per-thread state, read now. */
+  metrics(): PoolMetrics {
+    const w = this.control.w;
+    const word = (i: number, f: number) => Atomics.load(w, this.control.workerWord(i, f));
+    const threads = Array.from({ length: this.threads }, (_, i) => ({
+      index: i, tid: this.workers.seats[i]?.tid ?? 0, alive: this.workers.seats[i] !== undefined,
+      executed: word(i, WORKER_EXECUTED), stolen: word(i, WORKER_STOLEN), running: word(i, WORKER_RUNNING),
+      parked: this.queues.idle.isParked(i),
+    }));
+    return {
+      pool: this.name, kind: this.kind, ...this.counts, pending: this.tasks.pending,
+      queueDepth: this.queues.pending() + this.batched, mainWakeups: this.pump.wakeups,
+      stolen: threads.reduce((n, t) => n + t.stolen, 0), threads,
+    };
+  }
+
   /**
    * Runs `handler(arg, ctx)` on a pool thread.
    * @example const sum = await pool.run("add", [1, 2]);
@@ -169,6 +211,7 @@ export abstract class TaskPool {
     }
     const settle = Promise.withResolvers<unknown>();
     const id = this.tasks.open(handler, TS_QUEUED, settle, signal);
+    this.counts.submitted++;
     const out = this.codec.out;
     if (this.batched === this.batch.length / REC_WORDS) this.growBatch();
     const at = this.batched++ * REC_WORDS;
@@ -198,6 +241,7 @@ export abstract class TaskPool {
         const queued = packState(e.gen, 0, TS_QUEUED);
         if (this.tasks.casState(slot, queued, packState(e.gen, 0, TS_CANCELLED))) {
           this.settle(slot, (x) => x.reject(new PoolClosedError(this.name, "was closed before this task ran")));
+          this.counts.cancelled++;
         }
       });
     }
@@ -251,12 +295,18 @@ export abstract class TaskPool {
     try {
       value = this.codec.take(type, rec[at + REC_A]!, rec[at + REC_B]!);
     } catch (e) {
+      this.counts.failed++;
       this.settle(slot, (x) => x.reject(e));
       this.tasks.close(slot);
       return;
     }
-    if (status === DONE_OK) this.settle(slot, (x) => x.resolve(value));
-    else this.settle(slot, (x) => x.reject(this.taskError(entry.handler, value)));
+    if (status === DONE_OK) {
+      this.counts.completed++;
+      this.settle(slot, (x) => x.resolve(value));
+    } else {
+      this.counts.failed++;
+      this.settle(slot, (x) => x.reject(this.taskError(entry.handler, value)));
+    }
     this.tasks.close(slot);
   }
 
@@ -297,6 +347,7 @@ export abstract class TaskPool {
       }
       break;
     }
+    this.counts.cancelled++;
     this.settle(slot, (x) => x.reject(reason));
   }
 
@@ -316,6 +367,7 @@ export abstract class TaskPool {
       if (!e) return;
       const s = this.tasks.stateOf(slot);
       if ((s & 7) === TS_RUNNING && this.tasks.runnerOf(s) === index) {
+        this.counts.crashed++;
         this.settle(slot, (x) => x.reject(new WorkerCrashedError(this.name, index, detail)));
         this.tasks.close(slot);
       }

@@ -202,6 +202,8 @@ export const WORKER_ALIVE = 0; // 1 while the thread lives; the main thread writ
 export const WORKER_TID = 1; // kernel thread id, written by the worker at start
 export const WORKER_SEARCHING = 2; // 1 while the worker holds a searcher slot (crash repair)
 export const WORKER_RUNNING = 3; // tasks the worker is running right now
+export const WORKER_EXECUTED = 4; // tasks the worker has claimed to run, ever (metrics; exactly-once checks)
+export const WORKER_STOLEN = 5; // join and range halves this worker ran for another worker
 
 /**
  * Task state word, one per task slot: gen << 16 | runner << 4 | state.

@@ -10,7 +10,7 @@ import { WorkerCrashedError } from "../errors.ts";
 import {
   ID_JOIN_BIT, ID_OWNER_SHIFT, JFS_DONE, JFS_FAILED, JFS_PENDING, JFS_TAKEN, JF_A, JF_ARG_A, JF_ARG_B,
   JF_ARG_TYPE, JF_B, JF_GRAIN, JF_STATE, JF_TYPE, KIND_JOIN, KIND_RANGE, OP_KIND_SHIFT, OP_TYPE_MASK,
-  OP_TYPE_SHIFT, REC_A, REC_B, REC_ID, REC_OP, REC_WORDS, WORKER_ALIVE,
+  OP_TYPE_SHIFT, REC_A, REC_B, REC_ID, REC_OP, REC_WORDS, WORKER_ALIVE, WORKER_STOLEN,
 } from "../shm/layout.ts";
 import type { TaskContext } from "./task-context.ts";
 import { LazySignal } from "./task-context.ts";
@@ -128,9 +128,17 @@ export class ComputeRuntime {
     const back = new Int32Array(REC_WORDS);
     let r2: unknown;
     try {
-      if (this.core.finder.local.pop(back)) {
-        // J3: LIFO, so what comes back is our own half or nothing (PROTOCOL.md, "Join frames").
-        if (back[REC_ID] !== rec[REC_ID]) throw new Error("join: popped a record that is not the pending half");
+      // J3: pop until our half comes back. Other records can sit above it: the rest of an
+      // injector batch or a steal taken while a nested join waited. They are work too: run them.
+      let ours = false;
+      while (this.core.finder.local.pop(back)) {
+        if (back[REC_ID] === rec[REC_ID]) {
+          ours = true;
+          break;
+        }
+        this.runRecord(back);
+      }
+      if (ours) {
         if (failed) {
           if (((rec[REC_OP]! >>> OP_KIND_SHIFT) & 3) === KIND_JOIN) {
             this.core.codec.release((rec[REC_OP]! >>> OP_TYPE_SHIFT) & OP_TYPE_MASK, rec[REC_A]!);
@@ -185,6 +193,7 @@ export class ComputeRuntime {
     const fw = this.core.control.frameWord(owner, id & JOIN_ID_MASK);
     const w = this.w;
     Atomics.store(w, fw + JF_STATE, JFS_TAKEN | (this.core.index << 4));
+    if (owner !== this.core.index) Atomics.add(w, this.core.control.workerWord(this.core.index, WORKER_STOLEN), 1);
     const op = rec[REC_OP]!;
     const h = this.core.handlerOf(rec);
     let state = JFS_DONE;

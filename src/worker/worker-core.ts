@@ -11,7 +11,7 @@ import { PayloadArena } from "../shm/arena.ts";
 import { Injector } from "../shm/injector.ts";
 import {
   DONE_OK, DONE_SKIPPED, DONE_THREW, ID_GEN_SHIFT, ID_SLOT_MASK, OP_HANDLER_MASK, OP_TYPE_MASK, OP_TYPE_SHIFT,
-  REC_A, REC_B, REC_ID, REC_OP, REC_WORDS, TASK_GEN_MASK, TS_ABORT_FLAG, TS_CANCELLED, TS_QUEUED, TS_RUNNING, WORKER_RUNNING,
+  REC_A, REC_B, REC_ID, REC_OP, REC_WORDS, TASK_GEN_MASK, TS_ABORT_FLAG, TS_CANCELLED, TS_QUEUED, TS_RUNNING, WORKER_EXECUTED, WORKER_RUNNING,
 } from "../shm/layout.ts";
 import { WorkFinder } from "../shm/work-finder.ts";
 
@@ -31,6 +31,7 @@ export class WorkerCore {
   private readonly completions: Injector;
   private readonly done = new Int32Array(REC_WORDS);
   private readonly runningWord: number;
+  private readonly executedWord: number;
 
   constructor(setup: PoolWorkerSetup, mod: Record<string, unknown>, names: string[]) {
     this.pool = setup.pool;
@@ -49,6 +50,7 @@ export class WorkerCore {
     this.handlers = names.map((n) => mod[n] as Handler);
     names.forEach((n, i) => this.byName.set(n, i));
     this.runningWord = this.control.workerWord(setup.index, WORKER_RUNNING);
+    this.executedWord = this.control.workerWord(setup.index, WORKER_EXECUTED);
   }
 
   /**
@@ -64,6 +66,7 @@ export class WorkerCore {
     const queued = packState(gen, 0, TS_QUEUED);
     if (Atomics.compareExchange(this.control.w, word, queued, packState(gen, this.index, TS_RUNNING)) === queued) {
       Atomics.add(this.control.w, this.runningWord, 1);
+      Atomics.add(this.control.w, this.executedWord, 1);
       return true;
     }
     const op = rec[REC_OP]!;
