@@ -138,6 +138,25 @@ async function warmUp(pool: PeerPool, threads: number): Promise<void> {
   await Promise.all(tasks);
 }
 
+export type PeerName = "piscina" | "tinypool" | "poolifier" | "workerpool" | "raw postMessage";
+
+/** One peer pool with exactly `threads` worker threads, warmed up. Close it. */
+export async function createPeer(name: PeerName, threads = 2): Promise<PeerPool> {
+  const pool =
+    name === "piscina" ? createPiscina(threads)
+    : name === "tinypool" ? createTinypool(threads)
+    : name === "poolifier" ? await createPoolifier(threads)
+    : name === "workerpool" ? createWorkerpool(threads)
+    : await createRawPool(threads);
+  try {
+    await warmUp(pool, threads);
+  } catch (err) {
+    await pool.close().catch(() => {});
+    throw err;
+  }
+  return pool;
+}
+
 /** One pool of each peer, each with exactly `threads` worker threads, warmed up. Close them all. */
 export async function createPeers(threads = 2): Promise<PeerPool[]> {
   const pools: PeerPool[] = [];
