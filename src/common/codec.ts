@@ -71,15 +71,23 @@ export class ValueCodec {
     private readonly alloc: "try" | "block",
   ) {}
 
-  /** Encodes `value` into `out`; `what` names it in errors ("argument of handler add"). */
-  encode(value: unknown, what: string): void {
+  private role = "";
+  private handler = "";
+
+  /**
+   * Encodes `value` into `out`. `role` and `handler` name it in errors ("argument of handler
+   * \"add\""); the message is built only when there is an error.
+   */
+  encode(value: unknown, role: string, handler = ""): void {
+    this.role = role;
+    this.handler = handler;
     switch (typeof value) {
       case "number":
         if ((value | 0) === value && !Object.is(value, -0)) return this.set(T_INT, value, 0);
         f64[0] = value;
         return this.set(T_F64, f64Words[0]!, f64Words[1]!);
       case "string":
-        return value.length === 0 ? this.set(T_EMPTY_STR, 0, 0) : this.putString(T_STR, value, what);
+        return value.length === 0 ? this.set(T_EMPTY_STR, 0, 0) : this.putString(T_STR, value);
       case "boolean":
         return this.set(value ? T_TRUE : T_FALSE, 0, 0);
       case "undefined":
@@ -94,15 +102,15 @@ export class ValueCodec {
               return this.set(T_I32PAIR, x, y);
             }
           }
-          return this.putComposite(value, what);
+          return this.putComposite(value);
         }
         if (SharedObjects.isShared(value)) return this.set(T_SHARED, this.shared.idOf(value), 0);
-        if (ArrayBuffer.isView(value) || value instanceof ArrayBuffer) return this.putBytes(value, what);
-        return this.putComposite(value, what);
+        if (ArrayBuffer.isView(value) || value instanceof ArrayBuffer) return this.putBytes(value);
+        return this.putComposite(value);
       }
       default:
-        if (typeof value === "bigint") return this.putSerialized(value, what);
-        throw new DataCloneError(`${what} (a ${typeof value})`, `${typeof value}s cannot be copied between threads`);
+        if (typeof value === "bigint") return this.putSerialized(value);
+        throw new DataCloneError(`${this.what()} (a ${typeof value})`, `${typeof value}s cannot be copied between threads`);
     }
   }
 
@@ -165,10 +173,10 @@ export class ValueCodec {
     return h;
   }
 
-  private putString(tag: number, s: string, what: string): void {
+  private putString(tag: number, s: string): void {
     let cap = s.length * 3;
     if (cap > this.arena.maxPayload) cap = Buffer.byteLength(s);
-    this.checkSize(cap, what);
+    this.checkSize(cap);
     const h = this.block(cap);
     const off = this.arena.byteOffset(h);
     const { written } = encoder.encodeInto(s, this.arena.u8.subarray(off, off + cap));
@@ -176,12 +184,16 @@ export class ValueCodec {
   }
 
   /** Objects and arrays: JSON when that is lossless, else structured clone; shared buffers inside go by id. */
-  private putComposite(value: object, what: string): void {
-    if (isJsonSafe(value, 0)) return this.putString(T_JSON, JSON.stringify(value), what);
-    if (!containsShared(value, 0)) return this.putSerialized(value, what, T_SER);
+  private putComposite(value: object): void {
+    if (isJsonSafe(value, 0)) return this.putString(T_JSON, JSON.stringify(value));
+    if (!containsShared(value, 0)) return this.putSerialized(value, T_SER);
     const marked = this.markShared(value, 0);
-    if (isJsonSafe(marked, 0)) return this.putString(T_JSON_REFS, JSON.stringify(marked), what);
-    return this.putSerialized(marked, what, T_SER_REFS);
+    if (isJsonSafe(marked, 0)) return this.putString(T_JSON_REFS, JSON.stringify(marked));
+    return this.putSerialized(marked, T_SER_REFS);
+  }
+
+  private what(): string {
+    return this.handler ? `${this.role} of handler "${this.handler}"` : this.role;
   }
 
   /** A copy of plain objects and arrays with every shared buffer replaced by { [SHARED_MARK]: id }. */
@@ -208,38 +220,38 @@ export class ValueCodec {
     return o;
   }
 
-  private putSerialized(value: unknown, what: string, tag = T_SER): void {
+  private putSerialized(value: unknown, tag = T_SER): void {
     let bytes: SharedArrayBuffer;
     try {
       bytes = serialize(value);
     } catch (e) {
-      throw new DataCloneError(what, e);
+      throw new DataCloneError(this.what(), e);
     }
-    this.checkSize(bytes.byteLength, what);
+    this.checkSize(bytes.byteLength);
     const h = this.block(bytes.byteLength);
     this.arena.u8.set(new Uint8Array(bytes), this.arena.byteOffset(h));
     this.set(tag, h, bytes.byteLength);
   }
 
-  private putBytes(value: ArrayBufferView | ArrayBuffer, what: string): void {
+  private putBytes(value: ArrayBufferView | ArrayBuffer): void {
     const kind = BYTE_KINDS.findLastIndex((K) => value instanceof K);
-    if (kind < 0) return this.putSerialized(value, what); // e.g. Float16Array
+    if (kind < 0) return this.putSerialized(value); // e.g. Float16Array
     const src = value instanceof ArrayBuffer
       ? new Uint8Array(value)
       : new Uint8Array(value.buffer, value.byteOffset, value.byteLength);
-    this.checkSize(src.byteLength, what);
+    this.checkSize(src.byteLength);
     const h = this.block(Math.max(1, src.byteLength));
     this.arena.u8.set(src, this.arena.byteOffset(h));
     this.set(T_BYTES | (kind << KIND_SHIFT), h, src.byteLength);
   }
 
-  private checkSize(bytes: number, what: string): void {
+  private checkSize(bytes: number): void {
     if (bytes > this.arena.maxPayload) {
       // Let the arena produce the standard error, with what it was.
       try {
         this.arena.tryAlloc(bytes);
       } catch (e) {
-        (e as Error).message = `${what}: ${(e as Error).message}`;
+        (e as Error).message = `${this.what()}: ${(e as Error).message}`;
         throw e;
       }
     }

@@ -6,7 +6,7 @@
  */
 import {
   HDR_MAGIC, JOIN_FRAME_WORDS, LINE, POOL_DOORBELL, POOL_JOIN_DEPTH, POOL_MAGIC, POOL_MAIN_WAITING,
-  POOL_SLOTS, POOL_WORKERS, POOL_WORKER_INFO, TASK_GEN_MASK, TASK_GEN_SHIFT, TASK_RUNNER_SHIFT,
+  POOL_MAIN_HOT, POOL_SLOTS, POOL_WORKERS, POOL_WORKER_INFO, TASK_GEN_MASK, TASK_GEN_SHIFT, TASK_RUNNER_SHIFT,
   WORKER_SEARCHING, attachHeader, poolControlBytes, poolJoinFrameWord, poolTaskStatesWord,
 } from "../shm/layout.ts";
 
@@ -57,13 +57,19 @@ export class PoolControl {
     return poolJoinFrameWord(this.workers, this.slots, this.joinDepth, worker, depth);
   }
 
-  /** Worker side, after pushing a completion (D2): ring only if the main thread said it sleeps. */
-  ringMain(): void {
+  /**
+   * Worker side, after pushing a completion (D2): ring only if the main thread said it sleeps.
+   * Returns true when it rang a main thread that is not in a tight submit loop: the caller should
+   * then park rather than spin (the woken main thread wants the core).
+   */
+  ringMain(): boolean {
     const w = this.w;
     if (Atomics.load(w, POOL_MAIN_WAITING) === 1 && Atomics.compareExchange(w, POOL_MAIN_WAITING, 1, 0) === 1) {
       Atomics.add(w, POOL_DOORBELL, 1);
       Atomics.notify(w, POOL_DOORBELL);
+      return Atomics.load(w, POOL_MAIN_HOT) === 0;
     }
+    return false;
   }
 
   /** Worker side: mirror of the searcher slot, so the main thread can release it if this worker dies. */
@@ -76,4 +82,4 @@ export function packState(gen: number, runner: number, state: number): number {
   return ((gen & TASK_GEN_MASK) << TASK_GEN_SHIFT) | (runner << TASK_RUNNER_SHIFT) | state;
 }
 
-export { POOL_DOORBELL, POOL_MAIN_WAITING, JOIN_FRAME_WORDS };
+export { POOL_DOORBELL, POOL_MAIN_HOT, POOL_MAIN_WAITING, JOIN_FRAME_WORDS };

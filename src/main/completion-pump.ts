@@ -2,20 +2,29 @@
  * Main thread: publishes queued task records and collects completions, in one microtask "flush"
  * (PLATFORM.md: coalesced publishing and polling in the same flush beat waitAsync alone ~2x).
  *
- * - While tasks are pending: after a flush that found nothing, spin `spinMicros` polling the
- *   completion ring, then sleep on the doorbell with `Atomics.waitAsync` (D3-D5 in PROTOCOL.md).
- *   Many completions ring the doorbell once: only the first completer after the main thread said
- *   it sleeps rings.
+ * - While tasks are pending: after a flush that found nothing, spin polling the completion ring,
+ *   then sleep on the doorbell with `Atomics.waitAsync` (D3-D5 in PROTOCOL.md). Many completions
+ *   ring the doorbell once: only the first completer after the main thread said it sleeps rings.
+ * - Before that, for short tasks, a bounded *blocking* wait on the doorbell (Atomics.wait with a
+ *   timeout of twice the recent publish-to-completion time, an EMA, at most MAX_BLOCK_US): a
+ *   waitAsync wake-up costs ~60 us in Bun (it hops through a helper thread), a futex wake ~10-25 us.
+ *   Blocking, not spinning: a worker woken from park is often queued on the waker's core
+ *   (wake-affine), and a spinning main thread would hold that core for the whole spin. So when the
+ *   flush woke a parked worker, the main thread skips the spin and blocks at once. Either way the
+ *   event loop is held at most MAX_BLOCK_US, as a spin would.
  * - While completions keep coming, re-run as a microtask, but yield to the event loop
  *   (setImmediate) after BURST_MS so timers and I/O are not starved.
  * - Idle (nothing pending): no timer, no wait armed, no CPU; a ref'd keep-alive timer exists only
  *   while tasks are pending, so the process can exit when the pool is idle (workers are unref'd).
  */
-import { POOL_DOORBELL, POOL_MAIN_WAITING, type PoolControl } from "../common/pool-control.ts";
+import { POOL_DOORBELL, POOL_MAIN_HOT, POOL_MAIN_WAITING, type PoolControl } from "../common/pool-control.ts";
 import type { Injector } from "../shm/injector.ts";
 import { REC_WORDS } from "../shm/layout.ts";
 
 const BURST_MS = 2;
+const MAX_BLOCK_US = 250;
+/** A submit this soon after completions arrived means a tight loop (await run(); await run(); ...). */
+const HOT_GAP_MS = 0.05;
 const DRAIN_BATCH = 256;
 const MAX_PER_FLUSH = 1 << 14;
 
@@ -34,9 +43,18 @@ export class CompletionPump {
   private scheduled = false;
   private armed = false;
   private burstStart = 0;
+  /** When the last flush published tasks (ms), until their first completion is seen. */
+  private publishedAt = 0;
+  /** The last flush woke a parked worker. */
+  private wokeWorker = false;
+  /** When completions were last delivered (ms). */
+  private deliveredAt = 0;
+  private hot = false;
+  /** EMA of publish -> first completion, in ms. */
+  private responseMs = 0;
   private readonly scratch = new Int32Array(DRAIN_BATCH * REC_WORDS);
   private readonly keepAlive: ReturnType<typeof setInterval>;
-  private readonly spinMs: number;
+  private readonly minSpinMs: number;
 
   constructor(
     private readonly host: PumpHost,
@@ -44,9 +62,22 @@ export class CompletionPump {
     private readonly control: PoolControl,
     spinMicros: number,
   ) {
-    this.spinMs = spinMicros / 1000;
+    this.minSpinMs = spinMicros / 1000;
     this.keepAlive = setInterval(() => {}, 1 << 30);
     this.keepAlive.unref();
+  }
+
+  /** Called by the host after a flush that published `n` records. */
+  published(n: number, wokeWorker: boolean): void {
+    if (n === 0) return;
+    const now = performance.now();
+    if (this.publishedAt === 0) this.publishedAt = now;
+    this.wokeWorker ||= wokeWorker;
+    const hot = now - this.deliveredAt < HOT_GAP_MS;
+    if (hot !== this.hot) {
+      this.hot = hot;
+      Atomics.store(this.control.w, POOL_MAIN_HOT, hot ? 1 : 0);
+    }
   }
 
   /** Runs a flush soon (this microtask checkpoint). Cheap to call often. */
@@ -63,6 +94,12 @@ export class CompletionPump {
       const n = this.completions.popBatch(this.scratch, 0, DRAIN_BATCH);
       for (let k = 0; k < n; k++) this.host.complete(this.scratch, k * REC_WORDS);
       total += n;
+      if (n > 0) this.deliveredAt = performance.now();
+      if (n > 0 && this.publishedAt !== 0) {
+        const dt = this.deliveredAt - this.publishedAt;
+        this.responseMs = this.responseMs === 0 ? dt : this.responseMs * 0.8 + dt * 0.2;
+        this.publishedAt = 0;
+      }
       if (n < DRAIN_BATCH || total >= MAX_PER_FLUSH) return total;
     }
   }
@@ -83,13 +120,39 @@ export class CompletionPump {
       return;
     }
     this.keepAlive.ref();
-    if (got === 0 && !this.armed) got = this.spin();
-    if (got > 0) return this.again();
+    // Spin when the worker is likely spinning too (it was not parked, or this is a tight loop).
+    if (got === 0 && (!this.wokeWorker || this.hot)) got = this.spin();
+    this.wokeWorker = false;
+    if (got === 0) got = this.block();
+    if (got > 0) {
+      if (this.armed) Atomics.store(this.control.w, POOL_MAIN_WAITING, 0); // no rings while we are awake
+      return this.again();
+    }
     this.arm();
   };
 
+  /** How long to block for completions: twice the EMA, capped; none when tasks run long. */
+  private blockBudgetMs(): number {
+    // A response the block missed is measured slow (it went through waitAsync), so judge by the EMA
+    // itself: a miss does not switch blocking off, tasks longer than the cap do.
+    if (this.responseMs * 1000 > MAX_BLOCK_US) return 0;
+    return Math.min(MAX_BLOCK_US / 1000, Math.max(this.minSpinMs, 2 * this.responseMs));
+  }
+
+  /** D3-D4, then a bounded synchronous wait on the doorbell; returns completions drained. */
+  private block(): number {
+    const budget = this.blockBudgetMs();
+    if (budget === 0) return 0;
+    const w = this.control.w;
+    const seen = Atomics.load(w, POOL_DOORBELL);
+    Atomics.store(w, POOL_MAIN_WAITING, 1);
+    if (!this.completions.hasItems()) Atomics.wait(w, POOL_DOORBELL, seen, budget);
+    Atomics.store(w, POOL_MAIN_WAITING, 0);
+    return this.drain();
+  }
+
   private spin(): number {
-    const until = performance.now() + this.spinMs;
+    const until = performance.now() + this.minSpinMs;
     let k = 0;
     while (!this.completions.hasItems()) {
       if ((++k & 7) === 0 && performance.now() >= until) return 0;
@@ -109,7 +172,6 @@ export class CompletionPump {
   /** D3-D5: say we sleep, look once more, then wait for the doorbell. */
   private arm(): void {
     this.burstStart = 0;
-    if (this.armed) return; // a wait is already outstanding; it fires on the next ring
     const w = this.control.w;
     const seen = Atomics.load(w, POOL_DOORBELL); // D3: read before announcing
     Atomics.store(w, POOL_MAIN_WAITING, 1); // D4
@@ -117,6 +179,9 @@ export class CompletionPump {
       Atomics.store(w, POOL_MAIN_WAITING, 0);
       return this.schedule();
     }
+    // A wait armed earlier is still outstanding: its value was read before this D4 too, so the
+    // next ring resolves it. Do not stack a second one.
+    if (this.armed) return;
     const r = Atomics.waitAsync(w, POOL_DOORBELL, seen); // D5
     if (!r.async) return this.schedule();
     this.armed = true;

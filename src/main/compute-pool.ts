@@ -2,7 +2,7 @@
  * Main thread: a compute pool (rayon-like). Sync handlers; `ctx.join` inside handlers and
  * `parallelFor` from here split work that idle threads steal.
  */
-import { T_JSON } from "../common/codec.ts";
+import { ArenaFull } from "../common/codec.ts";
 import { HandlerNotFoundError, InvalidArgumentError } from "../errors.ts";
 import { KIND_RANGE } from "../shm/layout.ts";
 import { TaskPool, type RunOptions, type TaskPoolOptions } from "./task-pool.ts";
@@ -43,18 +43,22 @@ export class ComputePool extends TaskPool {
     if (!Number.isInteger(grain) || grain < 1) {
       return Promise.reject(new InvalidArgumentError("parallelFor options.grain", `must be a positive integer, got ${grain}`));
     }
+    const refused = this.refuse(options.signal);
+    if (refused) return refused;
     const codec = this.codec;
-    const encode = () => {
-      codec.encode(options.arg, `argument of parallelFor kernel "${kernel}"`);
+    try {
+      codec.encode(options.arg, "argument", kernel);
       const [type, a, b] = codec.out;
       try {
-        codec.encode([start, end, grain, type, a, b], "parallelFor range");
+        codec.encode([start, end, grain, type, a, b], "range of parallelFor kernel", kernel);
       } catch (e) {
         codec.release(type!, a!);
         throw e;
       }
-      if ((codec.out[0]! & 0x3f) !== T_JSON) throw new Error("parallelFor: range descriptor must encode as JSON");
-    };
-    return this.submit(h, KIND_RANGE, kernel, encode, options) as Promise<T>;
+    } catch (e) {
+      if (!(e instanceof ArenaFull)) return Promise.reject(e);
+      return this.afterArenaFrees(e.bytes, () => this.parallelFor<T>(kernel, start, end, options));
+    }
+    return this.enqueue(h, KIND_RANGE, kernel, options.signal) as Promise<T>;
   }
 }

@@ -188,27 +188,35 @@ export abstract class TaskPool {
   run<T = unknown>(handler: string, arg?: unknown, options?: RunOptions): Promise<T> {
     const h = this.handlerIds.get(handler);
     if (h === undefined) return Promise.reject(new HandlerNotFoundError(this.name, handler, this.handlerList));
-    return this.submit(h, KIND_TASK, handler, () => this.codec.encode(arg, `argument of handler "${handler}"`), options) as Promise<T>;
-  }
-
-  /**
-   * Checks, encodes (`encode` leaves [type, a, b] in codec.out), then queues one task record.
-   * When the arena is full, waits for a block without blocking the thread and tries again.
-   */
-  protected submit(h: number, kind: number, handler: string, encode: () => void, options?: RunOptions): Promise<unknown> {
-    if (this.closing) return Promise.reject(new PoolClosedError(this.name));
-    const signal = options?.signal;
-    if (signal?.aborted) return Promise.reject(signal.reason);
-    if (this.tasks.pending >= this.maxQueue) return Promise.reject(new PoolBusyError(this.name, this.maxQueue));
+    const refused = this.refuse(options?.signal);
+    if (refused) return refused as Promise<T>;
     try {
-      encode();
+      this.codec.encode(arg, "argument", handler);
     } catch (e) {
       if (!(e instanceof ArenaFull)) return Promise.reject(e);
-      return this.codec.arena.allocAsync(e.bytes).then((block) => {
-        this.codec.arena.free(block);
-        return this.submit(h, kind, handler, encode, options);
-      });
+      return this.afterArenaFrees(e.bytes, () => this.run<T>(handler, arg, options));
     }
+    return this.enqueue(h, KIND_TASK, handler, options?.signal) as Promise<T>;
+  }
+
+  /** Why a new task cannot be accepted right now, as a rejected promise; undefined when it can. */
+  protected refuse(signal: AbortSignal | undefined): Promise<never> | undefined {
+    if (this.closing) return Promise.reject(new PoolClosedError(this.name));
+    if (signal?.aborted) return Promise.reject(signal.reason);
+    if (this.tasks.pending >= this.maxQueue) return Promise.reject(new PoolBusyError(this.name, this.maxQueue));
+    return undefined;
+  }
+
+  /** The arena had no block: wait for one without blocking the thread, then try again. */
+  protected afterArenaFrees<T>(bytes: number, retry: () => Promise<T>): Promise<T> {
+    return this.codec.arena.allocAsync(bytes).then((block) => {
+      this.codec.arena.free(block);
+      return retry();
+    });
+  }
+
+  /** Queues one task record for the value the codec just encoded (codec.out). */
+  protected enqueue(h: number, kind: number, handler: string, signal: AbortSignal | undefined): Promise<unknown> {
     const settle = Promise.withResolvers<unknown>();
     const id = this.tasks.open(handler, TS_QUEUED, settle, signal);
     this.counts.submitted++;
@@ -274,6 +282,7 @@ export abstract class TaskPool {
   private flush(): void {
     if (this.batched === 0) return;
     const n = this.queues.submitBatch(this.batch, 0, this.batched);
+    this.pump.published(n, this.queues.wokeWorker);
     if (n < this.batched) this.batch.copyWithin(0, n * REC_WORDS, this.batched * REC_WORDS); // retried next flush
     this.batched -= n;
   }
@@ -292,20 +301,20 @@ export abstract class TaskPool {
       return;
     }
     let value: unknown;
+    let ok = status === DONE_OK;
     try {
       value = this.codec.take(type, rec[at + REC_A]!, rec[at + REC_B]!);
     } catch (e) {
-      this.counts.failed++;
-      this.settle(slot, (x) => x.reject(e));
-      this.tasks.close(slot);
-      return;
+      ok = false;
+      value = e;
     }
-    if (status === DONE_OK) {
+    entry.settled = true;
+    if (ok) {
       this.counts.completed++;
-      this.settle(slot, (x) => x.resolve(value));
+      entry.resolve(value);
     } else {
       this.counts.failed++;
-      this.settle(slot, (x) => x.reject(this.taskError(entry.handler, value)));
+      entry.reject(status === DONE_OK ? value : this.taskError(entry.handler, value));
     }
     this.tasks.close(slot);
   }

@@ -195,6 +195,8 @@ export const POOL_JOIN_DEPTH = 3;
 export const POOL_MAIN_WAITING = LINE;
 /** Bumped and notified to wake the main thread for completions. */
 export const POOL_DOORBELL = LINE + 1;
+/** 1 while the main thread submits again right after completions arrive (a tight loop): workers keep spinning. */
+export const POOL_MAIN_HOT = LINE + 2;
 /** Per-worker line at POOL_WORKER_INFO + i * LINE. */
 export const POOL_WORKER_INFO = 2 * LINE;
 /** WORKER_* words inside a worker's line. */

@@ -66,10 +66,13 @@ export class PoolQueues {
     return true;
   }
 
+  /** True when the last submit woke a parked worker (the submitter may want to yield its core). */
+  wokeWorker = false;
+
   /** Queues up to `count` records with one claim and at most one wake-up; returns how many. */
   submitBatch(src: ArrayLike<number>, srcOffset: number, count: number): number {
     const n = this.injector.pushBatch(src, srcOffset, count);
-    if (n > 0) this.idle.notifyOne();
+    this.wokeWorker = n > 0 && this.idle.notifyOne();
     return n;
   }
 

@@ -45,6 +45,7 @@ export class WorkFinder {
   private readonly spinMs: number;
   private readonly scratch: Int32Array;
   private searchingNow = false;
+  private skipSpin = false;
   private nextVictim = 0;
   private readonly onSearching?: (searching: boolean) => void;
 
@@ -99,6 +100,15 @@ export class WorkFinder {
     }
   }
 
+  /**
+   * Skips the searcher spin the next time this worker runs out of work: it parks at once (still
+   * after the P3 recheck). For a worker that just woke a sleeping thread it serves: spinning would
+   * hold a core that thread is about to want (PROTOCOL.md, "Finding work").
+   */
+  parkSoon(): void {
+    this.skipSpin = true;
+  }
+
   /** One look at every source, without spinning or parking. */
   tryNext(dst: Int32Array): boolean {
     return this.findOnce(dst);
@@ -115,6 +125,10 @@ export class WorkFinder {
     for (;;) {
       if (this.findOnce(dst)) return this.found();
       if (this.idle.isShutdown()) return this.closed();
+      if (this.skipSpin && !this.searching) {
+        this.skipSpin = false;
+        return PARK;
+      }
       if (!this.searching && !this.idle.tryStartSearching()) return PARK;
       this.searching = true;
       if (this.spin(dst)) return this.found();
@@ -129,6 +143,7 @@ export class WorkFinder {
   }
 
   private found(): Round {
+    this.skipSpin = false;
     if (this.searching) {
       this.searching = false;
       // S1: the last searcher that finds work, with more visible, wakes the next worker.

@@ -9,7 +9,7 @@ import { errorToPlain, plainToCause } from "../common/codec.ts";
 import { WorkerCrashedError } from "../errors.ts";
 import {
   ID_JOIN_BIT, ID_OWNER_SHIFT, JFS_DONE, JFS_FAILED, JFS_PENDING, JFS_TAKEN, JF_A, JF_ARG_A, JF_ARG_B,
-  JF_ARG_TYPE, JF_B, JF_GRAIN, JF_STATE, JF_TYPE, KIND_JOIN, KIND_RANGE, OP_KIND_SHIFT, OP_TYPE_MASK,
+  JF_ARG_TYPE, JF_B, JF_GRAIN, JF_STATE, JF_TYPE, KIND_JOIN, KIND_RANGE, OP_KIND_SHIFT,
   OP_TYPE_SHIFT, REC_A, REC_B, REC_ID, REC_OP, REC_WORDS, WORKER_ALIVE, WORKER_STOLEN,
 } from "../shm/layout.ts";
 import type { TaskContext } from "./task-context.ts";
@@ -17,15 +17,24 @@ import { LazySignal } from "./task-context.ts";
 import type { WorkerCore } from "./worker-core.ts";
 
 const JOIN_ID_MASK = 0xfff;
+/** reclaim(): our own half came back, not stolen. */
+const OURS = Symbol("ours");
 
 export class ComputeRuntime {
   private depth = 0;
+  private lastName = "";
+  private lastId = -1;
+  /** Per join depth: the record of the pending half, and where popped records land. */
+  private readonly records: Int32Array[];
+  private readonly backs: Int32Array[];
   private readonly ctx: TaskContext;
   private readonly signal: LazySignal;
   private readonly w: Int32Array;
 
   constructor(private readonly core: WorkerCore, tid: number) {
     this.w = core.control.w;
+    this.records = Array.from({ length: core.control.joinDepth }, () => new Int32Array(REC_WORDS));
+    this.backs = Array.from({ length: core.control.joinDepth }, () => new Int32Array(REC_WORDS));
     this.signal = new LazySignal((id) => core.abortRequested(id));
     const self = this;
     this.ctx = {
@@ -74,86 +83,72 @@ export class ComputeRuntime {
   }
 
   private handlerId(name: unknown): number {
+    if (name === this.lastName) return this.lastId; // joins call the same one or two names over and over
     const h = typeof name === "string" ? this.core.byName.get(name) : undefined;
     if (h === undefined) {
       throw new TypeError(`ctx.join: pool "${this.core.pool}" has no handler "${String(name)}" (exports: ${this.core.handlerNames.join(", ")})`);
     }
+    this.lastName = name as string;
+    this.lastId = h;
     return h;
   }
 
-  /** rayon's join: see the file comment. */
+  /** rayon's join: see the file comment. Allocates nothing but the result pair when not stolen. */
   private join(a: [string, unknown], b: [string, unknown]): [unknown, unknown] {
     const ha = this.handlerId(a[0]);
     const hb = this.handlerId(b[0]);
     const depth = this.depth;
     if (depth >= this.core.control.joinDepth) return [this.call(ha, a[1]), this.call(hb, b[1])];
     const codec = this.core.codec;
-    codec.encode(b[1], `join argument of handler "${b[0]}"`);
+    codec.encode(b[1], "join argument", b[0]);
     const type = codec.out[0]!;
-    const encA = codec.out[1]!;
-    const rec = Int32Array.of(
-      ID_JOIN_BIT | (this.core.index << ID_OWNER_SHIFT) | depth,
-      hb | (type << OP_TYPE_SHIFT) | (KIND_JOIN << OP_KIND_SHIFT),
-      encA,
-      codec.out[2]!,
-    );
-    return this.fork(rec, depth, () => this.call(ha, a[1]), () => {
-      codec.release(type, encA);
-      return this.call(hb, b[1]);
-    }) as [unknown, unknown];
-  }
-
-  /**
-   * J1-J4: publish `rec` (the second half) in frame `depth`, run `first` inline one level deeper,
-   * then take the second half back (`second` runs it inline) or wait for the thief's result.
-   * Returns [first, second]; an error in either is thrown after both halves are accounted for.
-   */
-  private fork(rec: Int32Array, depth: number, first: () => unknown, second: () => unknown): [unknown, unknown] {
-    const fw = this.core.control.frameWord(this.core.index, depth);
-    Atomics.store(this.w, fw + JF_STATE, JFS_PENDING); // J1
-    if (!this.core.finder.push(rec)) {
-      // Deque and injector full: no one can help; run both here.
-      return [first(), second()];
+    const rec = this.records[depth]!;
+    rec[REC_ID] = ID_JOIN_BIT | (this.core.index << ID_OWNER_SHIFT) | depth;
+    rec[REC_OP] = hb | (type << OP_TYPE_SHIFT) | (KIND_JOIN << OP_KIND_SHIFT);
+    rec[REC_A] = codec.out[1]!;
+    rec[REC_B] = codec.out[2]!;
+    const fw = this.publish(rec, depth);
+    if (fw < 0) {
+      codec.release(type, rec[REC_A]!);
+      return [this.call(ha, a[1]), this.call(hb, b[1])];
     }
     this.depth = depth + 1;
-    let r1: unknown;
-    let e1: unknown;
-    let failed = false;
     try {
-      r1 = first(); // J2
-    } catch (e) {
-      failed = true;
-      e1 = e;
-    }
-    const back = new Int32Array(REC_WORDS);
-    let r2: unknown;
-    try {
-      // J3: pop until our half comes back. Other records can sit above it: the rest of an
-      // injector batch or a steal taken while a nested join waited. They are work too: run them.
-      let ours = false;
-      while (this.core.finder.local.pop(back)) {
-        if (back[REC_ID] === rec[REC_ID]) {
-          ours = true;
-          break;
-        }
-        this.runRecord(back);
+      let r1: unknown;
+      try {
+        r1 = this.call(ha, a[1]); // J2
+      } catch (e) {
+        if (this.reclaim(rec, fw, true) === OURS) codec.release(type, rec[REC_A]!);
+        throw e;
       }
-      if (ours) {
-        if (failed) {
-          if (((rec[REC_OP]! >>> OP_KIND_SHIFT) & 3) === KIND_JOIN) {
-            this.core.codec.release((rec[REC_OP]! >>> OP_TYPE_SHIFT) & OP_TYPE_MASK, rec[REC_A]!);
-          }
-          throw e1;
-        }
-        r2 = second();
-      } else {
-        r2 = this.awaitFrame(fw, failed); // J4
-        if (failed) throw e1;
-      }
+      const r2 = this.reclaim(rec, fw, false);
+      if (r2 !== OURS) return [r1, r2];
+      codec.release(type, rec[REC_A]!);
+      return [r1, this.call(hb, b[1])]; // not stolen: run it here with the original value
     } finally {
       this.depth = depth;
     }
-    return [r1, r2];
+  }
+
+  /** J1: marks frame `depth` pending and pushes `rec` where others can steal it; -1 when nowhere has room. */
+  private publish(rec: Int32Array, depth: number): number {
+    const fw = this.core.control.frameWord(this.core.index, depth);
+    this.w[fw + JF_STATE] = JFS_PENDING; // plain: the push's atomic store of bottom publishes it
+    return this.core.finder.push(rec) ? fw : -1;
+  }
+
+  /**
+   * J3-J4: after the first half, take the second back: OURS if our record came back (the caller
+   * runs it), else the thief's result (undefined when `discard`). Records above ours (the rest of
+   * an injector batch, steals taken while a nested join waited) are work too: they run here.
+   */
+  private reclaim(rec: Int32Array, fw: number, discard: boolean): unknown {
+    const back = this.backs[rec[REC_ID]! & JOIN_ID_MASK]!;
+    while (this.core.finder.local.pop(back)) {
+      if (back[REC_ID] === rec[REC_ID]) return OURS;
+      this.runRecord(back);
+    }
+    return this.awaitFrame(fw, discard);
   }
 
   /** J4: the half was stolen: help with other work until the thief posts its result. */
@@ -193,7 +188,7 @@ export class ComputeRuntime {
     const fw = this.core.control.frameWord(owner, id & JOIN_ID_MASK);
     const w = this.w;
     Atomics.store(w, fw + JF_STATE, JFS_TAKEN | (this.core.index << 4));
-    if (owner !== this.core.index) Atomics.add(w, this.core.control.workerWord(this.core.index, WORKER_STOLEN), 1);
+    if (owner !== this.core.index) w[this.core.control.workerWord(this.core.index, WORKER_STOLEN)]++; // own counter: plain
     const op = rec[REC_OP]!;
     const h = this.core.handlerOf(rec);
     let state = JFS_DONE;
@@ -208,7 +203,7 @@ export class ComputeRuntime {
       } else {
         result = this.call(h, this.core.takeArgument(rec));
       }
-      this.core.codec.encode(result, `result of handler "${this.core.handlerNames[h]}"`);
+      this.core.codec.encode(result, "result", this.core.handlerNames[h]);
     } catch (e) {
       state = JFS_FAILED;
       this.core.codec.encode(errorToPlain(e), "error");
@@ -241,20 +236,28 @@ export class ComputeRuntime {
     w[fw + JF_GRAIN] = grain;
     w[fw + JF_ARG_TYPE] = argType;
     w[fw + JF_ARG_A] = argA;
-    w[fw + JF_ARG_B] = argB; // published by the J1 store in fork
-    const rec = Int32Array.of(
-      ID_JOIN_BIT | (this.core.index << ID_OWNER_SHIFT) | depth,
-      h | (KIND_RANGE << OP_KIND_SHIFT),
-      mid,
-      e,
-    );
-    const [left, right] = this.fork(
-      rec,
-      depth,
-      () => this.range(h, s, mid, grain, argType, argA, argB, arg),
-      () => this.range(h, mid, e, grain, argType, argA, argB, arg),
-    );
-    return combine(left, right, this.core.handlerNames[h]!);
+    w[fw + JF_ARG_B] = argB; // published with the record, like the pending state
+    const rec = this.records[depth]!;
+    rec[REC_ID] = ID_JOIN_BIT | (this.core.index << ID_OWNER_SHIFT) | depth;
+    rec[REC_OP] = h | (KIND_RANGE << OP_KIND_SHIFT);
+    rec[REC_A] = mid;
+    rec[REC_B] = e;
+    if (this.publish(rec, depth) < 0) return this.kernel(h, s, e, arg);
+    this.depth = depth + 1;
+    try {
+      let left: unknown;
+      try {
+        left = this.range(h, s, mid, grain, argType, argA, argB, arg);
+      } catch (err) {
+        this.reclaim(rec, fw, true);
+        throw err;
+      }
+      let right = this.reclaim(rec, fw, false);
+      if (right === OURS) right = this.range(h, mid, e, grain, argType, argA, argB, arg);
+      return combine(left, right, this.core.handlerNames[h]!);
+    } finally {
+      this.depth = depth;
+    }
   }
 
   private kernel(h: number, s: number, e: number, arg: unknown): unknown {

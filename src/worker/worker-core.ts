@@ -65,8 +65,9 @@ export class WorkerCore {
     const word = this.control.stateWord(slot);
     const queued = packState(gen, 0, TS_QUEUED);
     if (Atomics.compareExchange(this.control.w, word, queued, packState(gen, this.index, TS_RUNNING)) === queued) {
-      Atomics.add(this.control.w, this.runningWord, 1);
-      Atomics.add(this.control.w, this.executedWord, 1);
+      // Only this thread writes its counters: plain increments, read by the main thread for metrics.
+      this.control.w[this.runningWord]++;
+      this.control.w[this.executedWord]++;
       return true;
     }
     const op = rec[REC_OP]!;
@@ -93,7 +94,7 @@ export class WorkerCore {
   /** Posts a handler's result; a result that cannot be sent becomes the task's error. */
   succeed(id: number, handler: number, value: unknown): void {
     try {
-      this.codec.encode(value, `result of handler "${this.handlerNames[handler]}"`);
+      this.codec.encode(value, "result", this.handlerNames[handler]);
     } catch (e) {
       return this.fail(id, e);
     }
@@ -109,7 +110,7 @@ export class WorkerCore {
   }
 
   private finish(id: number, status: number, type: number, a: number, b: number): void {
-    Atomics.sub(this.control.w, this.runningWord, 1);
+    this.control.w[this.runningWord]--;
     this.post(id, status, type, a, b);
   }
 
@@ -122,6 +123,7 @@ export class WorkerCore {
     d[REC_B] = b;
     // The completion ring holds one cell per task slot, so it is never full; spin defensively anyway.
     while (!this.completions.push(d)) Atomics.wait(NAP, 0, 0, 0.05);
-    this.control.ringMain();
+    // The main thread was asleep: it will want a core now. Do not spin against it when idle.
+    if (this.control.ringMain()) this.finder.parkSoon();
   }
 }
