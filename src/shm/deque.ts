@@ -99,6 +99,8 @@ export function allocateDeque(options: DequeOptions): SharedRef {
 export class DequeOwner extends DequeView {
   /** The owner's private copy of bottom: only the owner writes DEQ_BOTTOM. */
   private bottom: number;
+  /** The last value of top the owner read (a lower bound of the real one). */
+  private topSeen: number;
   private overflowScratch: Int32Array;
 
   constructor(ref: SharedRef, private readonly overflow?: Injector) {
@@ -106,6 +108,7 @@ export class DequeOwner extends DequeView {
     // A replacement owner adopts the deque as it is; an owner that died inside pop (O3) may have
     // left bottom below top: the deque is empty then, and bottom goes back to top.
     const top = Atomics.load(this.w, DEQ_TOP);
+    this.topSeen = top;
     this.bottom = Atomics.load(this.w, DEQ_BOTTOM);
     if (((this.bottom - top) | 0) < 0) {
       this.bottom = top;
@@ -120,8 +123,12 @@ export class DequeOwner extends DequeView {
    */
   push(src: ArrayLike<number>, srcOffset = 0): boolean {
     const w = this.w;
-    // O1: a stale top only under-counts free room, so a plain snapshot is safe.
-    if (((this.bottom - Atomics.load(w, DEQ_TOP)) | 0) >= this.capacity && !this.spillHalf()) return false;
+    // O1: top only grows, so a stale top only under-counts free room: look at the real one only
+    // when the last one seen says full.
+    if (((this.bottom - this.topSeen) | 0) >= this.capacity) {
+      this.topSeen = Atomics.load(w, DEQ_TOP);
+      if (((this.bottom - this.topSeen) | 0) >= this.capacity && !this.spillHalf()) return false;
+    }
     const b = this.bottom; // after a spill: records the injector refused went back in at the bottom
     const s = this.slot(b);
     for (let i = 0; i < this.recordWords; i++) w[s + i] = src[srcOffset + i]!;
@@ -136,6 +143,7 @@ export class DequeOwner extends DequeView {
     const b = (this.bottom - 1) | 0;
     Atomics.store(w, DEQ_BOTTOM, b); // O3: reserve b before looking at top (SC store/load = the fence)
     const t = Atomics.load(w, DEQ_TOP);
+    this.topSeen = t;
     const size = (b - t) | 0;
     if (size < 0) {
       Atomics.store(w, DEQ_BOTTOM, this.bottom); // was empty: undo

@@ -27,6 +27,8 @@ export class ComputeRuntime {
   /** Per join depth: the record of the pending half, and where popped records land. */
   private readonly records: Int32Array[];
   private readonly backs: Int32Array[];
+  /** Word index of this thread's join frame, per depth. */
+  private readonly frames: number[];
   private readonly ctx: TaskContext;
   private readonly signal: LazySignal;
   private readonly w: Int32Array;
@@ -35,6 +37,7 @@ export class ComputeRuntime {
     this.w = core.control.w;
     this.records = Array.from({ length: core.control.joinDepth }, () => new Int32Array(REC_WORDS));
     this.backs = Array.from({ length: core.control.joinDepth }, () => new Int32Array(REC_WORDS));
+    this.frames = Array.from({ length: core.control.joinDepth }, (_, d) => core.control.frameWord(core.index, d));
     this.signal = new LazySignal((id) => core.abortRequested(id));
     const self = this;
     this.ctx = {
@@ -132,7 +135,7 @@ export class ComputeRuntime {
 
   /** J1: marks frame `depth` pending and pushes `rec` where others can steal it; -1 when nowhere has room. */
   private publish(rec: Int32Array, depth: number): number {
-    const fw = this.core.control.frameWord(this.core.index, depth);
+    const fw = this.frames[depth]!;
     this.w[fw + JF_STATE] = JFS_PENDING; // plain: the push's atomic store of bottom publishes it
     return this.core.finder.push(rec) ? fw : -1;
   }
@@ -231,7 +234,7 @@ export class ComputeRuntime {
     const depth = this.depth;
     if (e - s <= grain || depth >= this.core.control.joinDepth) return this.kernel(h, s, e, arg);
     const mid = s + Math.floor((e - s) / 2);
-    const fw = this.core.control.frameWord(this.core.index, depth);
+    const fw = this.frames[depth]!;
     const w = this.w;
     w[fw + JF_GRAIN] = grain;
     w[fw + JF_ARG_TYPE] = argType;
