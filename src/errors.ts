@@ -71,8 +71,8 @@ export class PoolNotFoundError extends ThreadManagerError {
 export class PoolBusyError extends ThreadManagerError {
   declare readonly code: "ERR_POOL_BUSY";
   readonly pool: string;
-  constructor(pool: string, maxQueue: number) {
-    super("ERR_POOL_BUSY", `pool "${pool}" has ${maxQueue} tasks queued or running (max_queue); try again later`);
+  constructor(pool: string, limit: number, what = "tasks queued or running (max_queue)") {
+    super("ERR_POOL_BUSY", `pool "${pool}" has ${limit} ${what}; try again later`);
     this.pool = pool;
   }
 }
@@ -154,5 +154,30 @@ export class ConfigError extends ThreadManagerError {
   constructor(path: string, message: string) {
     super("ERR_CONFIG", `${path}: ${message}`);
     this.path = path;
+  }
+}
+
+/** The kernel refused a thread's placement (affinity, policy, priority, nice). */
+export class PlacementError extends ThreadManagerError {
+  declare readonly code: "ERR_PLACEMENT";
+  readonly pool: string;
+  /** The refused call, e.g. "sched_setscheduler(FIFO, priority 10)". */
+  readonly operation: string;
+  readonly errno: string;
+  constructor(pool: string, thread: string, operation: string, errno: string) {
+    const needsNice = errno === "EPERM" || errno === "EACCES";
+    super(
+      "ERR_PLACEMENT",
+      `pool "${pool}" (thread ${thread}): ${operation} was refused with ${errno}` +
+        (needsNice
+          ? `. Realtime policies (FIFO, RR), lowering nice, and leaving IDLE need CAP_SYS_NICE: grant it with ` +
+            `sudo setcap cap_sys_nice+ep "$(which bun)", or run as root`
+          : errno === "EINVAL"
+            ? ". The cores or values are not valid for this process (check taskset/cgroup cpusets)"
+            : ""),
+    );
+    this.pool = pool;
+    this.operation = operation;
+    this.errno = errno;
   }
 }

@@ -2,10 +2,17 @@
 export {
   ThreadManagerError, InvalidArgumentError, PayloadTooLargeError, TimeoutError, SharedLayoutError, ConfigError,
   PoolNotFoundError, PoolBusyError, PoolClosedError, WorkerCrashedError, HandlerNotFoundError, DataCloneError, TaskError,
+  PlacementError,
 } from "./errors.ts";
 export { ThreadManager, type StartOptions } from "./main/thread-manager.ts";
+export { manager } from "./main/global-manager.ts";
 export { ComputePool, type ParallelForOptions } from "./main/compute-pool.ts";
 export { AsyncPool } from "./main/async-pool.ts";
 export type { TaskPool, RunOptions, CloseOptions, PoolMetrics } from "./main/task-pool.ts";
-export type { ThreadManagerConfig, ComputePoolConfig, AsyncPoolConfig } from "./config/config.ts";
+export { NativePool, type NativeThread } from "./main/native-pool.ts";
+export type { ThreadInfo } from "./main/thread-list.ts";
+export type {
+  ThreadManagerConfig, ComputePoolConfig, AsyncPoolConfig, NativePoolConfig, RuntimeConfig, CoreAllocation, SchedulingPolicy,
+} from "./config/types.ts";
+export type { NativeContext } from "./worker/native-worker.ts";
 export type { TaskContext } from "./worker/task-context.ts";

@@ -2,6 +2,7 @@
 import type { MessagePort } from "node:worker_threads";
 import type { SharedRef } from "../shm/layout.ts";
 import type { PoolQueueRefs } from "../shm/work-finder.ts";
+import type { PlacementFailure, ThreadPlacement } from "../platform/placement.ts";
 import type { SharedObject } from "./shared-objects.ts";
 
 export type PoolKind = "compute" | "async";
@@ -24,12 +25,14 @@ export interface PoolWorkerSetup {
   concurrency: number;
   /** Compute pools: deepest join nesting that still splits (deeper joins run inline). */
   joinDepth: number;
+  /** Applied by the thread to itself before it loads the module or takes work. */
+  placement: ThreadPlacement;
 }
 
 /** Worker -> main, once the module is loaded (or failed to load). */
 export type PoolWorkerHello =
   | { type: "ready"; handlers: string[]; tid: number }
-  | { type: "failed"; error: string };
+  | { type: "failed"; error: string; placement?: PlacementFailure };
 
 /** Main -> async worker: the caller aborted a running task. */
 export interface AbortNotice {

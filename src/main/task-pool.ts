@@ -20,6 +20,9 @@ import {
   WORKER_ALIVE, WORKER_EXECUTED, WORKER_RUNNING, WORKER_SEARCHING, WORKER_STOLEN, nextPowerOfTwo,
 } from "../shm/layout.ts";
 import { PoolQueues } from "../shm/pool-queues.ts";
+import { coresForThread, type PlacementPlan } from "../config/types.ts";
+import { allowedCores } from "../platform/cpus.ts";
+import { threadPlacement } from "../platform/placement.ts";
 import { CompletionPump } from "./completion-pump.ts";
 import { TaskTable } from "./task-table.ts";
 import { WorkerSet, type PoolThread } from "./worker-set.ts";
@@ -40,6 +43,8 @@ export interface TaskPoolOptions {
   mainSpinMicros?: number;
   joinDepth?: number;
   arenaClasses?: readonly SizeClass[];
+  /** Where the threads run. Default: the process's allowed cores, SCHED_OTHER, nice as inherited. */
+  placement?: PlacementPlan;
 }
 
 export interface RunOptions {
@@ -86,6 +91,7 @@ export abstract class TaskPool {
   readonly kind: PoolKind;
   readonly threads: number;
   readonly maxQueue: number;
+  readonly placement: PlacementPlan;
   protected readonly codec: ValueCodec;
   protected readonly tasks: TaskTable;
   protected readonly workers: WorkerSet;
@@ -93,7 +99,7 @@ export abstract class TaskPool {
   private readonly completions: Injector;
   private readonly control: PoolControl;
   private readonly pump: CompletionPump;
-  private readonly setup: Omit<PoolWorkerSetup, "index" | "registryPort" | "shared">;
+  private readonly setup: Omit<PoolWorkerSetup, "index" | "registryPort" | "shared" | "placement">;
   private handlerIds = new Map<string, number>();
   private handlerList: string[] = [];
   private batch: Int32Array;
@@ -132,8 +138,10 @@ export abstract class TaskPool {
       control: this.control.buffer, arena: arena.ref, spinMicros: o.spinMicros ?? 50,
       concurrency: o.concurrency ?? 1, joinDepth: this.control.joinDepth,
     };
+    this.placement = o.placement ?? { path: o.name, allocation: "OsDefault", cores: allowedCores(), policy: "OTHER", nice: null, priority: 0 };
     this.workers = new WorkerSet(o.name, o.threads, (index, registryPort) => ({
       ...this.setup, index, registryPort, shared: shared.snapshot(),
+      placement: threadPlacement(o.name, this.placement, index, coresForThread(this.placement, index)),
     }), (index, detail) => this.threadDied(index, detail));
   }
 

@@ -1,76 +1,161 @@
 /**
- * The entry point: starts the pools a config names and hands them out by name.
+ * The entry point: checks a config (object, TOML text or file), starts its pools with their
+ * placements, places the main thread and Bun's helper threads, and hands pools out by name
+ * (through `[mapping]`, then `mapping.default`).
  *
  * @example
- * const tm = await ThreadManager.start({ compute: { cpu: { module: "./cpu.ts", max_threads: 2 } } });
+ * const tm = await ThreadManager.fromFile("threads.toml");
  * const sum = await tm.compute("cpu").run("add", [1, 2]);
  * await tm.close();
  */
-import { resolveConfig, type ThreadManagerConfig } from "../config/config.ts";
-import { PoolNotFoundError } from "../errors.ts";
+import { readFileSync } from "node:fs";
+import { dirname, resolve } from "node:path";
+import { parse as parseToml, TomlError } from "smol-toml";
+import type { ResolvedConfig, ThreadManagerConfig } from "../config/types.ts";
+import { resolveConfig } from "../config/validate.ts";
+import { ConfigError, PoolNotFoundError } from "../errors.ts";
+import { placementSupported } from "../platform/placement.ts";
 import { AsyncPool } from "./async-pool.ts";
 import { ComputePool } from "./compute-pool.ts";
-import type { CloseOptions } from "./task-pool.ts";
+import { NativePool } from "./native-pool.ts";
+import { RuntimeThreads } from "./runtime-threads.ts";
+import type { CloseOptions, TaskPool } from "./task-pool.ts";
+import { describeThreads, type ThreadInfo } from "./thread-list.ts";
 
 export interface StartOptions {
-  /** Where relative module paths resolve from. Default: the current directory. */
+  /** Where relative module paths resolve from. Default: the current directory (the file's directory for fromFile). */
   baseDir?: string;
 }
 
+type Kind = "compute" | "async" | "native";
+type PoolOf<K extends Kind> = K extends "compute" ? ComputePool : K extends "async" ? AsyncPool : NativePool;
+
+let warnedNoPlacement = false;
+
 export class ThreadManager {
+  private readonly warned = new Set<string>();
+
   private constructor(
-    private readonly computePools: Map<string, ComputePool>,
-    private readonly asyncPools: Map<string, AsyncPool>,
+    private readonly config: ResolvedConfig,
+    private readonly pools: Map<string, ComputePool | AsyncPool | NativePool>,
+    private readonly runtime: RuntimeThreads,
   ) {}
 
-  /** Validates the whole config, then starts every pool; if one fails, the others are closed. */
+  /** Reads and starts a TOML config file; module paths resolve against the file's directory. */
+  static async fromFile(path: string): Promise<ThreadManager> {
+    let text: string;
+    try {
+      text = readFileSync(path, "utf8");
+    } catch (e) {
+      throw new ConfigError("(file)", `cannot read ${path}: ${(e as Error).message}`);
+    }
+    return ThreadManager.fromToml(text, { baseDir: dirname(resolve(path)) });
+  }
+
+  /** Parses TOML text (smol-toml) and starts it. */
+  static async fromToml(text: string, options: StartOptions = {}): Promise<ThreadManager> {
+    return ThreadManager.start(parseConfigToml(text), options);
+  }
+
+  /** Checks the whole config, then starts every pool; if any fails, the others are closed and no thread is left. */
   static async start(config: ThreadManagerConfig, options: StartOptions = {}): Promise<ThreadManager> {
-    const pools = resolveConfig(config, options.baseDir ?? process.cwd());
-    const compute = new Map<string, ComputePool>();
-    const asyncs = new Map<string, AsyncPool>();
+    const resolved = resolveConfig(config, options.baseDir ?? process.cwd());
+    if (!placementSupported() && !warnedNoPlacement) {
+      warnedNoPlacement = true;
+      console.warn(`bun-thread-manager: thread placement is not supported on ${process.platform}; pools run unplaced`);
+    }
     const started = await Promise.allSettled(
-      pools.map((p) => {
-        const o = { name: p.name, module: p.module, threads: p.threads, maxQueue: p.maxQueue, concurrency: p.concurrency };
+      resolved.pools.map(async (p) => {
+        if (p.kind === "native") return new NativePool(p.name, p.threads, p.placement);
+        const o = { name: p.name, module: p.module, threads: p.threads, maxQueue: p.maxQueue, concurrency: p.concurrency, placement: p.placement };
         return p.kind === "compute" ? ComputePool.start(o) : AsyncPool.start(o);
       }),
     );
-    const failed = started.find((s) => s.status === "rejected");
-    if (failed) {
-      await Promise.all(started.map((s) => (s.status === "fulfilled" ? s.value.close({ drain: false }) : undefined)));
-      throw failed.reason;
+    const pools = new Map<string, ComputePool | AsyncPool | NativePool>();
+    for (const s of started) if (s.status === "fulfilled") pools.set(s.value.name, s.value);
+    const runtime = new RuntimeThreads(resolved.main, resolved.runtime);
+    const failed = started.find((s): s is PromiseRejectedResult => s.status === "rejected");
+    try {
+      if (failed) throw failed.reason;
+      runtime.start();
+    } catch (e) {
+      runtime.stop();
+      await Promise.all([...pools.values()].map((p) => (p instanceof NativePool ? p.close() : p.close({ drain: false }))));
+      throw e;
     }
-    for (const s of started) {
-      const pool = (s as PromiseFulfilledResult<ComputePool | AsyncPool>).value;
-      if (pool instanceof ComputePool) compute.set(pool.name, pool);
-      else asyncs.set(pool.name, pool);
-    }
-    return new ThreadManager(compute, asyncs);
+    return new ThreadManager(resolved, pools, runtime);
   }
 
-  /** The compute pool `name`; throws PoolNotFoundError. */
+  /** The compute pool `name` (or what [mapping] maps it to); throws PoolNotFoundError. */
   compute(name: string): ComputePool {
-    return this.tryCompute(name) ?? this.missing(name, "compute", this.computePools);
+    return this.lookup(name, "compute", true)!;
   }
 
-  /** The async pool `name`; throws PoolNotFoundError. */
   async(name: string): AsyncPool {
-    return this.tryAsync(name) ?? this.missing(name, "async", this.asyncPools);
+    return this.lookup(name, "async", true)!;
+  }
+
+  native(name: string): NativePool {
+    return this.lookup(name, "native", true)!;
   }
 
   tryCompute(name: string): ComputePool | undefined {
-    return this.computePools.get(name);
+    return this.lookup(name, "compute", false);
   }
 
   tryAsync(name: string): AsyncPool | undefined {
-    return this.asyncPools.get(name);
+    return this.lookup(name, "async", false);
   }
 
-  /** Closes every pool (see TaskPool.close) and resolves when all their threads have exited. */
+  tryNative(name: string): NativePool | undefined {
+    return this.lookup(name, "native", false);
+  }
+
+  /** Every managed thread as the kernel reports it now: main, Bun's helpers that were placed, pool threads. */
+  threads(): ThreadInfo[] {
+    return describeThreads(this.runtime, [...this.pools.values()]);
+  }
+
+  /** Counters of every compute and async pool, by name. */
+  metrics(): Record<string, ReturnType<TaskPool["metrics"]>> {
+    const out: Record<string, ReturnType<TaskPool["metrics"]>> = {};
+    for (const p of this.pools.values()) if (!(p instanceof NativePool)) out[p.name] = p.metrics();
+    return out;
+  }
+
+  /** Closes every pool (see TaskPool.close), stops native threads, gives main and helper threads their cores back. */
   async close(options?: CloseOptions): Promise<void> {
-    await Promise.all([...this.computePools.values(), ...this.asyncPools.values()].map((p) => p.close(options)));
+    await Promise.all([...this.pools.values()].map((p) => (p instanceof NativePool ? p.close() : p.close(options))));
+    this.runtime.stop();
   }
 
-  private missing(name: string, kind: string, pools: Map<string, unknown>): never {
-    throw new PoolNotFoundError(name, kind, [...pools.keys()]);
+  private lookup<K extends Kind>(name: string, kind: K, strict: boolean): PoolOf<K> | undefined {
+    const direct = this.ofKind(name, kind) ?? this.ofKind(this.config.mapping[name], kind);
+    if (direct) return direct;
+    const fallback = this.ofKind(this.config.mapping.default, kind);
+    if (fallback && name !== "default") {
+      if (!this.warned.has(`${kind}:${name}`)) {
+        this.warned.add(`${kind}:${name}`);
+        console.warn(`bun-thread-manager: no ${kind} pool "${name}"; using mapping.default ("${fallback.name}")`);
+      }
+      return fallback;
+    }
+    if (!strict) return undefined;
+    throw new PoolNotFoundError(name, kind, [...this.pools.values()].filter((p) => p.kind === kind).map((p) => p.name));
+  }
+
+  private ofKind<K extends Kind>(name: string | undefined, kind: K): PoolOf<K> | undefined {
+    const p = name === undefined ? undefined : this.pools.get(name);
+    return p && p.kind === kind ? (p as PoolOf<K>) : undefined;
+  }
+}
+
+/** TOML text -> config object; a syntax error is a ConfigError with the line and column. */
+export function parseConfigToml(text: string): ThreadManagerConfig {
+  try {
+    return parseToml(text) as unknown as ThreadManagerConfig;
+  } catch (e) {
+    if (e instanceof TomlError) throw new ConfigError(`(toml line ${e.line}, column ${e.column})`, e.message.split("\n")[0]!);
+    throw e;
   }
 }

@@ -6,7 +6,8 @@
  */
 import { MessageChannel, type MessagePort } from "node:worker_threads";
 import type { PoolWorkerHello, PoolWorkerSetup } from "../common/pool-setup.ts";
-import { ThreadManagerError } from "../errors.ts";
+import { PlacementError, ThreadManagerError } from "../errors.ts";
+import { threadName } from "../platform/placement.ts";
 
 const WORKER_URL = new URL("../worker/pool-worker.ts", import.meta.url);
 
@@ -25,6 +26,8 @@ export type SetupFor = (index: number, port: MessagePort) => PoolWorkerSetup;
 
 export class WorkerSet {
   readonly seats: Array<PoolThread | undefined>;
+  /** Every thread started and not yet exited, ready or not: stop() must not leave a starter behind. */
+  private readonly alive = new Map<Worker, Promise<number>>();
   private stopping = false;
 
   constructor(
@@ -42,6 +45,7 @@ export class WorkerSet {
     const { port1, port2 } = new MessageChannel();
     let exitCode: (code: number) => void = () => {};
     const exited = new Promise<number>((resolve) => (exitCode = resolve));
+    this.alive.set(worker, exited);
     let lastError = "";
     worker.addEventListener("error", (e) => {
       lastError = (e as ErrorEvent).message ?? String(e);
@@ -50,6 +54,7 @@ export class WorkerSet {
       let started = false;
       worker.addEventListener("close", (e) => {
         const code = (e as CloseEvent & { code?: number }).code ?? 0;
+        this.alive.delete(worker);
         exitCode(code);
         port1.close();
         if (!started) {
@@ -69,7 +74,10 @@ export class WorkerSet {
           resolve(thread);
         } else if (msg.type === "failed") {
           worker.terminate();
-          reject(new ThreadManagerError("ERR_MODULE_LOAD", `pool "${this.pool}": ${msg.error}`));
+          const refused = msg.placement;
+          reject(refused
+            ? new PlacementError(this.pool, threadName(this.pool, index), refused.operation, refused.errno)
+            : new ThreadManagerError("ERR_MODULE_LOAD", `pool "${this.pool}": ${msg.error}`));
         } else if (msg.type === "stopped") {
           worker.terminate();
         }
@@ -82,11 +90,11 @@ export class WorkerSet {
     return this.seats.filter((t): t is PoolThread => t !== undefined);
   }
 
-  /** Terminates every thread and waits until each has exited. */
+  /** Terminates every thread, including ones still starting, and waits until each has exited. */
   async stop(): Promise<void> {
     this.stopping = true;
-    const threads = this.live();
-    for (const t of threads) t.worker.terminate();
-    await Promise.all(threads.map((t) => t.exited));
+    const exits = [...this.alive];
+    for (const [worker] of exits) worker.terminate();
+    await Promise.all(exits.map(([, exited]) => exited));
   }
 }

@@ -6,6 +6,7 @@
 import { handlerNames, type PoolWorkerHello, type PoolWorkerSetup } from "../common/pool-setup.ts";
 import { WORKER_ALIVE, WORKER_TID } from "../shm/layout.ts";
 import { gettid } from "../platform/libc.ts";
+import { placeSelf } from "../platform/placement.ts";
 import { AsyncRuntime } from "./async-runtime.ts";
 import { ComputeRuntime } from "./compute-runtime.ts";
 import { WorkerCore } from "./worker-core.ts";
@@ -19,6 +20,11 @@ function hello(msg: PoolWorkerHello): void {
 self.onmessage = async (event: MessageEvent<PoolWorkerSetup>) => {
   const setup = event.data;
   self.onmessage = null;
+  const refused = placeSelf(setup.placement);
+  if (refused) {
+    hello({ type: "failed", error: `${refused.operation}: ${refused.errno}`, placement: refused });
+    return;
+  }
   let mod: Record<string, unknown>;
   try {
     mod = await import(setup.module);

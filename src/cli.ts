@@ -1,0 +1,89 @@
+#!/usr/bin/env bun
+/**
+ * bunx bun-thread-manager check <file>   validates a config; prints every error with its key path
+ * bunx bun-thread-manager plan <file>    prints the pools, their threads and cores, and a per-core map
+ * Nothing is started. Exit codes: 0 ok, 1 the config has errors, 2 usage.
+ */
+import { dirname, resolve } from "node:path";
+import { readFileSync } from "node:fs";
+import { coresForThread, type ResolvedConfig } from "./config/types.ts";
+import { checkConfig } from "./config/validate.ts";
+import { ConfigError } from "./errors.ts";
+import { formatCpuList } from "./platform/cpus.ts";
+import { threadName } from "./platform/placement.ts";
+import { parseConfigToml } from "./main/thread-manager.ts";
+
+const USAGE = "usage: bun-thread-manager check <file> | plan <file>";
+
+function load(file: string): { resolved?: ResolvedConfig; errors: ConfigError[] } {
+  let text: string;
+  try {
+    text = readFileSync(file, "utf8");
+  } catch (e) {
+    return { errors: [new ConfigError("(file)", `cannot read ${file}: ${(e as Error).message}`)] };
+  }
+  try {
+    return checkConfig(parseConfigToml(text), dirname(resolve(file)));
+  } catch (e) {
+    if (e instanceof ConfigError) return { errors: [e] };
+    throw e;
+  }
+}
+
+function table(rows: string[][]): string {
+  const widths = rows[0]!.map((_, c) => Math.max(...rows.map((r) => r[c]!.length)));
+  return rows.map((r) => r.map((cell, c) => cell.padEnd(widths[c]!)).join("  ").trimEnd()).join("\n");
+}
+
+function plan(r: ResolvedConfig): string {
+  const rows = [["pool", "kind", "thread", "cores", "policy", "nice", "priority"]];
+  const perCore = new Map<number, string[]>();
+  const note = (cores: number[], who: string) => cores.forEach((c) => perCore.set(c, [...(perCore.get(c) ?? []), who]));
+  const sched = (p: ResolvedConfig["pools"][number]["placement"]) => [p.policy, p.nice === null ? "-" : String(p.nice), p.priority ? String(p.priority) : "-"];
+  for (const p of r.pools) {
+    for (let i = 0; i < p.threads; i++) {
+      const cores = coresForThread(p.placement, i);
+      const name = threadName(p.name, i);
+      rows.push([p.name, p.kind === "native" ? "native (up to)" : p.kind, name, formatCpuList(cores), ...sched(p.placement)]);
+      note(cores, name);
+    }
+  }
+  if (r.main) {
+    rows.push(["(main)", "main", "main", formatCpuList(r.main.cores), "-", "-", "-"]);
+    note(r.main.cores, "main");
+  }
+  if (r.runtime) {
+    rows.push(["(runtime)", "runtime", "Bun helpers", formatCpuList(r.runtime.cores), ...sched(r.runtime)]);
+    note(r.runtime.cores, "bun-helpers");
+  }
+  const coreRows = [["core", "threads"]];
+  for (const c of r.allowed) coreRows.push([String(c), (perCore.get(c) ?? []).join(", ") || "(free)"]);
+  const mapping = Object.entries(r.mapping).map(([a, t]) => `  ${a} -> ${t}`);
+  return [
+    table(rows), "", `allowed CPUs: ${formatCpuList(r.allowed)}`, "", table(coreRows),
+    ...(mapping.length ? ["", "mapping:", ...mapping] : []),
+  ].join("\n");
+}
+
+export function main(argv: string[]): number {
+  const [command, file] = argv;
+  if ((command !== "check" && command !== "plan") || !file) {
+    console.error(USAGE);
+    return 2;
+  }
+  const { resolved, errors } = load(file);
+  if (errors.length > 0) {
+    for (const e of errors) console.error(`error: ${e.message}`);
+    console.error(`${file}: ${errors.length} error${errors.length === 1 ? "" : "s"}`);
+    return 1;
+  }
+  if (command === "check") {
+    const threads = resolved!.pools.reduce((n, p) => n + p.threads, 0);
+    console.log(`${file}: ok (${resolved!.pools.length} pools, up to ${threads} threads)`);
+  } else {
+    console.log(plan(resolved!));
+  }
+  return 0;
+}
+
+if (import.meta.main) process.exit(main(process.argv.slice(2)));

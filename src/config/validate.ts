@@ -1,0 +1,205 @@
+/**
+ * Checks a whole configuration before any thread starts and resolves it: module paths, thread
+ * counts, core placements against the process's allowed CPU set. Every problem becomes a
+ * ConfigError whose `.path` names the key (`compute.cpu.core_allocation.DedicatedCoreSet.max`);
+ * all of them are collected, the first is thrown with the full list in `.errors`.
+ */
+import { existsSync } from "node:fs";
+import { isAbsolute, resolve } from "node:path";
+import { fileURLToPath, pathToFileURL } from "node:url";
+import { ConfigError } from "../errors.ts";
+import { allowedCores, formatCpuList } from "../platform/cpus.ts";
+import type { PlacementPlan, ResolvedConfig, ResolvedPool, SchedulingPolicy, ThreadManagerConfig } from "./types.ts";
+
+export const DEFAULT_MAX_QUEUE = 65536;
+const MAX_THREADS = 4096;
+const POLICIES: readonly SchedulingPolicy[] = ["OTHER", "BATCH", "IDLE", "FIFO", "RR"];
+const PLACEMENT_KEYS = ["core_allocation", "policy", "nice", "priority"];
+const KEYS = {
+  root: ["default_core_allocation", "runtime", "compute", "async", "native", "mapping"],
+  compute: ["module", "static_threads", "max_threads", "max_queue", ...PLACEMENT_KEYS],
+  async: ["module", "worker_threads", "concurrency", "max_queue", ...PLACEMENT_KEYS],
+  native: ["max_threads", ...PLACEMENT_KEYS],
+  runtime: PLACEMENT_KEYS,
+};
+
+type Table = Record<string, unknown>;
+
+class Checker {
+  readonly errors: ConfigError[] = [];
+
+  constructor(readonly baseDir: string, readonly allowed: number[]) {}
+
+  fail(path: string, message: string): undefined {
+    this.errors.push(new ConfigError(path, message));
+    return undefined;
+  }
+
+  table(v: unknown, path: string): Table | undefined {
+    if (v !== null && typeof v === "object" && !Array.isArray(v) && !(v instanceof URL)) return v as Table;
+    return this.fail(path, `must be a table, got ${describe(v)}`);
+  }
+
+  keys(t: Table, path: string, allowed: readonly string[]): void {
+    for (const k of Object.keys(t)) {
+      if (!allowed.includes(k)) this.fail(path ? `${path}.${k}` : k, `unknown key (allowed here: ${allowed.join(", ")})`);
+    }
+  }
+
+  int(v: unknown, path: string, min: number, max: number, fallback: number): number {
+    if (v === undefined) return fallback;
+    if (typeof v === "bigint") v = Number(v);
+    if (typeof v !== "number" || !Number.isInteger(v)) return this.fail(path, `must be an integer, got ${describe(v)}`) ?? fallback;
+    if (v < min || v > max) return this.fail(path, `must be in ${min}..${max}, got ${v}`) ?? fallback;
+    return v;
+  }
+
+  module(v: unknown, path: string): string {
+    let file: string;
+    if (v instanceof URL) file = fileURLToPath(v);
+    else if (typeof v === "string" && v.startsWith("file:")) file = fileURLToPath(v);
+    else if (typeof v === "string" && v.length > 0) file = isAbsolute(v) ? v : resolve(this.baseDir, v);
+    else return this.fail(path, v === undefined ? "is required: the handler module's path" : `must be a module path or file: URL, got ${describe(v)}`) ?? "";
+    if (!existsSync(file)) return this.fail(path, `module not found: ${file}`) ?? "";
+    return pathToFileURL(file).href;
+  }
+
+  /** A core allocation value at `path` -> the cores it spans. */
+  cores(v: unknown, path: string): Pick<PlacementPlan, "allocation" | "cores"> {
+    const fallback = { allocation: "OsDefault" as const, cores: this.allowed };
+    if (v === undefined || v === "OsDefault") return fallback;
+    const t = typeof v === "string" ? undefined : this.table(v, path);
+    if (!t) return typeof v === "string" ? (this.fail(path, `must be "OsDefault", PinnedCores or DedicatedCoreSet, got "${v}"`) ?? fallback) : fallback;
+    const kinds = Object.keys(t);
+    const kind = kinds[0];
+    if (kinds.length !== 1 || (kind !== "PinnedCores" && kind !== "DedicatedCoreSet")) {
+      return this.fail(path, `must hold exactly one of PinnedCores, DedicatedCoreSet (got ${kinds.join(", ") || "nothing"})`) ?? fallback;
+    }
+    const at = `${path}.${kind}`;
+    const range = this.table(t[kind], at);
+    if (!range) return fallback;
+    this.keys(range, at, ["min", "max"]);
+    const min = this.int(range.min, `${at}.min`, 0, 1 << 16, -1);
+    const max = this.int(range.max, `${at}.max`, 0, 1 << 16, -1);
+    if (range.min === undefined) this.fail(`${at}.min`, "is required");
+    if (range.max === undefined) this.fail(`${at}.max`, "is required");
+    if (min < 0 || max < 0) return fallback;
+    if (max <= min) return this.fail(`${at}.max`, `must be greater than min (${min}): ranges are half-open, min <= core < max`) ?? fallback;
+    const cores = Array.from({ length: max - min }, (_, i) => min + i);
+    const outside = cores.filter((c) => !this.allowed.includes(c));
+    if (outside.length > 0) {
+      const where = outside.includes(min) ? `${at}.min` : `${at}.max`;
+      return this.fail(where, `cores ${formatCpuList(outside)} are outside this process's allowed CPU set (${formatCpuList(this.allowed)}; from sched_getaffinity, so taskset and cgroup limits apply)`) ?? fallback;
+    }
+    return { allocation: kind, cores };
+  }
+
+  placement(t: Table, path: string): PlacementPlan {
+    const { allocation, cores } = this.cores(t.core_allocation, `${path}.core_allocation`);
+    let policy: SchedulingPolicy = "OTHER";
+    if (t.policy !== undefined) {
+      if (POLICIES.includes(t.policy as SchedulingPolicy)) policy = t.policy as SchedulingPolicy;
+      else this.fail(`${path}.policy`, `must be one of ${POLICIES.join(", ")}, got ${describe(t.policy)}`);
+    }
+    const realtime = policy === "FIFO" || policy === "RR";
+    let nice: number | null = null;
+    if (t.nice !== undefined) {
+      if (policy !== "OTHER" && policy !== "BATCH") this.fail(`${path}.nice`, `applies to OTHER and BATCH only, not ${policy}${realtime ? " (use priority)" : ""}`);
+      else nice = this.int(t.nice, `${path}.nice`, -20, 19, 0);
+    }
+    let priority = realtime ? 1 : 0;
+    if (t.priority !== undefined) {
+      if (!realtime) this.fail(`${path}.priority`, `applies to FIFO and RR only, not ${policy}${policy === "IDLE" ? "" : " (use nice)"}`);
+      else priority = this.int(t.priority, `${path}.priority`, 1, 99, 1);
+    }
+    return { path, allocation, cores, policy, nice, priority };
+  }
+}
+
+function describe(v: unknown): string {
+  if (typeof v === "string") return JSON.stringify(v);
+  if (Array.isArray(v)) return "an array";
+  return v === null ? "null" : typeof v === "object" ? "a table" : `${typeof v} ${String(v)}`;
+}
+
+/** Checks everything; throws the first ConfigError (with `.errors`: all of them) or returns the resolved config. */
+export function resolveConfig(config: ThreadManagerConfig, baseDir: string): ResolvedConfig {
+  const { resolved, errors } = checkConfig(config, baseDir);
+  if (errors.length > 0) {
+    const first = errors[0]!;
+    (first as { errors?: ConfigError[] }).errors = errors;
+    throw first;
+  }
+  return resolved;
+}
+
+/** Like resolveConfig, but returns every error instead of throwing (the CLI's `check`). */
+export function checkConfig(config: ThreadManagerConfig, baseDir: string): { resolved: ResolvedConfig; errors: ConfigError[] } {
+  const c = new Checker(baseDir, allowedCores());
+  const root = c.table(config, "(root)") ?? {};
+  c.keys(root, "", KEYS.root);
+  const pools: ResolvedPool[] = [];
+  const names = new Map<string, string>();
+  for (const kind of ["compute", "async", "native"] as const) {
+    if (root[kind] === undefined) continue;
+    const table = c.table(root[kind], kind);
+    for (const [name, raw] of Object.entries(table ?? {})) {
+      const path = `${kind}.${name}`;
+      if (names.has(name)) c.fail(path, `pool name "${name}" is taken by ${names.get(name)}: pool names are unique across kinds`);
+      names.set(name, path);
+      const p = c.table(raw, path);
+      if (!p) continue;
+      c.keys(p, path, KEYS[kind]);
+      const placement = c.placement(p, path);
+      const maxQueue = c.int(p.max_queue, `${path}.max_queue`, 1, 1 << 20, DEFAULT_MAX_QUEUE);
+      if (kind === "compute") {
+        const stat = c.int(p.static_threads, `${path}.static_threads`, 0, MAX_THREADS, 0);
+        const max = c.int(p.max_threads, `${path}.max_threads`, 1, MAX_THREADS, Math.max(1, stat, placement.cores.length));
+        if (stat > max) c.fail(`${path}.static_threads`, `(${stat}) must not exceed max_threads (${max})`);
+        pools.push({ name, kind, module: c.module(p.module, `${path}.module`), threads: max, maxQueue, concurrency: 1, placement });
+      } else if (kind === "async") {
+        const threads = c.int(p.worker_threads, `${path}.worker_threads`, 1, MAX_THREADS, 1);
+        const concurrency = c.int(p.concurrency, `${path}.concurrency`, 1, 1 << 16, 256);
+        pools.push({ name, kind, module: c.module(p.module, `${path}.module`), threads, maxQueue, concurrency, placement });
+      } else {
+        const threads = c.int(p.max_threads, `${path}.max_threads`, 1, MAX_THREADS, 1);
+        pools.push({ name, kind, module: "", threads, maxQueue, concurrency: 1, placement });
+      }
+    }
+  }
+  checkDedicatedOverlap(c, pools);
+  const main = root.default_core_allocation === undefined
+    ? undefined
+    : { ...c.placement({ core_allocation: root.default_core_allocation }, "(root)"), path: "default_core_allocation" };
+  let runtime: PlacementPlan | undefined;
+  if (root.runtime !== undefined) {
+    const t = c.table(root.runtime, "runtime");
+    if (t) {
+      c.keys(t, "runtime", KEYS.runtime);
+      runtime = c.placement(t, "runtime");
+    }
+  }
+  const mapping: Record<string, string> = {};
+  if (root.mapping !== undefined) {
+    for (const [alias, target] of Object.entries(c.table(root.mapping, "mapping") ?? {})) {
+      if (typeof target !== "string") c.fail(`mapping.${alias}`, `must name a pool, got ${describe(target)}`);
+      else if (!names.has(target)) c.fail(`mapping.${alias}`, `names pool "${target}", which is not configured (pools: ${[...names.keys()].join(", ") || "none"})`);
+      else mapping[alias] = target;
+    }
+  }
+  return { resolved: { pools, main, runtime, mapping, allowed: c.allowed }, errors: c.errors };
+}
+
+function checkDedicatedOverlap(c: Checker, pools: ResolvedPool[]): void {
+  const dedicated = pools.filter((p) => p.placement.allocation === "DedicatedCoreSet");
+  for (let i = 0; i < dedicated.length; i++) {
+    for (let j = 0; j < i; j++) {
+      const a = dedicated[i]!;
+      const b = dedicated[j]!;
+      const shared = a.placement.cores.filter((x) => b.placement.cores.includes(x));
+      if (shared.length > 0) {
+        c.fail(`${a.placement.path}.core_allocation.DedicatedCoreSet`, `overlaps the DedicatedCoreSet of ${b.placement.path} on cores ${formatCpuList(shared)}`);
+      }
+    }
+  }
+}

@@ -1,0 +1,88 @@
+/** The CLI: check and plan, their output and exit codes. Nothing is started. */
+import { beforeAll, describe, expect, test } from "bun:test";
+
+const CLI = new URL("../../src/cli.ts", import.meta.url).pathname;
+const dir = `/tmp/btm-cli-${process.pid}`;
+
+function cli(...args: string[]) {
+  const p = Bun.spawnSync(["bun", CLI, ...args]);
+  return { code: p.exitCode, out: p.stdout.toString(), err: p.stderr.toString() };
+}
+
+beforeAll(async () => {
+  await Bun.write(`${dir}/h.ts`, "export function f() {}\n");
+  await Bun.write(`${dir}/good.toml`, `
+default_core_allocation = { DedicatedCoreSet = { min = 0, max = 1 } }
+
+[runtime]
+core_allocation.DedicatedCoreSet = { min = 0, max = 1 }
+
+[compute.cpu]
+module = "./h.ts"
+max_threads = 2
+core_allocation.PinnedCores = { min = 0, max = 2 }
+policy = "BATCH"
+nice = 5
+
+[native.bg]
+max_threads = 1
+core_allocation.DedicatedCoreSet = { min = 1, max = 2 }
+policy = "FIFO"
+priority = 10
+
+[mapping]
+default = "cpu"
+`);
+  await Bun.write(`${dir}/bad.toml`, `
+[compute.cpu]
+module = "./missing.ts"
+nice = 40
+max_thread = 2
+core_allocation.DedicatedCoreSet = { min = 1, max = 1 }
+
+[mapping]
+http = "io"
+`);
+  await Bun.write(`${dir}/broken.toml`, "[compute.cpu\n");
+});
+
+describe("cli", () => {
+  test("check: a good file exits 0", () => {
+    const r = cli("check", `${dir}/good.toml`);
+    expect(r.code).toBe(0);
+    expect(r.out).toContain("ok (2 pools");
+  });
+
+  test("check: every error with its key path, exit 1", () => {
+    const r = cli("check", `${dir}/bad.toml`);
+    expect(r.code).toBe(1);
+    for (const path of ["compute.cpu.max_thread", "compute.cpu.nice", "compute.cpu.core_allocation.DedicatedCoreSet.max", "compute.cpu.module", "mapping.http"]) {
+      expect(r.err).toContain(`error: ${path}:`);
+    }
+    expect(r.err).toContain("5 errors");
+  });
+
+  test("check: TOML syntax errors and missing files, exit 1", () => {
+    expect(cli("check", `${dir}/broken.toml`)).toMatchObject({ code: 1 });
+    expect(cli("check", `${dir}/broken.toml`).err).toContain("line");
+    expect(cli("check", `${dir}/nope.toml`).err).toContain("cannot read");
+  });
+
+  test.skipIf(process.platform !== "linux" || navigator.hardwareConcurrency < 2)("plan: pools, threads, cores, policy, priority and a per-core map", () => {
+    const r = cli("plan", `${dir}/good.toml`);
+    expect(r.code).toBe(0);
+    expect(r.out).toMatch(/cpu\s+compute\s+cpu-0\s+0\s+BATCH\s+5\s+-/);
+    expect(r.out).toMatch(/cpu\s+compute\s+cpu-1\s+1\s+BATCH\s+5\s+-/);
+    expect(r.out).toMatch(/bg\s+native \(up to\)\s+bg-0\s+1\s+FIFO\s+-\s+10/);
+    expect(r.out).toMatch(/\(main\)\s+main\s+main\s+0/);
+    expect(r.out).toMatch(/^0\s+cpu-0, main, bun-helpers$/m);
+    expect(r.out).toMatch(/^1\s+cpu-1, bg-0$/m);
+    expect(r.out).toContain("default -> cpu");
+  });
+
+  test("usage errors exit 2", () => {
+    expect(cli().code).toBe(2);
+    expect(cli("frobnicate", "x").code).toBe(2);
+    expect(cli("check").err).toContain("usage");
+  });
+});
