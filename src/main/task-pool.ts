@@ -379,6 +379,8 @@ export abstract class TaskPool {
   private threadDied(index: number, detail: string): void {
     const w = this.control.w;
     Atomics.store(w, this.control.workerWord(index, WORKER_ALIVE), 0);
+    // Join owners parked for a half this thread took look at WORKER_ALIVE when woken (U1).
+    for (let i = 0; i < this.threads; i++) if (i !== index) this.queues.idle.unpark(i);
     this.pump.drain();
     this.tasks.entries.forEach((e, slot) => {
       if (!e) return;

@@ -107,6 +107,21 @@ export class IdleState {
     }
   }
 
+  /**
+   * U1, any thread: wakes worker i if it is parked, without making it a searcher (R2 as for
+   * shutdown). For a condition only that worker waits for: store the condition first, then unpark.
+   */
+  unpark(i: number): boolean {
+    const w = this.w;
+    const word = IDLE_PARK_WORDS + i * LINE;
+    if (Atomics.load(w, word) !== PARK_PARKED || Atomics.compareExchange(w, word, PARK_PARKED, PARK_AWAKE) !== PARK_PARKED) {
+      return false;
+    }
+    Atomics.sub(w, IDLE_SLEEPING, 1);
+    Atomics.notify(w, word, 1);
+    return true;
+  }
+
   /** Marks the pool shut down and wakes every parked worker. */
   shutdown(): void {
     const w = this.w;
@@ -175,9 +190,13 @@ export class IdleState {
     return Atomics.sub(this.w, IDLE_SEARCHING, 1) === 1 && this.hasWork();
   }
 
-  /** Parks worker i until notified, shutdown, or `timeoutMs`. See PROTOCOL.md, P1-P5. */
-  park(i: number, timeoutMs = Infinity): Wake {
-    const early = this.announcePark(i);
+  /**
+   * Parks worker i until notified, unparked, shutdown, or `timeoutMs`. See PROTOCOL.md, P1-P5.
+   * `until`, when given, is looked at in P3 with the queues: a condition another thread makes true
+   * and then calls `unpark(i)` for (a join half finishing).
+   */
+  park(i: number, timeoutMs = Infinity, until?: () => boolean): Wake {
+    const early = this.announcePark(i, until);
     if (early !== undefined) return early;
     const word = IDLE_PARK_WORDS + i * LINE;
     const deadline = timeoutMs === Infinity ? Infinity : performance.now() + timeoutMs;
@@ -205,12 +224,12 @@ export class IdleState {
   }
 
   /** P1-P3: announce, then look once more; returns how the park ended if it need not sleep. */
-  private announcePark(i: number): Wake | undefined {
+  private announcePark(i: number, until?: () => boolean): Wake | undefined {
     const w = this.w;
     const word = IDLE_PARK_WORDS + i * LINE;
     Atomics.store(w, word, PARK_PARKED); // P1
     Atomics.add(w, IDLE_SLEEPING, 1); // P2
-    if (!this.hasWork() && !this.isShutdown()) return undefined; // P3
+    if (!this.hasWork() && !this.isShutdown() && !until?.()) return undefined; // P3
     if (Atomics.compareExchange(w, word, PARK_PARKED, PARK_AWAKE) === PARK_PARKED) {
       Atomics.sub(w, IDLE_SLEEPING, 1);
       return this.isShutdown() ? Wake.Shutdown : Wake.Cancelled;
@@ -229,6 +248,7 @@ export class IdleState {
     }
     Atomics.store(w, word, PARK_AWAKE);
     if (state === PARK_NOTIFIED) return Wake.Notified;
-    return Wake.Shutdown; // shutdown() moved us PARKED -> AWAKE
+    // shutdown() or unpark() moved us PARKED -> AWAKE: not a searcher; look again
+    return this.isShutdown() ? Wake.Shutdown : Wake.Cancelled;
   }
 }

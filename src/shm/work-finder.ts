@@ -111,7 +111,25 @@ export class WorkFinder {
 
   /** One look at every source, without spinning or parking. */
   tryNext(dst: Int32Array): boolean {
-    return this.findOnce(dst);
+    if (!this.findOnce(dst)) return false;
+    this.found();
+    return true;
+  }
+
+  /**
+   * Parks until `until()` holds (another thread makes it true, then calls idle.unpark(index)),
+   * new work appears, or shutdown. The caller looks at both afterwards. A join waiting for a stolen
+   * half sleeps here, visible to producers as a sleeper, so new work wakes it too.
+   */
+  parkUntil(until: () => boolean): void {
+    this.woke(this.idle.park(this.index, Infinity, until));
+  }
+
+  /** Gives back a searcher slot this worker holds (after parkUntil woke it as a searcher and it found nothing). */
+  stopSearching(): void {
+    if (!this.searching) return;
+    this.searching = false;
+    if (this.idle.stopSearching()) this.idle.notifyOne();
   }
 
   /** Anything visible in the injector or any deque: the recheck before parking (P3). */

@@ -17,6 +17,8 @@ import { LazySignal } from "./task-context.ts";
 import type { WorkerCore } from "./worker-core.ts";
 
 const JOIN_ID_MASK = 0xfff;
+/** How long a join owner spins for its stolen half before it parks. */
+const AWAIT_SPIN_MS = 0.05;
 /** reclaim(): our own half came back, not stolen. */
 const OURS = Symbol("ours");
 
@@ -154,34 +156,61 @@ export class ComputeRuntime {
     return this.awaitFrame(fw, discard);
   }
 
-  /** J4: the half was stolen: help with other work until the thief posts its result. */
+  /**
+   * J4: the half was stolen: help with other work until the thief posts its result. With nothing
+   * to take, spin briefly, then park as a sleeper of the pool (new work wakes us like any idle
+   * thread; the thief wakes us with unpark when it posts the result).
+   */
   private awaitFrame(fw: number, discard: boolean): unknown {
     const w = this.w;
+    const finder = this.core.finder;
     const other = new Int32Array(REC_WORDS);
-    let idle = 0;
-    for (;;) {
-      const st = Atomics.load(w, fw + JF_STATE);
-      const s = st & 0xf;
-      if (s === JFS_DONE || s === JFS_FAILED) {
-        const value = this.core.codec.take(w[fw + JF_TYPE]!, w[fw + JF_A]!, w[fw + JF_B]!);
-        if (discard) return undefined;
-        if (s === JFS_FAILED) throw plainToCause({ __error: value });
-        return value;
-      }
-      if (s === JFS_TAKEN) {
-        const thief = st >>> 4;
-        if (Atomics.load(w, this.core.control.workerWord(thief, WORKER_ALIVE)) === 0) {
-          throw new WorkerCrashedError(this.core.pool, thief, "it was running the other half of a join");
+    const settled = () => {
+      const s = Atomics.load(w, fw + JF_STATE) & 0xf;
+      return s === JFS_DONE || s === JFS_FAILED || this.thiefDied(fw);
+    };
+    try {
+      for (;;) {
+        const st = Atomics.load(w, fw + JF_STATE);
+        const s = st & 0xf;
+        if (s === JFS_DONE || s === JFS_FAILED) {
+          const value = this.core.codec.take(w[fw + JF_TYPE]!, w[fw + JF_A]!, w[fw + JF_B]!);
+          if (discard) return undefined;
+          if (s === JFS_FAILED) throw plainToCause({ __error: value });
+          return value;
         }
+        if (this.thiefDied(fw)) {
+          throw new WorkerCrashedError(this.core.pool, st >>> 4, "it was running the other half of a join");
+        }
+        if (finder.tryNext(other)) {
+          this.runRecord(other);
+          continue;
+        }
+        if (this.spinFor(settled, other)) continue;
+        finder.parkUntil(settled);
       }
+    } finally {
+      finder.stopSearching();
+    }
+  }
+
+  /** Spins up to AWAIT_SPIN_MS for the frame to settle or work to appear; true if either did. */
+  private spinFor(settled: () => boolean, other: Int32Array): boolean {
+    const until = performance.now() + AWAIT_SPIN_MS;
+    for (let k = 1; ; k++) {
+      if (settled()) return true;
       if (this.core.finder.tryNext(other)) {
         this.runRecord(other);
-        idle = 0;
-        continue;
+        return true;
       }
-      // Nothing to help with: nap on the frame word (the thief notifies it), short at first.
-      Atomics.wait(w, fw + JF_STATE, st, ++idle < 64 ? 0.02 : 1);
+      if ((k & 15) === 0 && performance.now() >= until) return false;
     }
+  }
+
+  private thiefDied(fw: number): boolean {
+    const st = Atomics.load(this.w, fw + JF_STATE);
+    if ((st & 0xf) !== JFS_TAKEN) return false;
+    return Atomics.load(this.w, this.core.control.workerWord(st >>> 4, WORKER_ALIVE)) === 0;
   }
 
   /** A half another thread pushed (join or range): run it and post the result in its owner's frame. */
@@ -216,7 +245,7 @@ export class ComputeRuntime {
     w[fw + JF_A] = out[1]!;
     w[fw + JF_B] = out[2]!;
     Atomics.store(w, fw + JF_STATE, state); // publishes the three words above
-    Atomics.notify(w, fw + JF_STATE);
+    if (owner !== this.core.index) this.core.finder.idle.unpark(owner); // U1: after the store
   }
 
   /** parallelFor root: [start, end, grain, argType, argA, argB]; the argument is freed once every half is done. */

@@ -104,6 +104,16 @@ describe("idle state, single thread", () => {
     expect(idle.park(0)).toBe(Wake.Shutdown);
   });
 
+  test("park(until) is cancelled when the condition already holds; unpark wakes only a parked worker", () => {
+    let done = true;
+    const idle = IdleState.allocate(2, () => false);
+    expect(idle.park(0, Infinity, () => done)).toBe(Wake.Cancelled);
+    expect(idle.unpark(1)).toBe(false); // not parked: nothing to do
+    done = false;
+    expect(idle.park(0, 5, () => done)).toBe(Wake.TimedOut);
+    expect(idle.sleeping()).toBe(0);
+  });
+
   test("bad worker counts name the parameter", () => {
     expect(() => IdleState.allocate(0, () => false)).toThrow(/idle.workers must be an integer/);
   });
