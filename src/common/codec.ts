@@ -14,6 +14,7 @@
  * | typed arrays, ArrayBuffer, DataView (copied) | BYTES (+kind) | arena block, byte length |
  * | SharedArrayBuffer and views on one (shared) | SHARED | registry id |
  * | anything else structured-clone can copy (Map, Date, Error, BigInt, nested typed arrays...) | SER | arena block, byte length |
+ * | objects/arrays with shared buffers inside | JSON_REFS / SER_REFS | as JSON / SER, each buffer replaced by its registry id |
  *
  * The type word is tag | kind << 6 (10 bits). Used by both sides; one instance per thread per pool.
  */

@@ -65,7 +65,7 @@ export class ComputeRuntime {
     const id = rec[REC_ID]!;
     const h = this.core.handlerOf(rec);
     const kind = (rec[REC_OP]! >>> OP_KIND_SHIFT) & 3;
-    this.signal.begin(id);
+    const outer = this.signal.begin(id);
     try {
       const arg = this.core.takeArgument(rec);
       const result = kind === KIND_RANGE ? this.runRangeTask(h, arg as number[]) : this.call(h, arg);
@@ -73,7 +73,7 @@ export class ComputeRuntime {
     } catch (e) {
       this.core.fail(id, e);
     } finally {
-      this.signal.end();
+      this.signal.end(outer);
     }
   }
 

@@ -33,14 +33,16 @@ export class LazySignal {
 
   constructor(private readonly aborted: (id: number) => boolean) {}
 
-  begin(id: number): void {
+  /** Starts a task's signal; returns the state to give back to `end` (tasks nest while a join waits). */
+  begin(id: number): [number, AbortController | undefined] {
+    const saved: [number, AbortController | undefined] = [this.id, this.controller];
     this.id = id;
     this.controller = undefined;
+    return saved;
   }
 
-  end(): void {
-    this.id = -1;
-    this.controller = undefined;
+  end(saved: [number, AbortController | undefined]): void {
+    [this.id, this.controller] = saved;
   }
 
   get(): AbortSignal {
