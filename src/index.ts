@@ -8,7 +8,8 @@ export { ThreadManager, type StartOptions } from "./main/thread-manager.ts";
 export { manager } from "./main/global-manager.ts";
 export { ComputePool, type ParallelForOptions } from "./main/compute-pool.ts";
 export { AsyncPool } from "./main/async-pool.ts";
-export type { TaskPool, RunOptions, CloseOptions, PoolMetrics } from "./main/task-pool.ts";
+export type { TaskPool, RunOptions, CloseOptions } from "./main/task-pool.ts";
+export type { PoolMetrics } from "./main/pool-metrics.ts";
 export { NativePool, type NativeThread } from "./main/native-pool.ts";
 export type { ThreadInfo } from "./main/thread-list.ts";
 export type {

@@ -17,13 +17,14 @@ import { Injector } from "../shm/injector.ts";
 import {
   DONE_OK, DONE_SKIPPED, ID_GEN_SHIFT, ID_SLOT_MASK, KIND_TASK, OP_KIND_SHIFT, OP_TYPE_MASK, OP_TYPE_SHIFT,
   REC_A, REC_B, REC_ID, REC_OP, REC_WORDS, TASK_GEN_MASK, TS_ABORT_FLAG, TS_CANCELLED, TS_QUEUED, TS_RUNNING,
-  WORKER_ALIVE, WORKER_EXECUTED, WORKER_RUNNING, WORKER_SEARCHING, WORKER_STOLEN, nextPowerOfTwo,
+  WORKER_ALIVE, WORKER_RUNNING, WORKER_SEARCHING, nextPowerOfTwo,
 } from "../shm/layout.ts";
 import { PoolQueues } from "../shm/pool-queues.ts";
 import { coresForThread, type PlacementPlan } from "../config/types.ts";
 import { allowedCores } from "../platform/cpus.ts";
 import { threadPlacement } from "../platform/placement.ts";
 import { CompletionPump } from "./completion-pump.ts";
+import { threadCounters, type PoolMetrics } from "./pool-metrics.ts";
 import { TaskTable } from "./task-table.ts";
 import { WorkerSet, type PoolThread } from "./worker-set.ts";
 
@@ -57,31 +58,6 @@ export interface CloseOptions {
   drain?: boolean;
   /** Past this, threads are stopped and what is left rejects with PoolClosedError. Default 5000. */
   timeoutMs?: number;
-}
-
-/** A snapshot of one pool's counters (tm.metrics() builds on this). */
-export interface PoolMetrics {
-  pool: string;
-  kind: PoolKind;
-  /** Tasks accepted by run()/parallelFor since start. */
-  submitted: number;
-  /** Resolved with a value. */
-  completed: number;
-  /** Rejected because the handler threw (or its result could not be sent). */
-  failed: number;
-  /** Rejected by an abort or by close({ drain: false }). */
-  cancelled: number;
-  /** Rejected because their thread died. */
-  crashed: number;
-  /** Submitted and not yet completed. */
-  pending: number;
-  /** Records waiting in the injector and the deques. */
-  queueDepth: number;
-  /** Times the main thread slept on the completion doorbell and was woken. */
-  mainWakeups: number;
-  /** Join and parallelFor halves run by a thread other than the one that split them. */
-  stolen: number;
-  threads: Array<{ index: number; tid: number; alive: boolean; executed: number; stolen: number; running: number; parked: boolean }>;
 }
 
 const DEQUE_CAPACITY = 256;
@@ -175,13 +151,7 @@ export abstract class TaskPool {
 
   /** Counters and per-thread state, read now. */
   metrics(): PoolMetrics {
-    const w = this.control.w;
-    const word = (i: number, f: number) => Atomics.load(w, this.control.workerWord(i, f));
-    const threads = Array.from({ length: this.threads }, (_, i) => ({
-      index: i, tid: this.workers.seats[i]?.tid ?? 0, alive: this.workers.seats[i] !== undefined,
-      executed: word(i, WORKER_EXECUTED), stolen: word(i, WORKER_STOLEN), running: word(i, WORKER_RUNNING),
-      parked: this.queues.idle.isParked(i),
-    }));
+    const threads = threadCounters(this.control, this.queues.idle, this.workers.seats);
     return {
       pool: this.name, kind: this.kind, ...this.counts, pending: this.tasks.pending,
       queueDepth: this.queues.pending() + this.batched, mainWakeups: this.pump.wakeups,

@@ -19,7 +19,8 @@ import { AsyncPool } from "./async-pool.ts";
 import { ComputePool } from "./compute-pool.ts";
 import { NativePool } from "./native-pool.ts";
 import { RuntimeThreads } from "./runtime-threads.ts";
-import type { CloseOptions, TaskPool } from "./task-pool.ts";
+import type { PoolMetrics } from "./pool-metrics.ts";
+import type { CloseOptions } from "./task-pool.ts";
 import { describeThreads, type ThreadInfo } from "./thread-list.ts";
 
 export interface StartOptions {
@@ -117,8 +118,8 @@ export class ThreadManager {
   }
 
   /** Counters of every compute and async pool, by name. */
-  metrics(): Record<string, ReturnType<TaskPool["metrics"]>> {
-    const out: Record<string, ReturnType<TaskPool["metrics"]>> = {};
+  metrics(): Record<string, PoolMetrics> {
+    const out: Record<string, PoolMetrics> = {};
     for (const p of this.pools.values()) if (!(p instanceof NativePool)) out[p.name] = p.metrics();
     return out;
   }
