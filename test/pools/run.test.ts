@@ -16,9 +16,9 @@ describe("run", () => {
     expect(cpu.handlers).toContain("add");
     const many = await Promise.all(Array.from({ length: 1000 }, (_, i) => cpu.run("add", [i, i])));
     expect(many.every((v, i) => v === 2 * i)).toBe(true);
-    const m = tm.metrics().cpu!;
-    expect([m.submitted, m.completed, m.failed, m.pending]).toEqual([1001, 1001, 0, 0]);
-    expect(m.threads.reduce((n, t) => n + t.executed, 0)).toBe(1001);
+    const stats = tm.metrics().cpu!;
+    expect([stats.submitted, stats.completed, stats.failed, stats.pending]).toEqual([1001, 1001, 0, 0]);
+    expect(stats.threads.reduce((n, t) => n + t.executed, 0)).toBe(1001);
   });
 
   test("an unknown handler fails at run() naming handler and pool; the pool keeps working", async () => {
