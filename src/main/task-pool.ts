@@ -16,7 +16,7 @@ import { DEFAULT_SIZE_CLASSES, PayloadArena, type SizeClass } from "../shm/arena
 import { Injector } from "../shm/injector.ts";
 import {
   DONE_OK, DONE_SKIPPED, ID_GEN_SHIFT, ID_SLOT_MASK, KIND_TASK, OP_KIND_SHIFT, OP_TYPE_MASK, OP_TYPE_SHIFT,
-  REC_A, REC_B, REC_ID, REC_OP, REC_WORDS, TASK_GEN_MASK, TS_ABORT_FLAG, TS_CANCELLED, TS_QUEUED, TS_RUNNING,
+  REC_A, REC_B, REC_ID, REC_OP, REC_WORDS, TASK_GEN_MASK, TS_ABORT_FLAG, TS_CANCELLED, TS_QUEUED, TS_RUNNING, TS_STATE_MASK,
   WORKER_ALIVE, WORKER_RUNNING, WORKER_SEARCHING, nextPowerOfTwo,
 } from "../shm/layout.ts";
 import { PoolQueues } from "../shm/pool-queues.ts";
@@ -328,7 +328,7 @@ export abstract class TaskPool {
         if (!this.tasks.casState(slot, s, packState(gen, 0, TS_CANCELLED))) continue;
         break;
       }
-      if ((s & 7) === TS_RUNNING && (s & TS_ABORT_FLAG) === 0) {
+      if ((s & TS_STATE_MASK) === TS_RUNNING && (s & TS_ABORT_FLAG) === 0) {
         if (!this.tasks.casState(slot, s, s | TS_ABORT_FLAG)) continue;
         this.abortRunning(this.tasks.runnerOf(s), slot | (gen << ID_GEN_SHIFT));
       }
@@ -355,7 +355,7 @@ export abstract class TaskPool {
     this.tasks.entries.forEach((e, slot) => {
       if (!e) return;
       const s = this.tasks.stateOf(slot);
-      if ((s & 7) === TS_RUNNING && this.tasks.runnerOf(s) === index) {
+      if ((s & TS_STATE_MASK) === TS_RUNNING && this.tasks.runnerOf(s) === index) {
         this.counts.crashed++;
         this.settle(slot, (x) => x.reject(new WorkerCrashedError(this.name, index, detail)));
         this.tasks.close(slot);

@@ -126,13 +126,7 @@ export class IdleState {
   shutdown(): void {
     const w = this.w;
     Atomics.store(w, IDLE_SHUTDOWN, 1);
-    for (let i = 0; i < this.workers; i++) {
-      const word = IDLE_PARK_WORDS + i * LINE;
-      if (Atomics.compareExchange(w, word, PARK_PARKED, PARK_AWAKE) === PARK_PARKED) {
-        Atomics.sub(w, IDLE_SLEEPING, 1);
-        Atomics.notify(w, word, 1);
-      }
-    }
+    for (let i = 0; i < this.workers; i++) this.unpark(i); // woken workers see SHUTDOWN
   }
 
   /**

@@ -211,7 +211,8 @@ export const WORKER_STOLEN = 5; // join and range halves this worker ran for ano
  * Task state word, one per task slot: gen << 16 | runner << 4 | state.
  * A task record names its slot and generation; the state word says whether it may still run.
  */
-export const TASK_STATE_BITS = 4;
+/** The state field (TS_* below); bit 3 is TS_ABORT_FLAG. */
+export const TS_STATE_MASK = 7;
 export const TASK_RUNNER_SHIFT = 4;
 export const TASK_RUNNER_MASK = 0xfff;
 export const TASK_GEN_SHIFT = 16;
@@ -233,7 +234,6 @@ export const JF_GRAIN = 4; // parallelFor: grain of the range being split
 export const JF_ARG_TYPE = 5; // parallelFor: the shared argument, encoded once
 export const JF_ARG_A = 6;
 export const JF_ARG_B = 7;
-export const JFS_IDLE = 0;
 export const JFS_PENDING = 1;
 export const JFS_TAKEN = 2; // | thief << 4
 export const JFS_DONE = 3;

@@ -11,7 +11,7 @@ import { PayloadArena } from "../shm/arena.ts";
 import { Injector } from "../shm/injector.ts";
 import {
   DONE_OK, DONE_SKIPPED, DONE_THREW, ID_GEN_SHIFT, ID_SLOT_MASK, OP_HANDLER_MASK, OP_TYPE_MASK, OP_TYPE_SHIFT,
-  REC_A, REC_B, REC_ID, REC_OP, REC_WORDS, TASK_GEN_MASK, TS_ABORT_FLAG, TS_CANCELLED, TS_QUEUED, TS_RUNNING, WORKER_EXECUTED, WORKER_RUNNING,
+  REC_A, REC_B, REC_ID, REC_OP, REC_WORDS, TASK_GEN_MASK, TS_ABORT_FLAG, TS_CANCELLED, TS_STATE_MASK, TS_QUEUED, TS_RUNNING, WORKER_EXECUTED, WORKER_RUNNING,
 } from "../shm/layout.ts";
 import { WorkFinder } from "../shm/work-finder.ts";
 
@@ -88,7 +88,7 @@ export class WorkerCore {
   /** True once the caller aborted the task in `slot` (ctx.signal polls this). */
   abortRequested(id: number): boolean {
     const s = Atomics.load(this.control.w, this.control.stateWord(id & ID_SLOT_MASK));
-    return (s & TS_ABORT_FLAG) !== 0 || (s & 7) === TS_CANCELLED;
+    return (s & TS_ABORT_FLAG) !== 0 || (s & TS_STATE_MASK) === TS_CANCELLED;
   }
 
   /** Posts a handler's result; a result that cannot be sent becomes the task's error. */

@@ -5,6 +5,7 @@
 import { describe, expect, test } from "bun:test";
 import { IdleState, PoolQueues, Wake } from "../../src/shm/index.ts";
 import { CTL_TAKEN, checkWord, mulberry32 } from "../fixtures/stress-common.ts";
+import { processCpuMs } from "../pools/helpers.ts";
 import { STRESS, runRoles, scale, waitAtLeast } from "./stress-harness.ts";
 
 const ROUND_DEADLINE_MS = 2000;
@@ -51,12 +52,6 @@ describe("no lost wake-up", () => {
     }, STRESS ? 600_000 : 60_000);
   }
 });
-
-function processCpuMs(): number {
-  const fields = require("node:fs").readFileSync("/proc/self/stat", "utf8").split(") ")[1].split(" ");
-  const ticks = Number(fields[11]) + Number(fields[12]); // utime + stime, every thread of the process
-  return (ticks * 1000) / 100; // USER_HZ is 100 on Linux
-}
 
 describe("idle pool", () => {
   test.skipIf(process.platform !== "linux")("parked workers burn no CPU", async () => {
