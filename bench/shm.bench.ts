@@ -67,7 +67,7 @@ function pushAll(n: number, batch: number): void {
   let sent = 0;
   while (sent < n) {
     const k = Math.min(batch, n - sent);
-    const m = batch === 1 ? (pool.submit(src) ? 1 : 0) : pool.submitBatch(src, 0, k);
+    const m = batch === 1 ? (pool.submit(src) ? 1 : 0) : pool.submitBatch(src, 0, k).published;
     if (m === 0) yieldCore();
     sent += m;
   }

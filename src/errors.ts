@@ -33,8 +33,8 @@ export class PayloadTooLargeError extends ThreadManagerError {
   constructor(size: number, limit: number, what = "payload") {
     super(
       "ERR_PAYLOAD_TOO_LARGE",
-      `${what} of ${size} bytes is larger than the payload arena's largest block (${limit} bytes); ` +
-        `give the arena a larger size class or pass a SharedArrayBuffer, which is shared, not copied`,
+      `${what} of ${size} bytes is larger than the pool's max_payload_bytes (${limit}); ` +
+        `raise max_payload_bytes in the pool's config, or pass a SharedArrayBuffer (shared, never copied)`,
     );
     this.size = size;
     this.limit = limit;

@@ -2,7 +2,8 @@
  * Peer worker pools that benchmarks run side by side with bun-thread-manager: piscina, tinypool,
  * poolifier (FixedThreadPool + ThreadWorker), workerpool (workerType "web") and a hand-rolled pool
  * of Bun Workers over postMessage. Every peer gets exactly `threads` worker threads and runs the
- * same handlers (bench/fixtures/peers/handlers.ts): add([a, b]), fib(n), sumRange({ sab, start, end }).
+ * same handlers (bench/fixtures/peers/handlers.ts): add([a, b]), fib(n),
+ * sumRange({ sab, start, end }), echo(x).
  *
  * Also the "idle round trip" floor: an Atomics.wait / Atomics.notify ping-pong with one Worker.
  *
@@ -19,7 +20,7 @@ export type { HandlerName };
 
 export type PeerPool = {
   name: string;
-  run(handler: "add" | "fib" | "sumRange", arg: any): Promise<any>;
+  run(handler: HandlerName, arg: any): Promise<any>;
   close(): Promise<void>;
 };
 

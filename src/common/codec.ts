@@ -1,6 +1,6 @@
 /**
  * Values <-> (type word, a, b): how task arguments and results travel in 4-word records. Small
- * values ride in the record itself; the rest goes to the payload arena, with the cheapest encoding
+ * values ride in the record itself; the rest goes to the payload store, with the cheapest encoding
  * that keeps the value intact (PLATFORM.md: serialization decides the throughput budget):
  *
  * | value | type | a, b |
@@ -9,19 +9,25 @@
  * | int32 | INT | value |
  * | other number | F64 | the float64's two words |
  * | [int32, int32] | I32PAIR | the two ints |
- * | string | STR | arena block, UTF-8 byte length |
- * | plain JSON-safe objects/arrays | JSON | arena block, byte length |
- * | typed arrays, ArrayBuffer, DataView (copied) | BYTES (+kind) | arena block, byte length |
- * | SharedArrayBuffer and views on one (shared) | SHARED | registry id |
- * | anything else structured-clone can copy (Map, Date, Error, BigInt, nested typed arrays...) | SER | arena block, byte length |
- * | objects/arrays with shared buffers inside | JSON_REFS / SER_REFS | as JSON / SER, each buffer replaced by its registry id |
+ * | well-formed string | STR | block, UTF-8 byte length |
+ * | string with lone surrogates | STR16 | block, UTF-16 byte length |
+ * | plain JSON-safe objects/arrays | JSON | block, byte length |
+ * | typed arrays, ArrayBuffer, DataView (copied) | BYTES (+kind) | block, byte length |
+ * | SharedArrayBuffer (shared) | SHARED | registry id |
+ * | anything else structured clone copies (Map, Set, Date, Error, BigInt, ...) | SER | block, byte length |
+ * | values with shared buffers or views inside (also a bare view) | JSON_REFS / SER_REFS | block, byte length of [value, refs] |
  *
- * The type word is tag | kind << 6 (10 bits). Used by both sides; one instance per thread per pool.
+ * "block" is an arena block, or with the OUTSIDE flag a payload outside the arena: a parcel mailed
+ * to the decoding thread, or (main thread to "any worker") a registered buffer. Nothing waits for
+ * arena room: `encode` returns the bytes it needs when it has nowhere to put them (PROTOCOL.md,
+ * "Progress"). The type word is tag | kind << 6 | OUTSIDE; one codec per thread per pool.
  */
 import { deserialize, serialize } from "bun:jsc";
-import { DataCloneError } from "../errors.ts";
-import type { PayloadArena } from "../shm/arena.ts";
+import { DataCloneError, PayloadTooLargeError } from "../errors.ts";
+import type { PayloadStore } from "./payload-store.ts";
+import { ownerOf } from "./pool-mail.ts";
 import { SharedObjects } from "./shared-objects.ts";
+import { extractShared, isPlainObject, isSharedValue, restoreShared, type SharedRef } from "./shared-refs.ts";
 
 export const T_UNDEF = 0;
 export const T_NULL = 1;
@@ -36,59 +42,77 @@ export const T_JSON = 9;
 export const T_SER = 10;
 export const T_BYTES = 11;
 export const T_SHARED = 12;
-/** JSON / SER whose value had SharedArrayBuffers inside: they travel as registry ids (SHARED_MARK). */
 export const T_JSON_REFS = 13;
 export const T_SER_REFS = 14;
-const SHARED_MARK = "__btm_shared__";
+export const T_STR16 = 15;
 const KIND_SHIFT = 6;
 const TAG_MASK = 0x3f;
+/** The payload is outside the arena: `a` is a parcel or registered-buffer id, not a block. */
+export const T_OUTSIDE = 1 << 10;
+
+/** encode() destination: any worker of the pool (a task's argument, a join half). */
+export const TO_ANY = -2;
 
 const BYTE_KINDS = [
   ArrayBuffer, Int8Array, Uint8Array, Uint8ClampedArray, Int16Array, Uint16Array, Int32Array, Uint32Array,
   Float32Array, Float64Array, BigInt64Array, BigUint64Array, DataView, Buffer,
 ] as const;
 
-/** Thrown by `encode` in non-blocking mode when the arena has no block of `bytes` right now. */
-export class ArenaFull {
-  constructor(readonly bytes: number) {}
-}
-
 const f64 = new Float64Array(1);
 const f64Words = new Int32Array(f64.buffer);
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();
+const utf16 = new TextDecoder("utf-16le");
+
+export interface CodecOptions {
+  /** Largest payload in bytes; above it encode throws PayloadTooLargeError. */
+  maxPayload: number;
+  /** Main thread: may this argument take `bytes` of arena now? (the arguments' share of the arena). */
+  admit?: (bytes: number) => boolean;
+}
 
 export class ValueCodec {
   /** [type, a, b] of the last encode. */
   readonly out = new Int32Array(3);
-
-  /**
-   * @param alloc "try": throw ArenaFull when no block is free (the main thread then waits
-   *   asynchronously and retries); "block": wait for a block (worker threads).
-   */
-  constructor(
-    readonly arena: PayloadArena,
-    readonly shared: SharedObjects,
-    private readonly alloc: "try" | "block",
-  ) {}
+  /** Arena bytes the last encode took (block capacities). */
+  arenaBytes = 0;
+  /** Registered buffers the last encode made for itself (to release when its task ends). */
+  readonly transients: number[] = [];
+  /** Shared buffers the last encode named (the main thread keeps them alive until the task ends). */
+  readonly named: SharedArrayBuffer[] = [];
 
   private role = "";
   private handler = "";
+  private to = TO_ANY;
+  private readonly onMain: boolean;
+
+  constructor(
+    readonly store: PayloadStore,
+    readonly shared: SharedObjects,
+    private readonly options: CodecOptions,
+  ) {
+    this.onMain = shared.owner === 0;
+  }
 
   /**
-   * Encodes `value` into `out`. `role` and `handler` name it in errors ("argument of handler
-   * \"add\""); the message is built only when there is an error.
+   * Encodes `value` into `out` for thread `to` (TO_ANY, TO_MAIN or a worker index). Returns 0, or
+   * the bytes it needs when there is no room for them now (only for TO_ANY: the main thread then
+   * waits for room, a worker runs the half itself). `role` and `handler` name the value in errors.
    */
-  encode(value: unknown, role: string, handler = ""): void {
+  encode(value: unknown, role: string, handler = "", to = TO_ANY): number {
     this.role = role;
     this.handler = handler;
+    this.to = to;
+    this.arenaBytes = 0;
+    if (this.transients.length) this.transients.length = 0;
+    if (this.named.length) this.named.length = 0;
     switch (typeof value) {
       case "number":
         if ((value | 0) === value && !Object.is(value, -0)) return this.set(T_INT, value, 0);
         f64[0] = value;
         return this.set(T_F64, f64Words[0]!, f64Words[1]!);
       case "string":
-        return value.length === 0 ? this.set(T_EMPTY_STR, 0, 0) : this.putString(T_STR, value);
+        return value.length === 0 ? this.set(T_EMPTY_STR, 0, 0) : this.putString(value);
       case "boolean":
         return this.set(value ? T_TRUE : T_FALSE, 0, 0);
       case "undefined":
@@ -105,17 +129,19 @@ export class ValueCodec {
           }
           return this.putComposite(value);
         }
-        if (SharedObjects.isShared(value)) return this.set(T_SHARED, this.shared.idOf(value), 0);
-        if (ArrayBuffer.isView(value) || value instanceof ArrayBuffer) return this.putBytes(value);
+        if (value instanceof SharedArrayBuffer) return this.set(T_SHARED, this.idOf(value), 0);
+        if (ArrayBuffer.isView(value) || value instanceof ArrayBuffer) {
+          return isSharedValue(value) ? this.putComposite(value) : this.putBytes(value);
+        }
         return this.putComposite(value);
       }
       default:
-        if (typeof value === "bigint") return this.putSerialized(value);
+        if (typeof value === "bigint") return this.putSerialized(value, T_SER);
         throw new DataCloneError(`${this.what()} (a ${typeof value})`, `${typeof value}s cannot be copied between threads`);
     }
   }
 
-  /** Decodes a value and frees its arena block. */
+  /** Decodes a value and frees what held it. */
   take(type: number, a: number, b: number): unknown {
     const tag = type & TAG_MASK;
     switch (tag) {
@@ -132,149 +158,146 @@ export class ValueCodec {
       case T_EMPTY_STR: return "";
       case T_SHARED: return this.shared.get(a);
     }
+    if ((type & T_OUTSIDE) !== 0 && ownerOf(a) !== 0) return this.decode(type, new Uint8Array(this.shared.takeParcel(a), 0, b));
     try {
       return this.peek(type, a, b);
     } finally {
-      this.arena.free(a);
+      this.release(type, a);
     }
   }
 
   /** Decodes a value without freeing it: for an argument several threads read (parallelFor). */
   peek(type: number, a: number, b: number): unknown {
     const tag = type & TAG_MASK;
-    if (!usesArena(tag)) return this.take(type, a, b);
-    const off = this.arena.byteOffset(a);
-    const bytes = this.arena.u8.subarray(off, off + b);
-    switch (tag) {
+    if (!usesBytes(tag)) return this.take(type, a, b);
+    if ((type & T_OUTSIDE) === 0) return this.decode(type, this.store.bytes(a, b));
+    if (ownerOf(a) !== 0) return this.decode(type, new Uint8Array(this.shared.takeParcel(a), 0, b));
+    return this.decode(type, new Uint8Array(this.shared.get(a), 0, b));
+  }
+
+  /** Frees whatever holds an encoded value, without decoding it. A main-thread buffer is released by the main thread when its task ends. */
+  release(type: number, a: number): void {
+    if (!usesBytes(type & TAG_MASK)) return;
+    if ((type & T_OUTSIDE) === 0) this.store.free(a);
+    else if (ownerOf(a) !== 0) this.shared.takeParcel(a);
+  }
+
+  private decode(type: number, bytes: Uint8Array): unknown {
+    switch (type & TAG_MASK) {
       case T_STR: return decoder.decode(bytes);
+      case T_STR16: return utf16.decode(bytes);
       case T_JSON: return JSON.parse(decoder.decode(bytes));
       case T_SER: return deserialize(bytes.slice());
-      case T_BYTES: return rebuildBytes(type >>> KIND_SHIFT, bytes);
-      case T_JSON_REFS: return this.restoreShared(JSON.parse(decoder.decode(bytes)), 0);
-      case T_SER_REFS: return this.restoreShared(deserialize(bytes.slice()), 0);
+      case T_BYTES: return rebuildBytes((type >>> KIND_SHIFT) & 0xf, bytes);
+      case T_JSON_REFS: return this.withRefs(JSON.parse(decoder.decode(bytes)));
+      case T_SER_REFS: return this.withRefs(deserialize(bytes.slice()));
     }
     throw new Error(`codec: unknown value type ${type}`);
   }
 
-  /** Frees whatever arena block an encoded value holds, without decoding it. */
-  release(type: number, a: number): void {
-    if (usesArena(type & TAG_MASK)) this.arena.free(a);
+  private withRefs(pair: unknown): unknown {
+    const [value, refs] = pair as [unknown, SharedRef[]];
+    return restoreShared(value, refs, (id) => this.shared.get(id));
   }
 
-  private set(type: number, a: number, b: number): void {
+  private set(type: number, a: number, b: number): number {
     this.out[0] = type;
     this.out[1] = a;
     this.out[2] = b;
+    return 0;
   }
 
-  private block(bytes: number): number {
-    if (this.alloc === "block") return this.arena.alloc(bytes);
-    const h = this.arena.tryAlloc(bytes);
-    if (h < 0) throw new ArenaFull(bytes);
-    return h;
+  private idOf(buf: SharedArrayBuffer): number {
+    if (this.onMain) this.named.push(buf);
+    return this.shared.idOf(buf);
   }
 
-  private putString(tag: number, s: string): void {
-    let cap = s.length * 3;
-    if (cap > this.arena.maxPayload) cap = Buffer.byteLength(s);
-    this.checkSize(cap);
-    const h = this.block(cap);
-    const off = this.arena.byteOffset(h);
-    const { written } = encoder.encodeInto(s, this.arena.u8.subarray(off, off + cap));
-    this.set(tag, h, written);
+  /**
+   * Puts `length` bytes, written by `write` (which returns how many it wrote), where the reader
+   * can find them: an arena block, else outside the arena. Returns 0, or `length` when there is
+   * no room now and the destination is TO_ANY.
+   */
+  private place(tag: number, length: number, write: (dst: Uint8Array) => number): number {
+    if (length > this.options.maxPayload) {
+      throw new PayloadTooLargeError(length, this.options.maxPayload, this.what());
+    }
+    const store = this.store;
+    if (length <= store.maxBlock && (this.options.admit === undefined || this.options.admit(length))) {
+      const h = store.tryAlloc(Math.max(1, length));
+      if (h >= 0) {
+        this.arenaBytes += store.capacityOf(h);
+        return this.set(tag, h, write(store.bytes(h, length)));
+      }
+    }
+    if (this.to === TO_ANY) {
+      if (!this.onMain || length <= store.maxBlock) return Math.max(1, length);
+      const buf = new SharedArrayBuffer(length);
+      const id = this.shared.registerTransient(buf);
+      this.transients.push(id);
+      return this.set(tag | T_OUTSIDE, id, write(new Uint8Array(buf)));
+    }
+    const bytes = new ArrayBuffer(length);
+    const written = write(new Uint8Array(bytes));
+    return this.set(tag | T_OUTSIDE, this.shared.sendParcel(this.to, bytes), written);
   }
 
-  /** Objects and arrays: JSON when that is lossless, else structured clone; shared buffers inside go by id. */
-  private putComposite(value: object): void {
-    if (isJsonSafe(value, 0)) return this.putString(T_JSON, JSON.stringify(value));
-    if (!containsShared(value, 0)) return this.putSerialized(value, T_SER);
-    const marked = this.markShared(value, 0);
-    if (isJsonSafe(marked, 0)) return this.putString(T_JSON_REFS, JSON.stringify(marked));
-    return this.putSerialized(marked, T_SER_REFS);
+  private putString(s: string): number {
+    if (!s.isWellFormed()) {
+      return this.place(T_STR16, s.length * 2, (dst) => {
+        const units = new Uint16Array(dst.buffer, dst.byteOffset, s.length);
+        for (let i = 0; i < s.length; i++) units[i] = s.charCodeAt(i);
+        return s.length * 2;
+      });
+    }
+    return this.putUtf8(T_STR, s);
+  }
+
+  /** Short strings reserve 3 bytes per UTF-16 unit (no counting pass); long ones are measured. */
+  private putUtf8(tag: number, s: string): number {
+    const length = s.length <= 1024 ? s.length * 3 : Buffer.byteLength(s, "utf8");
+    return this.place(tag, length, (dst) => encoder.encodeInto(s, dst).written);
+  }
+
+  /** Objects and arrays: JSON when that is lossless, else structured clone; shared buffers inside travel beside the value. */
+  private putComposite(value: object): number {
+    const refs: SharedRef[] = [];
+    const copy = extractShared(value, (b) => this.idOf(b), refs);
+    if (refs.length === 0) {
+      if (isJsonSafe(value, 0)) return this.putUtf8(T_JSON, JSON.stringify(value));
+      return this.putSerialized(value, T_SER);
+    }
+    const pair = [copy, refs];
+    if (isJsonSafe(copy, 0)) return this.putUtf8(T_JSON_REFS, JSON.stringify(pair));
+    return this.putSerialized(pair, T_SER_REFS);
   }
 
   private what(): string {
     return this.handler ? `${this.role} of handler "${this.handler}"` : this.role;
   }
 
-  /** A copy of plain objects and arrays with every shared buffer replaced by { [SHARED_MARK]: id }. */
-  private markShared(v: unknown, depth: number): unknown {
-    if (SharedObjects.isShared(v)) return { [SHARED_MARK]: this.shared.idOf(v) };
-    if (depth > 32 || v === null || typeof v !== "object") return v;
-    if (Array.isArray(v)) return v.map((x) => this.markShared(x, depth + 1));
-    if (!isPlainObject(v)) return v;
-    const out: Record<string, unknown> = {};
-    for (const k in v) out[k] = this.markShared((v as Record<string, unknown>)[k], depth + 1);
-    return out;
-  }
-
-  private restoreShared(v: unknown, depth: number): unknown {
-    if (depth > 32 || v === null || typeof v !== "object") return v;
-    if (Array.isArray(v)) {
-      for (let i = 0; i < v.length; i++) v[i] = this.restoreShared(v[i], depth + 1);
-      return v;
-    }
-    if (!isPlainObject(v)) return v;
-    const o = v as Record<string, unknown>;
-    if (typeof o[SHARED_MARK] === "number") return this.shared.get(o[SHARED_MARK] as number);
-    for (const k in o) o[k] = this.restoreShared(o[k], depth + 1);
-    return o;
-  }
-
-  private putSerialized(value: unknown, tag = T_SER): void {
+  private putSerialized(value: unknown, tag: number): number {
     let bytes: SharedArrayBuffer;
     try {
       bytes = serialize(value);
     } catch (e) {
       throw new DataCloneError(this.what(), e);
     }
-    this.checkSize(bytes.byteLength);
-    const h = this.block(bytes.byteLength);
-    this.arena.u8.set(new Uint8Array(bytes), this.arena.byteOffset(h));
-    this.set(tag, h, bytes.byteLength);
+    const src = new Uint8Array(bytes);
+    return this.place(tag, src.byteLength, (dst) => (dst.set(src), src.byteLength));
   }
 
-  private putBytes(value: ArrayBufferView | ArrayBuffer): void {
+  private putBytes(value: ArrayBufferView | ArrayBuffer): number {
     const kind = BYTE_KINDS.findLastIndex((K) => value instanceof K);
-    if (kind < 0) return this.putSerialized(value); // e.g. Float16Array
+    if (kind < 0) return this.putSerialized(value, T_SER); // e.g. Float16Array
     const src = value instanceof ArrayBuffer
       ? new Uint8Array(value)
       : new Uint8Array(value.buffer, value.byteOffset, value.byteLength);
-    this.checkSize(src.byteLength);
-    const h = this.block(Math.max(1, src.byteLength));
-    this.arena.u8.set(src, this.arena.byteOffset(h));
-    this.set(T_BYTES | (kind << KIND_SHIFT), h, src.byteLength);
-  }
-
-  private checkSize(bytes: number): void {
-    if (bytes > this.arena.maxPayload) {
-      // Let the arena produce the standard error, with what it was.
-      try {
-        this.arena.tryAlloc(bytes);
-      } catch (e) {
-        (e as Error).message = `${this.what()}: ${(e as Error).message}`;
-        throw e;
-      }
-    }
+    return this.place(T_BYTES | (kind << KIND_SHIFT), src.byteLength, (dst) => (dst.set(src), src.byteLength));
   }
 }
 
-function usesArena(tag: number): boolean {
-  return tag === T_STR || tag === T_JSON || tag === T_SER || tag === T_BYTES || tag === T_JSON_REFS || tag === T_SER_REFS;
-}
-
-function isPlainObject(v: object): boolean {
-  const proto = Object.getPrototypeOf(v);
-  return proto === Object.prototype || proto === null;
-}
-
-function containsShared(v: unknown, depth: number): boolean {
-  if (SharedObjects.isShared(v)) return true;
-  if (depth > 32 || v === null || typeof v !== "object") return false;
-  if (Array.isArray(v)) return v.some((x) => containsShared(x, depth + 1));
-  if (!isPlainObject(v)) return false;
-  for (const k in v) if (containsShared((v as Record<string, unknown>)[k], depth + 1)) return true;
-  return false;
+function usesBytes(tag: number): boolean {
+  return tag === T_STR || tag === T_STR16 || tag === T_JSON || tag === T_SER || tag === T_BYTES || tag === T_JSON_REFS || tag === T_SER_REFS;
 }
 
 function rebuildBytes(kind: number, bytes: Uint8Array): unknown {
@@ -303,9 +326,9 @@ function isJsonSafe(v: unknown, depth: number): boolean {
         }
         return true;
       }
-      if (!isPlainObject(v)) return false;
+      if (!isPlainObject(v) || Object.getPrototypeOf(v) === null) return false;
       for (const k in v) {
-        if (!isJsonSafe((v as Record<string, unknown>)[k], depth + 1)) return false;
+        if (k === "__proto__" || !isJsonSafe((v as Record<string, unknown>)[k], depth + 1)) return false;
       }
       return Object.getOwnPropertySymbols(v).length === 0 && !("toJSON" in v);
     }

@@ -3,7 +3,6 @@ import type { MessagePort } from "node:worker_threads";
 import type { SharedRef } from "../shm/layout.ts";
 import type { PoolQueueRefs } from "../shm/work-finder.ts";
 import type { PlacementFailure, ThreadPlacement } from "../platform/placement.ts";
-import type { SharedObject } from "./shared-objects.ts";
 
 export type PoolKind = "compute" | "async";
 
@@ -16,10 +15,14 @@ export interface PoolWorkerSetup {
   queues: PoolQueueRefs;
   completions: SharedRef;
   control: SharedArrayBuffer;
-  arena: SharedRef;
-  /** Shared-buffer registrations from the main thread arrive here; this worker's go out here. */
+  /** The payload store's arena segments so far (more arrive by mail). */
+  segments: SharedRef[];
+  /** Largest argument or result in bytes (max_payload_bytes). */
+  maxPayload: number;
+  /** Mail to and from the main thread (src/common/pool-mail.ts). */
   registryPort: MessagePort;
-  shared: Array<[number, SharedObject]>;
+  /** Buffers registered before this thread started. */
+  shared: Array<[number, SharedArrayBuffer]>;
   spinMicros: number;
   /** Async pools: tasks in flight per thread. */
   concurrency: number;

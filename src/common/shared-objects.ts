@@ -1,84 +1,190 @@
 /**
- * SharedArrayBuffers and views on them cross threads by reference: the first time one is sent,
- * its sender registers it under an id and posts it once, over a MessagePort reserved for this
- * (never on the task path again); task records then carry the id. The receiver takes registrations
- * synchronously (`receiveMessageOnPort`) when it meets an id it does not know yet.
+ * SharedArrayBuffers cross threads by reference: the first time a thread sends one, it registers it
+ * under an id it owns and mails it to every peer (`reg`); task records then carry the id. A view on
+ * a shared buffer travels as (buffer id, kind, offset, length), so views cost no registration.
+ * Payloads too large for the arena travel as parcels: bytes mailed to the one thread that decodes
+ * them (or, from the main thread to "whoever takes the task", as a registered buffer released when
+ * the task ends).
  *
- * Ids: the main thread numbers 1..2^20-1; worker i numbers (i + 1) << 20 | n. An object received
- * from the other side keeps its id when sent back. One instance per thread per pool; not
- * thread-safe (it is thread-local).
+ * Lifetimes (PROTOCOL.md, "Mail"):
+ * - A thread only sends ids it owns. A buffer it received and sends on is registered again under
+ *   its own id, with the id it came under as `origin`, so the origin thread maps it back to its own
+ *   object (the same object comes back).
+ * - The owner holds its buffers weakly; when one is collected it mails `rel`. The main thread keeps
+ *   the buffers of a task's argument alive until the task completes, and a join owner keeps its
+ *   half's argument alive until the join returns, so no record names a released id.
+ * - A receiver holds what it adopted strongly until `rel`, and applies `rel` only at its next idle
+ *   point (`settle`), when no record it has yet to decode can name the id.
+ * One instance per thread per pool; thread-local.
  */
-import { receiveMessageOnPort, type MessagePort } from "node:worker_threads";
 import { ThreadManagerError } from "../errors.ts";
+import { LOCAL_ID_MASK, OWNER_SHIFT, ownerOf, type Mail, type MailTransport } from "./pool-mail.ts";
 
 export type SharedObject = SharedArrayBuffer | ArrayBufferView;
 
-const MAX_LOCAL_IDS = 1 << 20;
-const WAIT_CELL = new Int32Array(new SharedArrayBuffer(4));
+const NAP = new Int32Array(new SharedArrayBuffer(4));
+/** How long a receiver waits for mail a record promised (the sender posted it before the record). */
+const MAIL_DEADLINE_MS = 30_000;
 
 export class SharedObjects {
-  private readonly ids = new WeakMap<object, number>();
-  private readonly objects = new Map<number, SharedObject>();
+  private readonly ids = new WeakMap<SharedArrayBuffer, number>();
+  private readonly owned = new Map<number, WeakRef<SharedArrayBuffer>>();
+  private readonly adopted = new Map<number, SharedArrayBuffer>();
+  private readonly adoptedIds = new WeakMap<SharedArrayBuffer, number>();
+  private readonly parcels = new Map<number, ArrayBuffer>();
+  private retired: Array<[number, SharedArrayBuffer | undefined]> = [];
+  private readonly collected = new FinalizationRegistry<number>((id) => this.forget(id));
   private next = 1;
+  private readonly base: number;
 
   /**
-   * @param idBase 0 on the main thread, (worker index + 1) << 20 in a worker.
-   * @param send posts a registration to every peer that may decode it.
-   * @param inboxFor the port registrations from the owner of an id arrive on.
+   * @param owner 0 on the main thread, worker index + 1 in a worker.
+   * @param onOther mail that is not the registry's (arena segments).
    */
   constructor(
-    private readonly idBase: number,
-    private readonly send: (id: number, obj: SharedObject) => void,
-    private readonly inboxFor: (id: number) => MessagePort | undefined,
-  ) {}
+    readonly owner: number,
+    private readonly transport: MailTransport,
+    private readonly onOther: (mail: Mail) => void = () => {},
+  ) {
+    this.base = owner << OWNER_SHIFT;
+  }
 
   static isShared(value: unknown): value is SharedObject {
     if (value instanceof SharedArrayBuffer) return true;
     return ArrayBuffer.isView(value) && value.buffer instanceof SharedArrayBuffer;
   }
 
-  /** The id of `obj`, registering and posting it the first time. */
-  idOf(obj: SharedObject): number {
-    const known = this.ids.get(obj);
+  /** Ids this thread owns and peers may hold, plus ids adopted from peers: the registry's size. */
+  get size(): number {
+    return this.owned.size + this.adopted.size;
+  }
+
+  /** The id of `buf` for sending, registering (and mailing) it the first time this thread sends it. */
+  idOf(buf: SharedArrayBuffer): number {
+    const known = this.ids.get(buf);
     if (known !== undefined) return known;
-    if (this.next >= MAX_LOCAL_IDS) {
-      throw new ThreadManagerError("ERR_SHARED_REGISTRY_FULL", "more than 2^20 distinct shared buffers sent by one thread");
-    }
-    const id = this.idBase | this.next++;
-    this.ids.set(obj, id);
-    this.objects.set(id, obj);
-    this.send(id, obj);
+    const id = this.newId();
+    this.ids.set(buf, id);
+    this.owned.set(id, new WeakRef(buf));
+    this.collected.register(buf, id);
+    this.transport.broadcast({ t: "reg", id, buf, origin: this.adoptedIds.get(buf) ?? 0 });
     return id;
   }
 
-  /** Records an object the other side registered (setup snapshots and port messages). */
-  adopt(id: number, obj: SharedObject): void {
-    this.objects.set(id, obj);
-    if (!this.ids.has(obj)) this.ids.set(obj, id);
+  /** Registers a buffer made for one task (a large argument); the caller releases it when the task ends. */
+  registerTransient(buf: SharedArrayBuffer): number {
+    const id = this.newId();
+    this.owned.set(id, new WeakRef(buf));
+    this.transport.broadcast({ t: "reg", id, buf, origin: 0 });
+    return id;
   }
 
-  /** Every object this side knows: what a replacement worker is given at start. */
-  snapshot(): Array<[number, SharedObject]> {
-    return [...this.objects];
+  /** Tells peers a transient buffer is done with. */
+  release(id: number): void {
+    if (this.owned.delete(id)) this.transport.broadcast({ t: "rel", id });
   }
 
-  /** The object for `id`, reading pending registrations if needed. */
-  get(id: number): SharedObject {
-    const found = this.objects.get(id);
+  /** Mails `bytes` to one thread; returns the parcel's id for the record. */
+  sendParcel(to: number, bytes: ArrayBuffer): number {
+    const id = this.newId();
+    this.transport.send(to, { t: "parcel", id, bytes, to }, [bytes]);
+    return id;
+  }
+
+  /** Takes the parcel `id` (reading mail until it is there). */
+  takeParcel(id: number): ArrayBuffer {
+    let got = this.parcels.get(id);
+    if (got === undefined) {
+      this.readMailUntil(ownerOf(id), () => this.parcels.has(id), `parcel #${id}`);
+      got = this.parcels.get(id)!;
+    }
+    this.parcels.delete(id);
+    return got;
+  }
+
+  /** The buffer behind `id`, reading mail until its registration is there. */
+  get(id: number): SharedArrayBuffer {
+    const mine = ownerOf(id) === this.owner;
+    const found = mine ? this.owned.get(id)?.deref() : this.adopted.get(id);
     if (found !== undefined) return found;
-    const port = this.inboxFor(id);
-    const deadline = performance.now() + 2000;
-    while (port) {
-      const msg = receiveMessageOnPort(port);
-      if (msg) {
-        const { id: gotId, obj } = msg.message as { id: number; obj: SharedObject };
-        this.adopt(gotId, obj);
-        if (gotId === id) return obj;
+    if (mine) throw new ThreadManagerError("ERR_SHARED_UNKNOWN", `shared buffer #${id} was released by this thread while a record named it`);
+    this.readMailUntil(ownerOf(id), () => this.adopted.has(id), `shared buffer #${id}`);
+    return this.adopted.get(id)!;
+  }
+
+  /** Every buffer this thread can name: what a replacement thread is given at start. */
+  snapshot(): Array<[number, SharedArrayBuffer]> {
+    const out: Array<[number, SharedArrayBuffer]> = [...this.adopted];
+    for (const [id, ref] of this.owned) {
+      const buf = ref.deref();
+      if (buf) out.push([id, buf]);
+    }
+    return out;
+  }
+
+  /** Reads every piece of mail there is now (from every peer, on the main thread). */
+  drain(owners: Iterable<number>): void {
+    for (const o of owners) for (let m = this.transport.poll(o); m !== undefined; m = this.transport.poll(o)) this.receive(m);
+  }
+
+  /** An idle point: no record this thread has yet to decode names a released id; forget them. */
+  settle(): void {
+    if (this.retired.length === 0) return;
+    for (const [id, buf] of this.retired) {
+      if (this.adopted.get(id) === buf) this.adopted.delete(id);
+    }
+    this.retired = [];
+  }
+
+  receive(mail: Mail): void {
+    switch (mail.t) {
+      case "reg": {
+        const mine = ownerOf(mail.origin) === this.owner && mail.origin !== 0 ? this.owned.get(mail.origin)?.deref() : undefined;
+        const buf = mine ?? mail.buf;
+        this.adopted.set(mail.id, buf);
+        if (mine === undefined && !this.adoptedIds.has(buf)) this.adoptedIds.set(buf, mail.id);
+        return;
+      }
+      case "rel": {
+        const buf = this.adopted.get(mail.id);
+        if (buf && this.adoptedIds.get(buf) === mail.id) this.adoptedIds.delete(buf);
+        this.retired.push([mail.id, buf]);
+        return;
+      }
+      case "parcel":
+        this.parcels.set(mail.id, mail.bytes);
+        return;
+      default:
+        this.onOther(mail);
+    }
+  }
+
+  /** Reads mail from `owner` until `has()` holds: what a record names was posted before the record. */
+  readMailUntil(owner: number, has: () => boolean, what: string): void {
+    const deadline = performance.now() + MAIL_DEADLINE_MS;
+    for (;;) {
+      const m = this.transport.poll(owner);
+      if (m !== undefined) {
+        this.receive(m);
+        if (has()) return;
         continue;
       }
       if (performance.now() > deadline) break;
-      Atomics.wait(WAIT_CELL, 0, 0, 0.05); // the registration was posted before the record: it is on its way
+      Atomics.wait(NAP, 0, 0, 0.05); // the sender posted it before the record: it is on its way
     }
-    throw new ThreadManagerError("ERR_SHARED_UNKNOWN", `shared buffer #${id} was never registered with this thread`);
+    throw new ThreadManagerError("ERR_SHARED_UNKNOWN", `${what} never arrived at this thread (its sender died, or the main thread was blocked for ${MAIL_DEADLINE_MS / 1000} s)`);
+  }
+
+  private forget(id: number): void {
+    if (this.owned.delete(id)) this.transport.broadcast({ t: "rel", id });
+  }
+
+  /** A fresh id: local numbers wrap, skipping ones still in use, so there is no cap over a process's life. */
+  private newId(): number {
+    for (;;) {
+      const id = this.base | this.next;
+      this.next = this.next === LOCAL_ID_MASK ? 1 : this.next + 1;
+      if (!this.owned.has(id) && !this.parcels.has(id)) return id;
+    }
   }
 }

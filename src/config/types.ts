@@ -29,8 +29,14 @@ export interface ComputePoolConfig extends PlacementConfig {
   static_threads?: number;
   /** Threads started (adaptive scaling comes later). Default: the cores the pool may use. */
   max_threads?: number;
-  /** Tasks queued or running before run() rejects with PoolBusyError. Default 65536. */
+  /** Tasks queued, waiting for arena room or running before run() rejects with PoolBusyError. Default 65536. */
   max_queue?: number;
+  /** Largest argument or result in bytes; above it run() rejects with PayloadTooLargeError. Default 64 MiB. */
+  max_payload_bytes?: number;
+  /** Bytes of one payload arena segment. Default 8 MiB (blocks of 64 B to 1 MiB; larger payloads travel outside it). */
+  arena_bytes?: number;
+  /** The arena grows by segments under pressure up to this many bytes. Default 16 x arena_bytes. */
+  arena_max_bytes?: number;
 }
 
 export interface AsyncPoolConfig extends PlacementConfig {
@@ -40,6 +46,12 @@ export interface AsyncPoolConfig extends PlacementConfig {
   /** Tasks in flight per thread. Default 256. */
   concurrency?: number;
   max_queue?: number;
+  /** Largest argument or result in bytes; above it run() rejects with PayloadTooLargeError. Default 64 MiB. */
+  max_payload_bytes?: number;
+  /** Bytes of one payload arena segment. Default 8 MiB (blocks of 64 B to 1 MiB; larger payloads travel outside it). */
+  arena_bytes?: number;
+  /** The arena grows by segments under pressure up to this many bytes. Default 16 x arena_bytes. */
+  arena_max_bytes?: number;
 }
 
 export interface NativePoolConfig extends PlacementConfig {
@@ -85,6 +97,8 @@ export interface ResolvedPool {
   maxQueue: number;
   concurrency: number;
   placement: PlacementPlan;
+  /** Compute and async pools: max_payload_bytes, arena_bytes, arena_max_bytes. */
+  payload?: { maxPayloadBytes: number; arenaBytes: number; arenaMaxBytes: number };
 }
 
 export interface ResolvedConfig {

@@ -15,10 +15,12 @@ export const DEFAULT_MAX_QUEUE = 65536;
 const MAX_THREADS = 4096;
 const POLICIES: readonly SchedulingPolicy[] = ["OTHER", "BATCH", "IDLE", "FIFO", "RR"];
 const PLACEMENT_KEYS = ["core_allocation", "policy", "nice", "priority"];
+const PAYLOAD_KEYS = ["max_payload_bytes", "arena_bytes", "arena_max_bytes"];
+const MIB = 1 << 20;
 const KEYS = {
   root: ["default_core_allocation", "runtime", "compute", "async", "native", "mapping"],
-  compute: ["module", "static_threads", "max_threads", "max_queue", ...PLACEMENT_KEYS],
-  async: ["module", "worker_threads", "concurrency", "max_queue", ...PLACEMENT_KEYS],
+  compute: ["module", "static_threads", "max_threads", "max_queue", ...PAYLOAD_KEYS, ...PLACEMENT_KEYS],
+  async: ["module", "worker_threads", "concurrency", "max_queue", ...PAYLOAD_KEYS, ...PLACEMENT_KEYS],
   native: ["max_threads", ...PLACEMENT_KEYS],
   runtime: PLACEMENT_KEYS,
 };
@@ -152,15 +154,16 @@ export function checkConfig(config: ThreadManagerConfig, baseDir: string): { res
       c.keys(p, path, KEYS[kind]);
       const placement = c.placement(p, path);
       const maxQueue = c.int(p.max_queue, `${path}.max_queue`, 1, 1 << 20, DEFAULT_MAX_QUEUE);
+      const payload = kind === "native" ? undefined : payloadLimits(c, p, path);
       if (kind === "compute") {
         const stat = c.int(p.static_threads, `${path}.static_threads`, 0, MAX_THREADS, 0);
         const max = c.int(p.max_threads, `${path}.max_threads`, 1, MAX_THREADS, Math.max(1, stat, placement.cores.length));
         if (stat > max) c.fail(`${path}.static_threads`, `(${stat}) must not exceed max_threads (${max})`);
-        pools.push({ name, kind, module: c.module(p.module, `${path}.module`), threads: max, maxQueue, concurrency: 1, placement });
+        pools.push({ name, kind, module: c.module(p.module, `${path}.module`), threads: max, maxQueue, concurrency: 1, placement, payload });
       } else if (kind === "async") {
         const threads = c.int(p.worker_threads, `${path}.worker_threads`, 1, MAX_THREADS, 1);
         const concurrency = c.int(p.concurrency, `${path}.concurrency`, 1, 1 << 16, 256);
-        pools.push({ name, kind, module: c.module(p.module, `${path}.module`), threads, maxQueue, concurrency, placement });
+        pools.push({ name, kind, module: c.module(p.module, `${path}.module`), threads, maxQueue, concurrency, placement, payload });
       } else {
         const threads = c.int(p.max_threads, `${path}.max_threads`, 1, MAX_THREADS, 1);
         pools.push({ name, kind, module: "", threads, maxQueue, concurrency: 1, placement });
@@ -188,6 +191,14 @@ export function checkConfig(config: ThreadManagerConfig, baseDir: string): { res
     }
   }
   return { resolved: { pools, main, runtime, mapping, allowed: c.allowed }, errors: c.errors };
+}
+
+/** max_payload_bytes (64 KiB..1 GiB), arena_bytes (64 KiB..1 GiB), arena_max_bytes (arena_bytes..64 segments). */
+function payloadLimits(c: Checker, p: Table, path: string): NonNullable<ResolvedPool["payload"]> {
+  const maxPayloadBytes = c.int(p.max_payload_bytes, `${path}.max_payload_bytes`, 64 * 1024, 1024 * MIB, 64 * MIB);
+  const arenaBytes = c.int(p.arena_bytes, `${path}.arena_bytes`, 64 * 1024, 1024 * MIB, 8 * MIB);
+  const arenaMaxBytes = c.int(p.arena_max_bytes, `${path}.arena_max_bytes`, arenaBytes, 64 * arenaBytes, 16 * arenaBytes);
+  return { maxPayloadBytes, arenaBytes, arenaMaxBytes };
 }
 
 function checkDedicatedOverlap(c: Checker, pools: ResolvedPool[]): void {

@@ -2,7 +2,6 @@
  * Main thread: a compute pool (rayon-like). Sync handlers; `ctx.join` inside handlers and
  * `parallelFor` from here split work that idle threads steal.
  */
-import { ArenaFull } from "../common/codec.ts";
 import { HandlerNotFoundError, InvalidArgumentError } from "../errors.ts";
 import { KIND_RANGE } from "../shm/layout.ts";
 import { TaskPool, type RunOptions, type TaskPoolOptions } from "./task-pool.ts";
@@ -43,22 +42,34 @@ export class ComputePool extends TaskPool {
     if (!Number.isInteger(grain) || grain < 1) {
       return Promise.reject(new InvalidArgumentError("parallelFor options.grain", `must be a positive integer, got ${grain}`));
     }
-    const refused = this.refuse(options.signal);
-    if (refused) return refused;
+    return this.submit(kernel, h, KIND_RANGE, options, () => this.encodeRange(kernel, start, end, grain, options.arg)) as Promise<T>;
+  }
+
+  /** The range task's argument: [start, end, grain, arg's type, a, b], the kernels' argument encoded once beside it. */
+  private encodeRange(kernel: string, start: number, end: number, grain: number, arg: unknown): number {
     const codec = this.codec;
+    const needed = codec.encode(arg, "argument", kernel);
+    if (needed !== 0) return needed;
+    const [type, a, b] = codec.out as unknown as [number, number, number];
+    const held = { bytes: codec.arenaBytes, transients: codec.transients.slice(), named: codec.named.slice() };
+    const undo = () => {
+      codec.release(type, a);
+      for (const id of held.transients) this.shared.release(id);
+    };
+    let more: number;
     try {
-      codec.encode(options.arg, "argument", kernel);
-      const [type, a, b] = codec.out;
-      try {
-        codec.encode([start, end, grain, type, a, b], "range of parallelFor kernel", kernel);
-      } catch (e) {
-        codec.release(type!, a!);
-        throw e;
-      }
+      more = codec.encode([start, end, grain, type, a, b], "range of parallelFor kernel", kernel);
     } catch (e) {
-      if (!(e instanceof ArenaFull)) return Promise.reject(e);
-      return this.afterArenaFrees(e.bytes, () => this.parallelFor<T>(kernel, start, end, options));
+      undo();
+      throw e;
     }
-    return this.enqueue(h, KIND_RANGE, kernel, options.signal) as Promise<T>;
+    if (more !== 0) {
+      undo();
+      return more;
+    }
+    codec.arenaBytes += held.bytes;
+    codec.transients.push(...held.transients);
+    codec.named.push(...held.named);
+    return 0;
   }
 }

@@ -27,6 +27,10 @@ export interface PoolMetrics {
   mainWakeups: number;
   /** Join and parallelFor halves run by a thread other than the one that split them. */
   stolen: number;
+  /** Tasks whose settling threw inside the completion drain (contained; the others went on). */
+  contained: number;
+  /** The payload store: segments in use and the cap, bytes, arguments' share, tasks waiting for room, shared buffers registered. */
+  arena: { segments: number; maxSegments: number; bytes: number; argumentBytes: number; waiting: number; sharedBuffers: number };
   threads: Array<{ index: number; tid: number; alive: boolean; executed: number; stolen: number; running: number; parked: boolean }>;
 }
 

@@ -1,29 +1,35 @@
 /**
  * Main thread: a pool of threads that run named handlers from one module, fed through shared
- * memory. `run()` encodes the argument (small values inline, the rest in the payload arena), writes
+ * memory. `run()` encodes the argument (small values inline, the rest in the payload store), writes
  * a 4-word record to a local batch and returns a promise; the completion pump publishes the batch
- * and settles promises from the completion ring. No postMessage on the task path.
+ * and settles promises from the completion ring. No postMessage on the task path. An argument that
+ * finds no arena room waits in `Admission`; crash repair and close live in their own files.
  * ComputePool and AsyncPool add what differs between the two kinds.
  */
-import { ArenaFull, ValueCodec, plainToCause } from "../common/codec.ts";
+import { ValueCodec, plainToCause } from "../common/codec.ts";
+import { newSegment, PayloadStore } from "../common/payload-store.ts";
 import { PoolControl, packState } from "../common/pool-control.ts";
 import type { PoolKind, PoolWorkerSetup } from "../common/pool-setup.ts";
 import { SharedObjects } from "../common/shared-objects.ts";
 import {
-  HandlerNotFoundError, PoolBusyError, PoolClosedError, TaskError, WorkerCrashedError,
+  DataCloneError, HandlerNotFoundError, InvalidArgumentError, PayloadTooLargeError, PoolBusyError, PoolClosedError, TaskError,
 } from "../errors.ts";
-import { DEFAULT_SIZE_CLASSES, PayloadArena, type SizeClass } from "../shm/arena.ts";
+import { PayloadArena, sizeClassesFor, type SizeClass } from "../shm/arena.ts";
 import { Injector } from "../shm/injector.ts";
 import {
-  DONE_OK, DONE_SKIPPED, ID_GEN_SHIFT, ID_SLOT_MASK, KIND_TASK, OP_KIND_SHIFT, OP_TYPE_MASK, OP_TYPE_SHIFT,
-  REC_A, REC_B, REC_ID, REC_OP, REC_WORDS, TASK_GEN_MASK, TS_ABORT_FLAG, TS_CANCELLED, TS_QUEUED, TS_RUNNING, TS_STATE_MASK,
-  WORKER_ALIVE, WORKER_RUNNING, WORKER_SEARCHING, nextPowerOfTwo,
+  ARENA_MAX_SEGMENTS, DONE_OK, DONE_SKIPPED, DONE_UNSENDABLE, ID_GEN_SHIFT, ID_SLOT_MASK, KIND_TASK, OP_KIND_SHIFT,
+  OP_TYPE_MASK, OP_TYPE_SHIFT, REC_A, REC_B, REC_ID, REC_OP, REC_WORDS, TASK_GEN_MASK, TS_ABORT_FLAG, TS_CANCELLED,
+  TS_QUEUED, TS_RUNNING, TS_STATE_MASK, nextPowerOfTwo,
 } from "../shm/layout.ts";
 import { PoolQueues } from "../shm/pool-queues.ts";
 import { coresForThread, type PlacementPlan } from "../config/types.ts";
 import { allowedCores } from "../platform/cpus.ts";
 import { threadPlacement } from "../platform/placement.ts";
+import { Admission, type WaitingTask } from "./admission.ts";
 import { CompletionPump } from "./completion-pump.ts";
+import { repairAfterDeath } from "./crash-repair.ts";
+import { shutDown } from "./pool-close.ts";
+import { PoolMailer } from "./pool-mailer.ts";
 import { threadCounters, type PoolMetrics } from "./pool-metrics.ts";
 import { TaskTable } from "./task-table.ts";
 import { WorkerSet, type PoolThread } from "./worker-set.ts";
@@ -34,7 +40,7 @@ export interface TaskPoolOptions {
   /** file: URL of the handler module. */
   module: string;
   threads: number;
-  /** Most tasks queued or running at once; past it run() rejects with PoolBusyError. */
+  /** Most tasks queued, waiting for room or running at once; past it run() rejects with PoolBusyError. */
   maxQueue: number;
   /** Async pools: tasks in flight per thread. */
   concurrency?: number;
@@ -43,6 +49,13 @@ export interface TaskPoolOptions {
   /** How long the main thread polls for completions before sleeping on the doorbell (us). */
   mainSpinMicros?: number;
   joinDepth?: number;
+  /** Bytes of the first arena segment (default 8 MiB). */
+  arenaBytes?: number;
+  /** The arena grows by segments of `arenaBytes` up to this (default 16 x arenaBytes, at most 64 segments). */
+  arenaMaxBytes?: number;
+  /** Largest argument or result, in bytes (default 64 MiB). */
+  maxPayloadBytes?: number;
+  /** Size classes of each segment (tests); default: sizeClassesFor(arenaBytes). */
   arenaClasses?: readonly SizeClass[];
   /** Where the threads run. Default: the process's allowed cores, SCHED_OTHER, nice as inherited. */
   placement?: PlacementPlan;
@@ -60,6 +73,8 @@ export interface CloseOptions {
   timeoutMs?: number;
 }
 
+export const DEFAULT_ARENA_BYTES = 8 << 20;
+export const DEFAULT_MAX_PAYLOAD_BYTES = 64 << 20;
 const DEQUE_CAPACITY = 256;
 
 export abstract class TaskPool {
@@ -68,20 +83,28 @@ export abstract class TaskPool {
   readonly threads: number;
   readonly maxQueue: number;
   readonly placement: PlacementPlan;
-  protected readonly codec: ValueCodec;
-  protected readonly tasks: TaskTable;
-  protected readonly workers: WorkerSet;
-  private readonly queues: PoolQueues;
+  readonly codec: ValueCodec;
+  readonly tasks: TaskTable;
+  readonly workers: WorkerSet;
+  readonly queues: PoolQueues;
+  readonly control: PoolControl;
+  readonly pump: CompletionPump;
+  readonly admission: Admission;
+  readonly shared: SharedObjects;
+  readonly counts = { submitted: 0, completed: 0, failed: 0, cancelled: 0, crashed: 0, contained: 0 };
   private readonly completions: Injector;
-  private readonly control: PoolControl;
-  private readonly pump: CompletionPump;
-  private readonly setup: Omit<PoolWorkerSetup, "index" | "registryPort" | "shared" | "placement">;
+  private readonly store: PayloadStore;
+  private readonly mailer: PoolMailer;
+  private readonly classes: readonly SizeClass[];
+  private readonly maxSegments: number;
+  private readonly setup: Omit<PoolWorkerSetup, "index" | "registryPort" | "shared" | "placement" | "segments">;
   private handlerIds = new Map<string, number>();
   private handlerList: string[] = [];
   private batch: Int32Array;
   private batched = 0;
-  private closing: Promise<void> | undefined;
-  private readonly counts = { submitted: 0, completed: 0, failed: 0, cancelled: 0, crashed: 0 };
+  /** Arena bytes held by the arguments of tasks not yet completed (at most half the store). */
+  private argBytes = 0;
+  closing: Promise<void> | undefined;
 
   protected constructor(o: TaskPoolOptions) {
     this.name = o.name;
@@ -96,29 +119,43 @@ export abstract class TaskPool {
     });
     this.completions = Injector.allocate({ capacity: slots, recordWords: REC_WORDS });
     this.control = PoolControl.allocate(o.threads, slots, o.joinDepth ?? 64);
-    const arena = PayloadArena.allocate(o.arenaClasses ?? DEFAULT_SIZE_CLASSES);
-    const shared = new SharedObjects(
-      0,
-      (id, obj) => this.workers.live().forEach((t) => t.port.postMessage({ id, obj })),
-      (id) => this.workers.seats[(id >>> 20) - 1]?.port,
-    );
-    this.codec = new ValueCodec(arena, shared, "try");
+    const arenaBytes = o.arenaBytes ?? DEFAULT_ARENA_BYTES;
+    this.classes = o.arenaClasses ?? sizeClassesFor(arenaBytes);
+    this.store = new PayloadStore(PayloadArena.allocate(this.classes, 0).ref);
+    this.maxSegments = Math.max(1, Math.min(ARENA_MAX_SEGMENTS, Math.floor((o.arenaMaxBytes ?? 16 * arenaBytes) / arenaBytes)));
+    this.mailer = new PoolMailer(this.control, (i) => this.workers.seats[i]?.port, o.threads);
+    this.shared = new SharedObjects(0, this.mailer);
+    const maxPayload = o.maxPayloadBytes ?? DEFAULT_MAX_PAYLOAD_BYTES;
+    this.codec = new ValueCodec(this.store, this.shared, {
+      maxPayload,
+      admit: (bytes) => this.argBytes + bytes <= this.store.capacity / 2,
+    });
     this.tasks = new TaskTable(this.control);
+    this.admission = new Admission(() => this.growStore());
     this.batch = new Int32Array(64 * REC_WORDS);
-    this.pump = new CompletionPump(
-      { pendingCount: () => this.tasks.pending, flushSubmissions: () => this.flush(), complete: (r, at) => this.complete(r, at) },
-      this.completions, this.control, o.mainSpinMicros ?? 20,
-    );
+    this.pump = new CompletionPump({
+      pendingCount: () => this.tasks.pending + this.admission.waiting,
+      beforeDrain: () => {
+        if (this.mailer.takeFlag()) this.shared.drain(this.mailer.owners());
+      },
+      afterDrain: (emptied) => {
+        if (emptied) this.shared.settle(); // no completion left can name a released buffer
+        if (this.admission.waiting > 0) this.admission.admit();
+      },
+      flushSubmissions: () => this.flush(),
+      complete: (r, at) => this.complete(r, at),
+      contain: (e) => this.contain(e),
+    }, this.completions, this.control, o.mainSpinMicros ?? 20);
     this.setup = {
       pool: o.name, kind: o.kind, module: o.module, queues: this.queues.refs, completions: this.completions.ref,
-      control: this.control.buffer, arena: arena.ref, spinMicros: o.spinMicros ?? 50,
+      control: this.control.buffer, spinMicros: o.spinMicros ?? 50, maxPayload,
       concurrency: o.concurrency ?? 1, joinDepth: this.control.joinDepth,
     };
     this.placement = o.placement ?? { path: o.name, allocation: "OsDefault", cores: allowedCores(), policy: "OTHER", nice: null, priority: 0 };
     this.workers = new WorkerSet(o.name, o.threads, (index, registryPort) => ({
-      ...this.setup, index, registryPort, shared: shared.snapshot(),
+      ...this.setup, index, registryPort, shared: this.shared.snapshot(), segments: this.store.refs(),
       placement: threadPlacement(o.name, this.placement, index, coresForThread(this.placement, index)),
-    }), (index, detail) => this.threadDied(index, detail));
+    }), (index, detail) => repairAfterDeath(this, index, detail));
   }
 
   /** Starts every thread; rejects (and stops the ones that started) if any fails to load the module. */
@@ -139,9 +176,9 @@ export abstract class TaskPool {
     return this.handlerList;
   }
 
-  /** Tasks submitted and not yet completed. */
+  /** Tasks submitted and not yet completed (waiting for arena room included). */
   get pending(): number {
-    return this.tasks.pending;
+    return this.tasks.pending + this.admission.waiting;
   }
 
   /** The live threads: index, kernel tid. */
@@ -153,9 +190,13 @@ export abstract class TaskPool {
   metrics(): PoolMetrics {
     const threads = threadCounters(this.control, this.queues.idle, this.workers.seats);
     return {
-      pool: this.name, kind: this.kind, ...this.counts, pending: this.tasks.pending,
+      pool: this.name, kind: this.kind, ...this.counts, pending: this.pending,
       queueDepth: this.queues.pending() + this.batched, mainWakeups: this.pump.wakeups,
       stolen: threads.reduce((n, t) => n + t.stolen, 0), threads,
+      arena: {
+        segments: this.store.count, maxSegments: this.maxSegments, bytes: this.store.capacity,
+        argumentBytes: this.argBytes, waiting: this.admission.waiting, sharedBuffers: this.shared.size,
+      },
     };
   }
 
@@ -166,39 +207,50 @@ export abstract class TaskPool {
   run<T = unknown>(handler: string, arg?: unknown, options?: RunOptions): Promise<T> {
     const h = this.handlerIds.get(handler);
     if (h === undefined) return Promise.reject(new HandlerNotFoundError(this.name, handler, this.handlerList));
-    const refused = this.refuse(options?.signal);
-    if (refused) return refused as Promise<T>;
-    try {
-      this.codec.encode(arg, "argument", handler);
-    } catch (e) {
-      if (!(e instanceof ArenaFull)) return Promise.reject(e);
-      return this.afterArenaFrees(e.bytes, () => this.run<T>(handler, arg, options));
-    }
-    return this.enqueue(h, KIND_TASK, handler, options?.signal) as Promise<T>;
+    return this.submit(handler, h, KIND_TASK, options, () => this.codec.encode(arg, "argument", handler)) as Promise<T>;
   }
 
-  /** Why a new task cannot be accepted right now, as a rejected promise; undefined when it can. */
-  protected refuse(signal: AbortSignal | undefined): Promise<never> | undefined {
+  /**
+   * Accepts a task: refused (closed, aborted, busy), queued now, or waiting for arena room.
+   * `encode` puts the argument in the codec and returns 0, or the bytes it still needs.
+   */
+  protected submit(handler: string, h: number, kind: number, options: RunOptions | undefined, encode: () => number): Promise<unknown> {
+    const signal = options?.signal;
+    if (signal !== undefined && !(signal instanceof AbortSignal)) {
+      return Promise.reject(new InvalidArgumentError("options.signal", `must be an AbortSignal, got ${describe(signal)}`));
+    }
     if (this.closing) return Promise.reject(new PoolClosedError(this.name));
     if (signal?.aborted) return Promise.reject(signal.reason);
-    if (this.tasks.pending >= this.maxQueue) return Promise.reject(new PoolBusyError(this.name, this.maxQueue));
-    return undefined;
-  }
-
-  /** The arena had no block: wait for one without blocking the thread, then try again. */
-  protected afterArenaFrees<T>(bytes: number, retry: () => Promise<T>): Promise<T> {
-    return this.codec.arena.allocAsync(bytes).then((block) => {
-      this.codec.arena.free(block);
-      return retry();
-    });
+    if (this.pending >= this.maxQueue) return Promise.reject(new PoolBusyError(this.name, this.maxQueue));
+    const settle = Promise.withResolvers<unknown>();
+    const enqueue = () => this.enqueue(h, kind, handler, signal, settle);
+    const task: WaitingTask = { handler, signal, settle, encode, enqueue };
+    if (this.admission.waiting > 0) {
+      this.admission.wait(task, 0); // FIFO: behind those already waiting
+      return settle.promise;
+    }
+    let needed: number;
+    try {
+      needed = encode();
+    } catch (e) {
+      return Promise.reject(e);
+    }
+    if (needed === 0) enqueue();
+    else this.admission.wait(task, needed);
+    return settle.promise;
   }
 
   /** Queues one task record for the value the codec just encoded (codec.out). */
-  protected enqueue(h: number, kind: number, handler: string, signal: AbortSignal | undefined): Promise<unknown> {
-    const settle = Promise.withResolvers<unknown>();
+  private enqueue(h: number, kind: number, handler: string, signal: AbortSignal | undefined, settle: PromiseWithResolvers<unknown>): void {
+    const codec = this.codec;
     const id = this.tasks.open(handler, TS_QUEUED, settle, signal);
+    const entry = this.tasks.entries[id & ID_SLOT_MASK]!;
+    entry.argBytes = codec.arenaBytes;
+    if (codec.transients.length) entry.transients = codec.transients.slice();
+    if (codec.named.length) entry.keep = codec.named.slice(); // alive until the task ends (PROTOCOL.md, "Mail")
+    this.argBytes += codec.arenaBytes;
     this.counts.submitted++;
-    const out = this.codec.out;
+    const out = codec.out;
     if (this.batched === this.batch.length / REC_WORDS) this.growBatch();
     const at = this.batched++ * REC_WORDS;
     this.batch[at + REC_ID] = id;
@@ -207,47 +259,33 @@ export abstract class TaskPool {
     this.batch[at + REC_B] = out[2]!;
     if (signal) this.watchAbort(id, signal);
     this.pump.schedule();
-    return settle.promise;
   }
 
   /**
-   * Stops the pool: `drain: true` finishes queued tasks first; `drain: false` rejects queued tasks
-   * with PoolClosedError. Either way run() rejects from now on, every thread exits, and the
-   * promise resolves when they have.
+   * Stops the pool: `drain: true` finishes queued tasks (and those waiting for room) first;
+   * `drain: false` rejects them with PoolClosedError. Either way run() rejects from now on, every
+   * thread exits, and the promise resolves when they have.
    */
   close(options: CloseOptions = {}): Promise<void> {
-    this.closing ??= this.shutdown(options.drain ?? true, options.timeoutMs ?? 5000);
+    this.closing ??= shutDown(this, options.drain ?? true, options.timeoutMs ?? 5000);
     return this.closing;
   }
 
-  private async shutdown(drain: boolean, timeoutMs: number): Promise<void> {
-    if (!drain) {
-      this.tasks.entries.forEach((e, slot) => {
-        if (!e) return;
-        const queued = packState(e.gen, 0, TS_QUEUED);
-        if (this.tasks.casState(slot, queued, packState(e.gen, 0, TS_CANCELLED))) {
-          this.settle(slot, (x) => x.reject(new PoolClosedError(this.name, "was closed before this task ran")));
-          this.counts.cancelled++;
-        }
-      });
-    }
-    this.pump.schedule();
-    let timer: ReturnType<typeof setTimeout> | undefined;
-    const timedOut = await Promise.race([
-      this.tasks.whenDrained().then(() => false),
-      new Promise<boolean>((resolve) => (timer = setTimeout(() => resolve(true), timeoutMs))),
-    ]);
-    clearTimeout(timer);
-    this.queues.shutdown();
-    await this.workers.stop();
-    if (timedOut) {
-      this.tasks.entries.forEach((e, slot) => {
-        if (!e) return;
-        this.settle(slot, (x) => x.reject(new PoolClosedError(this.name, `was closed after ${timeoutMs} ms with this task unfinished`)));
-        this.tasks.close(slot);
-      });
-    }
-    this.pump.dispose();
+  /** Gives a task's slot back, with what its argument held. */
+  closeTask(slot: number): void {
+    const e = this.tasks.entries[slot];
+    if (e === undefined) return;
+    this.argBytes -= e.argBytes;
+    if (e.transients) for (const id of e.transients) this.shared.release(id);
+    this.tasks.close(slot);
+  }
+
+  /** Adds an arena segment while below the cap, and tells the workers. */
+  private growStore(): boolean {
+    if (this.store.count >= this.maxSegments) return false;
+    const arena = newSegment(this.store, this.classes);
+    this.mailer.broadcast({ t: "seg", ref: arena.ref });
+    return true;
   }
 
   private growBatch(): void {
@@ -259,10 +297,10 @@ export abstract class TaskPool {
   /** Publishes the records batched since the last flush, with one claim and at most one wake-up. */
   private flush(): void {
     if (this.batched === 0) return;
-    const n = this.queues.submitBatch(this.batch, 0, this.batched);
-    this.pump.published(n, this.queues.wokeWorker);
-    if (n < this.batched) this.batch.copyWithin(0, n * REC_WORDS, this.batched * REC_WORDS); // retried next flush
-    this.batched -= n;
+    const r = this.queues.submitBatch(this.batch, 0, this.batched);
+    this.pump.published(r.published, r.wokeWorker);
+    if (r.published < this.batched) this.batch.copyWithin(0, r.published * REC_WORDS, this.batched * REC_WORDS); // retried next flush
+    this.batched -= r.published;
   }
 
   /** One completion record: settle the caller's promise (unless it already was) and free the slot. */
@@ -275,7 +313,7 @@ export abstract class TaskPool {
     const status = op & 0xf;
     if (entry === undefined || entry.settled || status === DONE_SKIPPED) {
       if (status !== DONE_SKIPPED) this.codec.release(type, rec[at + REC_A]!);
-      this.tasks.close(slot);
+      if (entry !== undefined) this.closeTask(slot);
       return;
     }
     let value: unknown;
@@ -287,14 +325,22 @@ export abstract class TaskPool {
       value = e;
     }
     entry.settled = true;
+    this.closeTask(slot);
     if (ok) {
       this.counts.completed++;
       entry.resolve(value);
     } else {
       this.counts.failed++;
-      entry.reject(status === DONE_OK ? value : this.taskError(entry.handler, value));
+      entry.reject(status === DONE_OK ? value : status === DONE_UNSENDABLE ? this.refusal(entry.handler, value) : this.taskError(entry.handler, value));
     }
-    this.tasks.close(slot);
+  }
+
+  /** A result the worker could not send: the error it described, with its own class. */
+  private refusal(handler: string, wire: unknown): Error {
+    const [code, message] = typeof wire === "string" ? (JSON.parse(wire) as [string, string]) : ["ERR_DATA_CLONE", String(wire)];
+    const e = code === "ERR_PAYLOAD_TOO_LARGE" ? new PayloadTooLargeError(0, 0) : new DataCloneError(`result of handler "${handler}"`);
+    e.message = `pool "${this.name}": ${message}`;
+    return e;
   }
 
   private taskError(handler: string, plain: unknown): TaskError {
@@ -304,7 +350,13 @@ export abstract class TaskPool {
     return new TaskError(this.name, handler, original);
   }
 
-  protected settle(slot: number, how: (e: { resolve(v: unknown): void; reject(e: unknown): void }) => void): void {
+  /** A fault inside the completion drain: this task's, not the others'. Reported once per kind. */
+  private contain(e: unknown): void {
+    this.counts.contained++;
+    if (this.counts.contained <= 3) console.error(`bun-thread-manager: pool "${this.name}": an error while settling a task was contained:`, e);
+  }
+
+  settle(slot: number, how: (e: { resolve(v: unknown): void; reject(e: unknown): void }) => void): void {
     const e = this.tasks.entries[slot];
     if (!e || e.settled) return;
     e.settled = true;
@@ -340,35 +392,10 @@ export abstract class TaskPool {
 
   /** A running task was aborted: async pools tell its thread, so `ctx.signal` fires. */
   protected abortRunning(_runner: number, _id: number): void {}
+}
 
-  /**
-   * A thread died. Its completions posted before death are taken first; every task it was still
-   * running rejects with WorkerCrashedError; its queue counters are repaired; a replacement starts
-   * in its seat. Records still in its deque stay there for the others to steal.
-   */
-  private threadDied(index: number, detail: string): void {
-    const w = this.control.w;
-    Atomics.store(w, this.control.workerWord(index, WORKER_ALIVE), 0);
-    // Join owners parked for a half this thread took look at WORKER_ALIVE when woken (U1).
-    for (let i = 0; i < this.threads; i++) if (i !== index) this.queues.idle.unpark(i);
-    this.pump.drain();
-    this.tasks.entries.forEach((e, slot) => {
-      if (!e) return;
-      const s = this.tasks.stateOf(slot);
-      if ((s & TS_STATE_MASK) === TS_RUNNING && this.tasks.runnerOf(s) === index) {
-        this.counts.crashed++;
-        this.settle(slot, (x) => x.reject(new WorkerCrashedError(this.name, index, detail)));
-        this.tasks.close(slot);
-      }
-    });
-    const searching = Atomics.exchange(w, this.control.workerWord(index, WORKER_SEARCHING), 0) === 1;
-    Atomics.store(w, this.control.workerWord(index, WORKER_RUNNING), 0);
-    this.queues.idle.releaseDeadWorker(index, searching);
-    if (this.closing) return;
-    this.workers.start(index).then(
-      () => this.queues.idle.notifyOne(),
-      () => {}, // the module failed to load again: the seat stays empty, the other threads serve
-    );
-    this.pump.schedule();
-  }
+function describe(v: unknown): string {
+  if (v === null) return "null";
+  if (typeof v === "object") return `an object (${Object.prototype.toString.call(v)})`;
+  return `a ${typeof v}`;
 }

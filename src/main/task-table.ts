@@ -17,6 +17,12 @@ export interface TaskEntry {
   settled: boolean;
   signal?: AbortSignal;
   onAbort?: () => void;
+  /** Arena bytes the argument took (the arguments' share is accounted until the task ends). */
+  argBytes: number;
+  /** Buffers registered for this task's argument alone; released when it ends. */
+  transients?: number[];
+  /** Shared buffers the argument names: kept alive until the task ends, so no record names a released id. */
+  keep?: SharedArrayBuffer[];
 }
 
 export class TaskTable {
@@ -44,7 +50,7 @@ export class TaskTable {
     const gen = (this.gens[slot]! + 1) & TASK_GEN_MASK;
     this.gens[slot] = gen;
     Atomics.store(this.control.w, this.control.stateWord(slot), packState(gen, 0, state));
-    this.entries[slot] = { gen, handler, resolve: settle.resolve, reject: settle.reject, settled: false, signal };
+    this.entries[slot] = { gen, handler, resolve: settle.resolve, reject: settle.reject, settled: false, signal, argBytes: 0 };
     this.count++;
     return slot | (gen << ID_GEN_SHIFT);
   }

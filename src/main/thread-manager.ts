@@ -68,7 +68,7 @@ export class ThreadManager {
     const started = await Promise.allSettled(
       resolved.pools.map(async (p) => {
         if (p.kind === "native") return new NativePool(p.name, p.threads, p.placement);
-        const o = { name: p.name, module: p.module, threads: p.threads, maxQueue: p.maxQueue, concurrency: p.concurrency, placement: p.placement };
+        const o = { name: p.name, module: p.module, threads: p.threads, maxQueue: p.maxQueue, concurrency: p.concurrency, placement: p.placement, ...p.payload };
         return p.kind === "compute" ? ComputePool.start(o) : AsyncPool.start(o);
       }),
     );

@@ -8,17 +8,17 @@
  *
  * Concurrency contract: any thread may allocate and free; a block may be freed by a thread other
  * than the one that allocated it. Each block has a state word, so a double free or a forged handle
- * is an error, not a corruption. When no block is free, `tryAlloc` returns -1, `alloc` waits
- * (worker threads), `allocAsync` waits without blocking (main thread). A payload larger than the
- * largest class is a `PayloadTooLargeError`. Protocol: PROTOCOL.md, section "Arena".
+ * is an error, not a corruption. Nothing ever waits here: when no block fits, `tryAlloc` returns
+ * -1 and the caller takes another path (PROTOCOL.md, "Arena" and "Progress"). One arena is one
+ * segment of a pool's payload store; its number rides in every handle it gives out.
  */
-import { InvalidArgumentError, PayloadTooLargeError, TimeoutError } from "../errors.ts";
+import { InvalidArgumentError } from "../errors.ts";
 import { Injector } from "./injector.ts";
 import {
   ACLS_BLOCK_BYTES, ACLS_COUNT, ACLS_DATA_OFFSET, ACLS_RING_OFFSET, ACLS_STATE_OFFSET, ARENA_CLASSES,
-  ARENA_CLASS_FIELDS, ARENA_FREE_EPOCH, ARENA_HANDLE_SHIFT, ARENA_MAGIC, ARENA_MAX_CLASSES,
-  ARENA_NUM_CLASSES, ARENA_TOTAL_BYTES, ARENA_WAITERS, BLOCK_FREE, BLOCK_USED, HDR_MAGIC, LINE_BYTES,
-  WORD_BYTES, alignUp, attachHeader, checkRoom, nextPowerOfTwo, type SharedRef,
+  ARENA_CLASS_FIELDS, ARENA_CLASS_SHIFT, ARENA_INDEX_MASK, ARENA_MAGIC, ARENA_MAX_CLASSES, ARENA_MAX_SEGMENTS,
+  ARENA_NUM_CLASSES, ARENA_SEGMENT, ARENA_SEGMENT_SHIFT, ARENA_TOTAL_BYTES, BLOCK_FREE, BLOCK_USED, HDR_MAGIC,
+  LINE_BYTES, WORD_BYTES, alignUp, attachHeader, checkRoom, nextPowerOfTwo, type SharedRef,
 } from "./layout.ts";
 
 export interface SizeClass {
@@ -28,19 +28,24 @@ export interface SizeClass {
   count: number;
 }
 
-/** About 11 MiB: many small blocks, a few large ones. */
-export const DEFAULT_SIZE_CLASSES: readonly SizeClass[] = [
-  { blockBytes: 64, count: 4096 },
-  { blockBytes: 256, count: 2048 },
-  { blockBytes: 1024, count: 1024 },
-  { blockBytes: 4096, count: 256 },
-  { blockBytes: 16384, count: 64 },
-  { blockBytes: 65536, count: 16 },
-  { blockBytes: 262144, count: 8 },
-  { blockBytes: 1048576, count: 4 },
-];
+const MAX_BLOCKS_PER_CLASS = ARENA_INDEX_MASK + 1;
 
-const MAX_BLOCKS_PER_CLASS = 1 << ARENA_HANDLE_SHIFT;
+/** Block sizes a pool's arena uses, smallest first: each 4x the last, up to 1 MiB. */
+const BLOCK_SIZES = [64, 256, 1024, 4096, 16384, 65536, 262144, 1048576];
+
+/**
+ * Size classes for an arena of about `bytes`: every block size up to an eighth of it, each class
+ * given an equal share of the bytes (so 8 MiB holds 16384 blocks of 64 B ... one of 1 MiB).
+ */
+export function sizeClassesFor(bytes: number): SizeClass[] {
+  const sizes = BLOCK_SIZES.filter((b, i) => i === 0 || b <= bytes / 8);
+  const share = bytes / sizes.length;
+  return sizes.map((blockBytes) => ({ blockBytes, count: Math.max(1, Math.min(MAX_BLOCKS_PER_CLASS - 1, Math.floor(share / blockBytes))) }));
+}
+
+/** 8 MiB: the default arena segment of a pool. */
+export const DEFAULT_SIZE_CLASSES: readonly SizeClass[] = sizeClassesFor(8 << 20);
+
 const HEADER_BYTES = alignUp((ARENA_CLASSES + ARENA_MAX_CLASSES * ARENA_CLASS_FIELDS) * WORD_BYTES, LINE_BYTES);
 
 interface ClassPlan extends SizeClass {
@@ -90,20 +95,22 @@ export class PayloadArena {
   readonly u8: Uint8Array;
   /** The largest payload any block holds. */
   readonly maxPayload: number;
-  private readonly header: Int32Array;
+  /** Which segment of its pool's payload store this is (bits 25-30 of every handle). */
+  readonly segment: number;
   private readonly rings: Injector[] = [];
   private readonly states: Int32Array[] = [];
   private readonly blockBytes: number[] = [];
   private readonly counts: number[] = [];
   private readonly dataOffsets: number[] = [];
   private readonly scratch = new Int32Array(1);
+  /** This segment's number, in place in a handle. */
+  private readonly tag: number;
 
   private constructor(ref: SharedRef) {
     const total = attachHeader("arena", ref, ARENA_MAGIC)[ARENA_TOTAL_BYTES]!;
     this.ref = { buffer: ref.buffer, byteOffset: ref.byteOffset };
     this.u8 = new Uint8Array(ref.buffer, 0, ref.byteOffset + total);
     const words = new Int32Array(ref.buffer, ref.byteOffset, HEADER_BYTES / WORD_BYTES);
-    this.header = words;
     const n = words[ARENA_NUM_CLASSES]!;
     for (let c = 0; c < n; c++) {
       const f = ARENA_CLASSES + c * ARENA_CLASS_FIELDS;
@@ -114,24 +121,30 @@ export class PayloadArena {
       this.states.push(new Int32Array(ref.buffer, ref.byteOffset + words[f + ACLS_STATE_OFFSET]!, this.counts[c]!));
     }
     this.maxPayload = this.blockBytes[n - 1]!;
+    this.segment = words[ARENA_SEGMENT]!;
+    this.tag = this.segment << ARENA_SEGMENT_SHIFT;
   }
 
   static bytesFor(classes: readonly SizeClass[] = DEFAULT_SIZE_CLASSES): number {
     return planArena(classes).totalBytes;
   }
 
-  static allocate(classes: readonly SizeClass[] = DEFAULT_SIZE_CLASSES): PayloadArena {
+  static allocate(classes: readonly SizeClass[] = DEFAULT_SIZE_CLASSES, segment = 0): PayloadArena {
     const buffer = new SharedArrayBuffer(PayloadArena.bytesFor(classes));
-    return PayloadArena.init({ buffer, byteOffset: 0 }, classes);
+    return PayloadArena.init({ buffer, byteOffset: 0 }, classes, segment);
   }
 
-  /** Lays out a new arena with every block free at `ref` (sized with `bytesFor`). */
-  static init(ref: SharedRef, classes: readonly SizeClass[] = DEFAULT_SIZE_CLASSES): PayloadArena {
+  /** Lays out a new arena with every block free at `ref` (sized with `bytesFor`); `segment` tags its handles. */
+  static init(ref: SharedRef, classes: readonly SizeClass[] = DEFAULT_SIZE_CLASSES, segment = 0): PayloadArena {
     const { plans, totalBytes } = planArena(classes);
     checkRoom("arena", ref.buffer, ref.byteOffset, totalBytes);
+    if (!Number.isInteger(segment) || segment < 0 || segment >= ARENA_MAX_SEGMENTS) {
+      throw new InvalidArgumentError("arena segment", `must be an integer in 0..${ARENA_MAX_SEGMENTS - 1}, got ${segment}`);
+    }
     const words = new Int32Array(ref.buffer, ref.byteOffset, HEADER_BYTES / WORD_BYTES);
     words[ARENA_NUM_CLASSES] = plans.length;
     words[ARENA_TOTAL_BYTES] = totalBytes;
+    words[ARENA_SEGMENT] = segment;
     plans.forEach((p, c) => {
       const f = ARENA_CLASSES + c * ARENA_CLASS_FIELDS;
       words[f + ACLS_BLOCK_BYTES] = p.blockBytes;
@@ -154,62 +167,28 @@ export class PayloadArena {
     return new PayloadArena(ref);
   }
 
-  /**
-   * A block of at least `bytes` bytes, or -1 when every class that fits is empty right now.
-   * Throws PayloadTooLargeError when no class could ever fit it.
-   */
+  /** A block of at least `bytes` bytes, or -1 when no class that fits has a free block right now. */
   tryAlloc(bytes: number): number {
-    this.checkSize(bytes);
     const n = this.rings.length;
+    if (!(bytes <= this.maxPayload)) return -1;
     let c = 0;
     while (this.blockBytes[c]! < bytes) c++;
     for (; c < n; c++) {
       if (this.rings[c]!.pop(this.scratch, 0)) {
         const index = this.scratch[0]!;
         Atomics.store(this.states[c]!, index, BLOCK_USED);
-        return (c << ARENA_HANDLE_SHIFT) | index;
+        return this.tag | (c << ARENA_CLASS_SHIFT) | index;
       }
     }
     return -1;
   }
 
-  /** Like tryAlloc, but blocks the calling thread (a worker) until a block is free. */
-  alloc(bytes: number, timeoutMs = Infinity): number {
-    this.checkSize(bytes);
-    const deadline = performance.now() + timeoutMs;
-    for (;;) {
-      const epoch = this.beginWait();
-      const h = this.tryAlloc(bytes);
-      if (h >= 0) return this.endWait(h);
-      const left = deadline - performance.now();
-      if (left <= 0) this.timeout(bytes, timeoutMs);
-      Atomics.wait(this.header, ARENA_FREE_EPOCH, epoch, left);
-      Atomics.sub(this.header, ARENA_WAITERS, 1);
-    }
-  }
-
-  /** Like alloc, without blocking the thread: for the main thread. */
-  async allocAsync(bytes: number, timeoutMs = Infinity): Promise<number> {
-    this.checkSize(bytes);
-    const deadline = performance.now() + timeoutMs;
-    for (;;) {
-      const epoch = this.beginWait();
-      const h = this.tryAlloc(bytes);
-      if (h >= 0) return this.endWait(h);
-      const left = deadline - performance.now();
-      if (left <= 0) this.timeout(bytes, timeoutMs);
-      const r = Atomics.waitAsync(this.header, ARENA_FREE_EPOCH, epoch, left);
-      if (r.async) await r.value;
-      Atomics.sub(this.header, ARENA_WAITERS, 1);
-    }
-  }
-
   /** Returns a block. Throws on a handle that is not a live block (double free, forged handle). */
   free(handle: number): void {
-    const c = handle >>> ARENA_HANDLE_SHIFT;
-    const index = handle & (MAX_BLOCKS_PER_CLASS - 1);
+    const c = (handle >>> ARENA_CLASS_SHIFT) & (ARENA_MAX_CLASSES - 1);
+    const index = handle & ARENA_INDEX_MASK;
     const states = this.states[c];
-    if (handle < 0 || states === undefined || index >= this.counts[c]!) {
+    if (handle < 0 || (handle & ~((1 << ARENA_SEGMENT_SHIFT) - 1)) !== this.tag || states === undefined || index >= this.counts[c]!) {
       throw new InvalidArgumentError("arena.free(handle)", `got ${handle}, which is no block of this arena`);
     }
     if (Atomics.compareExchange(states, index, BLOCK_USED, BLOCK_FREE) !== BLOCK_USED) {
@@ -217,50 +196,26 @@ export class PayloadArena {
     }
     this.scratch[0] = index;
     this.rings[c]!.push(this.scratch, 0); // cannot be full: the ring holds every block of its class
-    // F2: wake waiters only when one said it waits (PROTOCOL.md, "Arena").
-    if (Atomics.load(this.header, ARENA_WAITERS) > 0) {
-      Atomics.add(this.header, ARENA_FREE_EPOCH, 1);
-      Atomics.notify(this.header, ARENA_FREE_EPOCH);
-    }
   }
 
   /** Byte offset of the block in `ref.buffer` (and in `u8`). */
   byteOffset(handle: number): number {
-    const c = handle >>> ARENA_HANDLE_SHIFT;
-    return this.dataOffsets[c]! + (handle & (MAX_BLOCKS_PER_CLASS - 1)) * this.blockBytes[c]!;
+    const c = (handle >>> ARENA_CLASS_SHIFT) & (ARENA_MAX_CLASSES - 1);
+    return this.dataOffsets[c]! + (handle & ARENA_INDEX_MASK) * this.blockBytes[c]!;
   }
 
   /** Usable bytes of the block behind `handle`. */
   capacityOf(handle: number): number {
-    return this.blockBytes[handle >>> ARENA_HANDLE_SHIFT]!;
+    return this.blockBytes[(handle >>> ARENA_CLASS_SHIFT) & (ARENA_MAX_CLASSES - 1)]!;
+  }
+
+  /** Bytes of all blocks together. */
+  get capacity(): number {
+    return this.blockBytes.reduce((sum, b, c) => sum + b * this.counts[c]!, 0);
   }
 
   /** Free blocks per class; a snapshot. */
   freeBlocks(): number[] {
     return this.rings.map((r) => r.size());
-  }
-
-  private beginWait(): number {
-    const epoch = Atomics.load(this.header, ARENA_FREE_EPOCH);
-    Atomics.add(this.header, ARENA_WAITERS, 1); // W1: announce before the last look
-    return epoch;
-  }
-
-  private endWait(handle: number): number {
-    Atomics.sub(this.header, ARENA_WAITERS, 1);
-    return handle;
-  }
-
-  private checkSize(bytes: number): void {
-    if (bytes >= 0 && bytes <= this.maxPayload) return;
-    if (typeof bytes !== "number" || !(bytes >= 0)) {
-      throw new InvalidArgumentError("arena.alloc(bytes)", `must be a non-negative number, got ${bytes}`);
-    }
-    throw new PayloadTooLargeError(bytes, this.maxPayload);
-  }
-
-  private timeout(bytes: number, timeoutMs: number): never {
-    Atomics.sub(this.header, ARENA_WAITERS, 1);
-    throw new TimeoutError(`no arena block of ${bytes} bytes came free within ${timeoutMs} ms`);
   }
 }

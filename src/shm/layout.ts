@@ -64,10 +64,8 @@ export function dequeBytes(capacity: number, recordWords: number): number {
 export const ARENA_MAGIC = 0x41524e31; // "ARN1"
 export const ARENA_NUM_CLASSES = 1;
 export const ARENA_TOTAL_BYTES = 2;
-/** Bumped by a free that sees a waiter; waiters `Atomics.wait` on it. */
-export const ARENA_FREE_EPOCH = LINE;
-/** Number of threads waiting for a block. */
-export const ARENA_WAITERS = LINE + 1;
+/** The segment number this arena's handles carry. */
+export const ARENA_SEGMENT = 3;
 /** Class table: ARENA_CLASS_FIELDS words per class. */
 export const ARENA_CLASSES = 2 * LINE;
 export const ARENA_CLASS_FIELDS = 5;
@@ -82,8 +80,11 @@ export const ACLS_STATE_OFFSET = 4;
 export const BLOCK_FREE = 0;
 export const BLOCK_USED = 1;
 export const ARENA_MAX_CLASSES = 32;
-/** A handle is (class << ARENA_HANDLE_SHIFT) | block index. */
-export const ARENA_HANDLE_SHIFT = 24;
+/** A handle is segment << ARENA_SEGMENT_SHIFT | class << ARENA_CLASS_SHIFT | block index: never negative. */
+export const ARENA_CLASS_SHIFT = 20;
+export const ARENA_INDEX_MASK = (1 << ARENA_CLASS_SHIFT) - 1;
+export const ARENA_SEGMENT_SHIFT = 25;
+export const ARENA_MAX_SEGMENTS = 64;
 
 // ---- Idle coordination: searching/sleeping counters and one park word per worker ----
 export const IDLE_MAGIC = 0x49444c31; // "IDL1"
@@ -197,6 +198,8 @@ export const POOL_MAIN_WAITING = LINE;
 export const POOL_DOORBELL = LINE + 1;
 /** 1 while the main thread submits again right after completions arrive (a tight loop): workers keep spinning. */
 export const POOL_MAIN_HOT = LINE + 2;
+/** 1 when a worker mailed the main thread something it should read (and maybe relay) soon. */
+export const POOL_MAIN_MAIL = LINE + 3;
 /** Per-worker line at POOL_WORKER_INFO + i * LINE. */
 export const POOL_WORKER_INFO = 2 * LINE;
 /** WORKER_* words inside a worker's line. */
@@ -206,6 +209,7 @@ export const WORKER_SEARCHING = 2; // 1 while the worker holds a searcher slot (
 export const WORKER_RUNNING = 3; // tasks the worker is running right now
 export const WORKER_EXECUTED = 4; // tasks the worker has claimed to run, ever (metrics; exactly-once checks)
 export const WORKER_STOLEN = 5; // join and range halves this worker ran for another worker
+export const WORKER_MAIL = 6; // 1 when the main thread mailed this worker since it last read its mail
 
 /**
  * Task state word, one per task slot: gen << 16 | runner << 4 | state.
@@ -243,7 +247,7 @@ export const JFS_FAILED = 4; // the other half threw; JF_TYPE/A/B hold the encod
 export const REC_WORDS = 4;
 /** Pool task: slot | gen << 20. Join/range half: JOIN_BIT | owner << 12 | depth. */
 export const REC_ID = 0;
-/** handler id (12 bits) | value type (10 bits) << 12 | record kind (2 bits) << 22. Completions: status | type << 12. */
+/** handler id (12 bits) | value type (11 bits) << 12 | record kind (2 bits) << 23. Completions: status | type << 12. */
 export const REC_OP = 1;
 export const REC_A = 2;
 export const REC_B = 3;
@@ -253,8 +257,8 @@ export const ID_JOIN_BIT = 1 << 30;
 export const ID_OWNER_SHIFT = 12;
 export const OP_HANDLER_MASK = 0xfff;
 export const OP_TYPE_SHIFT = 12;
-export const OP_TYPE_MASK = 0x3ff;
-export const OP_KIND_SHIFT = 22;
+export const OP_TYPE_MASK = 0x7ff;
+export const OP_KIND_SHIFT = 23;
 export const KIND_TASK = 0;
 export const KIND_JOIN = 1;
 export const KIND_RANGE = 2;
@@ -262,6 +266,7 @@ export const KIND_RANGE = 2;
 export const DONE_OK = 0;
 export const DONE_THREW = 1;
 export const DONE_SKIPPED = 2; // the task was cancelled before it ran; the slot may be reused
+export const DONE_UNSENDABLE = 3; // the result could not be sent; (type, a, b) hold the DataCloneError's message
 
 export function poolControlBytes(workers: number, slots: number, joinDepth: number): number {
   const frames = alignUp(poolTaskStatesWord(workers) + slots, LINE);

@@ -24,6 +24,11 @@ export interface PoolQueuesOptions {
   initialPosition?: number;
 }
 
+export interface SubmitResult {
+  readonly published: number;
+  readonly wokeWorker: boolean;
+}
+
 export class PoolQueues {
   readonly refs: PoolQueueRefs;
   readonly injector: Injector;
@@ -66,14 +71,13 @@ export class PoolQueues {
     return true;
   }
 
-  /** True when the last submit woke a parked worker (the submitter may want to yield its core). */
-  wokeWorker = false;
-
-  /** Queues up to `count` records with one claim and at most one wake-up; returns how many. */
-  submitBatch(src: ArrayLike<number>, srcOffset: number, count: number): number {
-    const n = this.injector.pushBatch(src, srcOffset, count);
-    this.wokeWorker = n > 0 && this.idle.notifyOne();
-    return n;
+  /**
+   * Queues up to `count` records with one claim and at most one wake-up. Says how many it queued
+   * and whether it woke a parked worker (the submitter may then want to yield its core).
+   */
+  submitBatch(src: ArrayLike<number>, srcOffset: number, count: number): SubmitResult {
+    const published = this.injector.pushBatch(src, srcOffset, count);
+    return { published, wokeWorker: published > 0 && this.idle.notifyOne() };
   }
 
   /** Records queued in the injector and every deque; a snapshot. */

@@ -29,6 +29,11 @@ export interface WorkFinderOptions {
   onSearching?: (searching: boolean) => void;
 }
 
+export const NEXT_FOUND = 0;
+export const NEXT_CLOSED = 1;
+export const NEXT_IDLE = 2;
+export type Next = typeof NEXT_FOUND | typeof NEXT_CLOSED | typeof NEXT_IDLE;
+
 const FOUND = 0;
 const CLOSED = 1;
 const PARK = 2;
@@ -82,12 +87,17 @@ export class WorkFinder {
     return true;
   }
 
-  /** Waits (blocking the thread) for the next record. False once the pool shuts down and nothing is left. */
-  next(dst: Int32Array): boolean {
+  /**
+   * Waits (blocking the thread) for the next record: NEXT_FOUND (in `dst`), NEXT_CLOSED once the
+   * pool shuts down and nothing is left, or NEXT_IDLE after parking `parkMs` with nothing found.
+   */
+  next(dst: Int32Array, parkMs = Infinity): Next {
     for (;;) {
       const r = this.round(dst);
-      if (r !== PARK) return r === FOUND;
-      this.woke(this.idle.park(this.index));
+      if (r !== PARK) return r === FOUND ? NEXT_FOUND : NEXT_CLOSED;
+      const how = this.idle.park(this.index, parkMs);
+      this.woke(how);
+      if (how === Wake.TimedOut) return NEXT_IDLE;
     }
   }
 

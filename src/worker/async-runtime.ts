@@ -25,6 +25,7 @@ export class AsyncRuntime {
     const rec = new Int32Array(REC_WORDS);
     const finder = this.core.finder;
     for (;;) {
+      this.core.idle();
       while (this.inFlight < this.concurrency && finder.tryNext(rec)) this.start(rec);
       if (this.inFlight >= this.concurrency) {
         await new Promise<void>((resolve) => (this.slotFree = resolve));

@@ -12,11 +12,15 @@ import {
   JF_ARG_TYPE, JF_B, JF_GRAIN, JF_STATE, JF_TYPE, KIND_JOIN, KIND_RANGE, OP_KIND_SHIFT,
   OP_TYPE_SHIFT, REC_A, REC_B, REC_ID, REC_OP, REC_WORDS, WORKER_ALIVE, WORKER_STOLEN,
 } from "../shm/layout.ts";
+import { NEXT_CLOSED, NEXT_FOUND, NEXT_IDLE } from "../shm/work-finder.ts";
 import type { TaskContext } from "./task-context.ts";
 import { LazySignal } from "./task-context.ts";
 import type { WorkerCore } from "./worker-core.ts";
 
 const JOIN_ID_MASK = 0xfff;
+/** Busy threads turn their event loop this often (ms); idle ones after this long parked. */
+const YIELD_MS = 50;
+const IDLE_TURN_MS = 200;
 /** How long a join owner spins for its stolen half before it parks. */
 const AWAIT_SPIN_MS = 0.05;
 /** reclaim(): our own half came back, not stolen. */
@@ -53,10 +57,25 @@ export class ComputeRuntime {
     } as TaskContext;
   }
 
-  /** The thread's whole life: take records until the pool shuts down. */
-  run(): void {
+  /**
+   * The thread's whole life: take records until the pool shuts down. Every YIELD_MS of work, and
+   * whenever it has been idle for IDLE_TURN_MS, the thread returns to its event loop once, so
+   * finalizers run (released shared buffers are reported) and microtasks drain.
+   */
+  async run(): Promise<void> {
     const rec = new Int32Array(REC_WORDS);
-    while (this.core.finder.next(rec)) this.runRecord(rec);
+    const finder = this.core.finder;
+    let turnAt = performance.now() + YIELD_MS;
+    for (;;) {
+      this.core.idle();
+      const got = finder.next(rec, IDLE_TURN_MS);
+      if (got === NEXT_CLOSED) return;
+      if (got === NEXT_FOUND) this.runRecord(rec);
+      if (got === NEXT_IDLE || performance.now() >= turnAt) {
+        await new Promise<void>((resolve) => setImmediate(resolve));
+        turnAt = performance.now() + YIELD_MS;
+      }
+    }
   }
 
   private runRecord(rec: Int32Array): void {
@@ -105,7 +124,8 @@ export class ComputeRuntime {
     const depth = this.depth;
     if (depth >= this.core.control.joinDepth) return [this.call(ha, a[1]), this.call(hb, b[1])];
     const codec = this.core.codec;
-    codec.encode(b[1], "join argument", b[0]);
+    // No arena room for b's argument: run both halves here (nothing waits for room; PROTOCOL.md, "Progress").
+    if (codec.encode(b[1], "join argument", b[0]) !== 0) return [this.call(ha, a[1]), this.call(hb, b[1])];
     const type = codec.out[0]!;
     const rec = this.records[depth]!;
     rec[REC_ID] = ID_JOIN_BIT | (this.core.index << ID_OWNER_SHIFT) | depth;
@@ -235,10 +255,10 @@ export class ComputeRuntime {
       } else {
         result = this.call(h, this.core.takeArgument(rec));
       }
-      this.core.codec.encode(result, "result", this.core.handlerNames[h]);
+      this.core.codec.encode(result, "result", this.core.handlerNames[h], owner);
     } catch (e) {
       state = JFS_FAILED;
-      this.core.codec.encode(errorToPlain(e), "error");
+      this.core.codec.encode(errorToPlain(e), "error", "", owner);
     }
     const out = this.core.codec.out;
     w[fw + JF_TYPE] = out[0]!;

@@ -39,7 +39,7 @@ self.onmessage = async (event: MessageEvent<PoolWorkerSetup>) => {
   Atomics.store(core.control.w, core.control.workerWord(setup.index, WORKER_ALIVE), 1);
   hello({ type: "ready", handlers: names, tid });
   if (setup.kind === "compute") {
-    new ComputeRuntime(core, tid).run();
+    await new ComputeRuntime(core, tid).run();
   } else {
     const runtime = new AsyncRuntime(core, setup.concurrency, tid);
     self.onmessage = (e: MessageEvent) => runtime.onControl(e.data);

@@ -4,16 +4,19 @@
  * completions (PROTOCOL.md, "Tasks and completions"). One instance per worker thread.
  */
 import { ValueCodec, errorToPlain } from "../common/codec.ts";
+import { PayloadStore } from "../common/payload-store.ts";
 import { PoolControl, packState } from "../common/pool-control.ts";
+import { TO_MAIN } from "../common/pool-mail.ts";
 import type { PoolWorkerSetup } from "../common/pool-setup.ts";
 import { SharedObjects } from "../common/shared-objects.ts";
-import { PayloadArena } from "../shm/arena.ts";
+import { DataCloneError, PayloadTooLargeError } from "../errors.ts";
 import { Injector } from "../shm/injector.ts";
 import {
-  DONE_OK, DONE_SKIPPED, DONE_THREW, ID_GEN_SHIFT, ID_SLOT_MASK, OP_HANDLER_MASK, OP_TYPE_MASK, OP_TYPE_SHIFT,
+  DONE_OK, DONE_SKIPPED, DONE_THREW, DONE_UNSENDABLE, ID_GEN_SHIFT, ID_SLOT_MASK, OP_HANDLER_MASK, OP_TYPE_MASK, OP_TYPE_SHIFT,
   REC_A, REC_B, REC_ID, REC_OP, REC_WORDS, TASK_GEN_MASK, TS_ABORT_FLAG, TS_CANCELLED, TS_STATE_MASK, TS_QUEUED, TS_RUNNING, WORKER_EXECUTED, WORKER_RUNNING,
 } from "../shm/layout.ts";
 import { WorkFinder } from "../shm/work-finder.ts";
+import { WorkerMailer } from "./worker-mailer.ts";
 
 const NAP = new Int32Array(new SharedArrayBuffer(4));
 
@@ -25,6 +28,8 @@ export class WorkerCore {
   readonly finder: WorkFinder;
   readonly control: PoolControl;
   readonly codec: ValueCodec;
+  readonly shared: SharedObjects;
+  readonly mailer: WorkerMailer;
   readonly handlers: Handler[];
   readonly handlerNames: string[];
   readonly byName = new Map<string, number>();
@@ -42,10 +47,14 @@ export class WorkerCore {
       onSearching: (on) => this.control.setSearching(setup.index, on),
     });
     this.completions = Injector.attach(setup.completions);
-    const port = setup.registryPort;
-    const shared = new SharedObjects((setup.index + 1) << 20, (id, obj) => port.postMessage({ id, obj }), () => port);
-    for (const [id, obj] of setup.shared) shared.adopt(id, obj);
-    this.codec = new ValueCodec(PayloadArena.attach(setup.arena), shared, "block");
+    this.mailer = new WorkerMailer(setup.registryPort, this.control, setup.index);
+    const store = new PayloadStore(setup.segments[0]!, (n) => this.shared.readMailUntil(0, () => store.knows(n), `arena segment ${n}`));
+    for (const ref of setup.segments.slice(1)) store.adopt(ref);
+    this.shared = new SharedObjects(setup.index + 1, this.mailer, (m) => {
+      if (m.t === "seg") store.adopt(m.ref);
+    });
+    for (const [id, buf] of setup.shared) this.shared.receive({ t: "reg", id, buf, origin: 0 });
+    this.codec = new ValueCodec(store, this.shared, { maxPayload: setup.maxPayload });
     this.handlerNames = names;
     this.handlers = names.map((n) => mod[n] as Handler);
     names.forEach((n, i) => this.byName.set(n, i));
@@ -91,22 +100,45 @@ export class WorkerCore {
     return (s & TS_ABORT_FLAG) !== 0 || (s & TS_STATE_MASK) === TS_CANCELLED;
   }
 
-  /** Posts a handler's result; a result that cannot be sent becomes the task's error. */
+  /**
+   * An idle point (between top-level tasks, before parking): read mail the main thread sent (new
+   * arena segments, registrations, releases) and forget released buffers (PROTOCOL.md, "Mail").
+   */
+  idle(): void {
+    if (this.mailer.takeFlag()) this.shared.drain([0]);
+    this.shared.settle();
+  }
+
+  /** Posts a handler's result; a result that cannot be sent fails its task with a DataCloneError or PayloadTooLargeError. */
   succeed(id: number, handler: number, value: unknown): void {
     try {
-      this.codec.encode(value, "result", this.handlerNames[handler]);
+      this.codec.encode(value, "result", this.handlerNames[handler], TO_MAIN);
     } catch (e) {
-      return this.fail(id, e);
+      return this.refuse(id, e);
     }
     const out = this.codec.out;
     this.finish(id, DONE_OK, out[0]!, out[1]!, out[2]!);
   }
 
-  /** Posts what a handler threw. */
+  /** Posts what a handler threw; never throws itself (an error that cannot be sent is described instead). */
   fail(id: number, thrown: unknown): void {
-    this.codec.encode(errorToPlain(thrown), "error");
+    try {
+      this.codec.encode(errorToPlain(thrown), "error", "", TO_MAIN);
+    } catch (e) {
+      return this.refuse(id, e);
+    }
     const out = this.codec.out;
     this.finish(id, DONE_THREW, out[0]!, out[1]!, out[2]!);
+  }
+
+  /** The result or error could not be sent: the task fails with why, as plain text. */
+  private refuse(id: number, why: unknown): void {
+    const known = why instanceof DataCloneError || why instanceof PayloadTooLargeError;
+    const code = known ? (why as DataCloneError).code : "ERR_DATA_CLONE";
+    const message = String((why as Error)?.message ?? why).slice(0, 4096);
+    this.codec.encode(JSON.stringify([code, message]), "error", "", TO_MAIN); // a short string always fits or travels as a parcel
+    const out = this.codec.out;
+    this.finish(id, DONE_UNSENDABLE, out[0]!, out[1]!, out[2]!);
   }
 
   private finish(id: number, status: number, type: number, a: number, b: number): void {

@@ -134,11 +134,12 @@ describe("payloads", () => {
     expect(await ok).toBe(3);
   });
 
-  test("a payload larger than the arena's largest block is a clear error", async () => {
-    const tm = await m.start({ compute: { cpu: { module: MATH, max_threads: 1 } } });
+  test("a payload larger than max_payload_bytes is a clear error naming the handler and the key", async () => {
+    const tm = await m.start({ compute: { cpu: { module: MATH, max_threads: 1, max_payload_bytes: 1 << 20 } } });
     const e = await rejection(tm.compute("cpu").run("echo", new Uint8Array(2 << 20)));
     expect(e).toBeInstanceOf(PayloadTooLargeError);
     expect(e.message).toContain('handler "echo"');
+    expect(e.message).toContain("max_payload_bytes");
     expect(await tm.compute("cpu").run("add", [1, 2])).toBe(3);
   });
 });

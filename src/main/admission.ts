@@ -1,0 +1,109 @@
+/**
+ * Main thread: tasks whose argument found no arena room wait here, in FIFO order, until room comes
+ * (completions free blocks; the store grows by a segment while it is below its cap). They count
+ * toward `max_queue`, abort like queued tasks, and `close` settles them. Nothing blocks: the pump
+ * calls `admit()` after every completion drain (PROTOCOL.md, "Progress").
+ */
+export interface WaitingTask {
+  readonly handler: string;
+  readonly signal: AbortSignal | undefined;
+  readonly settle: PromiseWithResolvers<unknown>;
+  /** Encodes the argument into the pool's codec: 0, or the bytes it still needs. */
+  encode(): number;
+  /** Queues the encoded task (the codec's `out` holds its argument). */
+  enqueue(): void;
+  onAbort?: () => void;
+}
+
+export class Admission {
+  private queue: Array<WaitingTask | undefined> = [];
+  private head = 0;
+  private count = 0;
+  /** Bytes the head of the queue needs (0: nothing waits). */
+  needed = 0;
+
+  constructor(
+    /** Adds an arena segment if the store may still grow; true when it did. */
+    private readonly grow: () => boolean,
+  ) {}
+
+  /** Tasks waiting for room. */
+  get waiting(): number {
+    return this.count;
+  }
+
+  /** Queues a task that found no room; it is admitted in FIFO order. */
+  wait(task: WaitingTask, needed: number): void {
+    this.queue.push(task);
+    this.count++;
+    if (this.count === 1) this.needed = needed;
+    if (task.signal) {
+      task.onAbort = () => this.drop(task, task.signal!.reason);
+      task.signal.addEventListener("abort", task.onAbort, { once: true });
+    }
+    this.admit();
+  }
+
+  /** Admits waiting tasks from the head while they find room; grows the store when the head cannot. */
+  admit(): void {
+    while (this.count > 0) {
+      const task = this.queue[this.head];
+      if (task === undefined) {
+        this.head++;
+        continue;
+      }
+      let needed: number;
+      try {
+        needed = task.encode();
+      } catch (e) {
+        this.remove();
+        this.unwatch(task);
+        task.settle.reject(e); // this argument can never be sent (e.g. too large): it alone fails
+        continue;
+      }
+      if (needed !== 0) {
+        if (this.grow()) continue;
+        this.needed = needed;
+        return;
+      }
+      this.remove();
+      this.unwatch(task);
+      task.enqueue();
+    }
+    this.needed = 0;
+    this.queue = [];
+    this.head = 0;
+  }
+
+  /** Rejects every waiting task (close with drain: false, or a timed-out close). */
+  rejectAll(reason: () => unknown): void {
+    for (let i = this.head; i < this.queue.length; i++) {
+      const task = this.queue[i];
+      if (!task) continue;
+      this.unwatch(task);
+      task.settle.reject(reason());
+    }
+    this.queue = [];
+    this.head = 0;
+    this.count = 0;
+    this.needed = 0;
+  }
+
+  private remove(): void {
+    this.queue[this.head++] = undefined;
+    this.count--;
+  }
+
+  private drop(task: WaitingTask, reason: unknown): void {
+    const i = this.queue.indexOf(task, this.head);
+    if (i < 0) return;
+    this.queue[i] = undefined;
+    this.count--;
+    task.settle.reject(reason);
+    if (i === this.head) this.admit(); // the next one may fit
+  }
+
+  private unwatch(task: WaitingTask): void {
+    if (task.onAbort) task.signal?.removeEventListener("abort", task.onAbort);
+  }
+}

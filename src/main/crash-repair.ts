@@ -1,0 +1,36 @@
+/**
+ * Main thread: what happens when a pool thread dies (PROTOCOL.md, "Crash repair"). Its completions
+ * posted before death are taken first; every task it was still running rejects with
+ * WorkerCrashedError; its queue counters are repaired; a replacement starts in its seat. Records
+ * still in its deque stay there for the others to steal.
+ */
+import { WorkerCrashedError } from "../errors.ts";
+import { TS_RUNNING, TS_STATE_MASK, WORKER_ALIVE, WORKER_RUNNING, WORKER_SEARCHING } from "../shm/layout.ts";
+import type { TaskPool } from "./task-pool.ts";
+
+export function repairAfterDeath(pool: TaskPool, index: number, detail: string): void {
+  const { control, queues, tasks } = pool;
+  const w = control.w;
+  Atomics.store(w, control.workerWord(index, WORKER_ALIVE), 0);
+  // Join owners parked for a half this thread took look at WORKER_ALIVE when woken (U1).
+  for (let i = 0; i < pool.threads; i++) if (i !== index) queues.idle.unpark(i);
+  pool.pump.drain();
+  tasks.entries.forEach((e, slot) => {
+    if (!e) return;
+    const s = tasks.stateOf(slot);
+    if ((s & TS_STATE_MASK) === TS_RUNNING && tasks.runnerOf(s) === index) {
+      pool.counts.crashed++;
+      pool.settle(slot, (x) => x.reject(new WorkerCrashedError(pool.name, index, detail)));
+      pool.closeTask(slot);
+    }
+  });
+  const searching = Atomics.exchange(w, control.workerWord(index, WORKER_SEARCHING), 0) === 1;
+  Atomics.store(w, control.workerWord(index, WORKER_RUNNING), 0);
+  queues.idle.releaseDeadWorker(index, searching);
+  if (pool.closing) return;
+  pool.workers.start(index).then(
+    () => queues.idle.notifyOne(),
+    () => {}, // the module failed to load again: the seat stays empty, the other threads serve
+  );
+  pool.pump.schedule();
+}

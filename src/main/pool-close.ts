@@ -1,0 +1,51 @@
+/**
+ * Main thread: closing a pool. `drain: true` finishes queued tasks and those waiting for arena
+ * room; `drain: false` rejects them with PoolClosedError and lets running ones finish. Past
+ * `timeoutMs` threads are stopped and whatever is left rejects with PoolClosedError.
+ */
+import { packState } from "../common/pool-control.ts";
+import { PoolClosedError } from "../errors.ts";
+import { TS_CANCELLED, TS_QUEUED } from "../shm/layout.ts";
+import type { TaskPool } from "./task-pool.ts";
+
+export async function shutDown(pool: TaskPool, drain: boolean, timeoutMs: number): Promise<void> {
+  const { tasks } = pool;
+  if (!drain) {
+    pool.admission.rejectAll(() => new PoolClosedError(pool.name, "was closed before this task found room to start"));
+    tasks.entries.forEach((e, slot) => {
+      if (!e) return;
+      if (tasks.casState(slot, packState(e.gen, 0, TS_QUEUED), packState(e.gen, 0, TS_CANCELLED))) {
+        pool.settle(slot, (x) => x.reject(new PoolClosedError(pool.name, "was closed before this task ran")));
+        pool.counts.cancelled++;
+      }
+    });
+  }
+  pool.pump.schedule();
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const timedOut = await Promise.race([
+    whenIdle(pool).then(() => false),
+    new Promise<boolean>((resolve) => (timer = setTimeout(() => resolve(true), timeoutMs))),
+  ]);
+  clearTimeout(timer);
+  pool.queues.shutdown();
+  await pool.workers.stop();
+  if (timedOut) {
+    const late = (what: string) => new PoolClosedError(pool.name, `was closed after ${timeoutMs} ms with this task ${what}`);
+    pool.admission.rejectAll(() => late("still waiting for room"));
+    tasks.entries.forEach((e, slot) => {
+      if (!e) return;
+      pool.settle(slot, (x) => x.reject(late("unfinished")));
+      pool.closeTask(slot);
+    });
+  }
+  pool.pump.dispose();
+}
+
+/** Resolves once nothing is queued, running or waiting for room. */
+async function whenIdle(pool: TaskPool): Promise<void> {
+  for (;;) {
+    await pool.tasks.whenDrained();
+    if (pool.admission.waiting === 0) return;
+    await new Promise((resolve) => setTimeout(resolve, 1)); // admitted on the next completion
+  }
+}

@@ -1,0 +1,47 @@
+/**
+ * Worker side of the pool's mail (src/common/pool-mail.ts): one port to the main thread, which
+ * relays to the other workers. Raises POOL_MAIN_MAIL and rings the main thread when what it posts
+ * must be passed on (another thread may be waiting to decode a record that names it).
+ */
+import { receiveMessageOnPort, type MessagePort } from "node:worker_threads";
+import type { PoolControl } from "../common/pool-control.ts";
+import { TO_MAIN, type Mail, type MailTransport } from "../common/pool-mail.ts";
+import { POOL_MAIN_MAIL, WORKER_MAIL } from "../shm/layout.ts";
+
+export class WorkerMailer implements MailTransport {
+  private readonly flagWord: number;
+
+  constructor(
+    private readonly port: MessagePort,
+    private readonly control: PoolControl,
+    index: number,
+  ) {
+    this.flagWord = control.workerWord(index, WORKER_MAIL);
+  }
+
+  broadcast(mail: Mail, transfer?: ArrayBuffer[]): void {
+    this.post(mail, transfer, true);
+  }
+
+  send(to: number, mail: Mail, transfer?: ArrayBuffer[]): void {
+    // A parcel for the main thread is read when its record is: no need to hurry the main thread.
+    this.post(mail, transfer, to !== TO_MAIN);
+  }
+
+  poll(): Mail | undefined {
+    return receiveMessageOnPort(this.port)?.message as Mail | undefined;
+  }
+
+  /** True (and cleared) when the main thread mailed this worker since the last look. */
+  takeFlag(): boolean {
+    const w = this.control.w;
+    return Atomics.load(w, this.flagWord) !== 0 && Atomics.exchange(w, this.flagWord, 0) !== 0;
+  }
+
+  private post(mail: Mail, transfer: ArrayBuffer[] | undefined, relay: boolean): void {
+    this.port.postMessage(mail, transfer ?? []);
+    if (!relay) return;
+    Atomics.store(this.control.w, POOL_MAIN_MAIL, 1);
+    this.control.ringMain();
+  }
+}
