@@ -132,7 +132,16 @@ export class TaskError extends ThreadManagerError {
   readonly handler: string;
   /** The thrown value when it was not an Error. */
   readonly thrown?: unknown;
-  constructor(pool: string, handler: string, original: { name?: string; message?: string; stack?: string; cause?: unknown; code?: unknown; thrown?: unknown }) {
+  /** The thrown Error rebuilt on this thread: its built-in class, own fields, cause chain. */
+  declare readonly original?: Error;
+  /** The original's `errors` when it was an AggregateError. */
+  declare readonly errors?: unknown[];
+  constructor(
+    pool: string,
+    handler: string,
+    original: { name?: string; message?: string; stack?: string; cause?: unknown; code?: unknown; thrown?: unknown },
+    rebuilt?: { original?: Error; errors?: unknown[] },
+  ) {
     super("ERR_TASK_FAILED", original.message ?? `handler threw ${String(original.thrown)}`, "cause" in original ? { cause: original.cause } : undefined);
     this.pool = pool;
     this.handler = handler;
@@ -140,6 +149,8 @@ export class TaskError extends ThreadManagerError {
     if (original.stack) this.stack = original.stack;
     if ("thrown" in original) this.thrown = original.thrown;
     if (original.code !== undefined) (this as { originalCode?: unknown }).originalCode = original.code;
+    if (rebuilt?.original) this.original = rebuilt.original;
+    if (rebuilt?.errors) this.errors = rebuilt.errors;
   }
 }
 

@@ -62,7 +62,6 @@ const f64 = new Float64Array(1);
 const f64Words = new Int32Array(f64.buffer);
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();
-const utf16 = new TextDecoder("utf-16le");
 
 export interface CodecOptions {
   /** Largest payload in bytes; above it encode throws PayloadTooLargeError. */
@@ -185,7 +184,7 @@ export class ValueCodec {
   private decode(type: number, bytes: Uint8Array): unknown {
     switch (type & TAG_MASK) {
       case T_STR: return decoder.decode(bytes);
-      case T_STR16: return utf16.decode(bytes);
+      case T_STR16: return fromUtf16(bytes);
       case T_JSON: return JSON.parse(decoder.decode(bytes));
       case T_SER: return deserialize(bytes.slice());
       case T_BYTES: return rebuildBytes((type >>> KIND_SHIFT) & 0xf, bytes);
@@ -294,6 +293,14 @@ export class ValueCodec {
       : new Uint8Array(value.buffer, value.byteOffset, value.byteLength);
     return this.place(T_BYTES | (kind << KIND_SHIFT), src.byteLength, (dst) => (dst.set(src), src.byteLength));
   }
+}
+
+/** UTF-16 code units back to a string, lone surrogates kept (TextDecoder would replace them). */
+function fromUtf16(bytes: Uint8Array): string {
+  const units = new Uint16Array(bytes.slice().buffer);
+  let s = "";
+  for (let i = 0; i < units.length; i += 8192) s += String.fromCharCode.apply(null, units.subarray(i, i + 8192) as unknown as number[]);
+  return s;
 }
 
 function usesBytes(tag: number): boolean {

@@ -31,6 +31,8 @@ export class SharedObjects {
   private readonly owned = new Map<number, WeakRef<SharedArrayBuffer>>();
   private readonly adopted = new Map<number, SharedArrayBuffer>();
   private readonly adoptedIds = new WeakMap<SharedArrayBuffer, number>();
+  /** Ids peers registered for a buffer this thread sent them first: its own object, held weakly (no cycle). */
+  private readonly aliases = new Map<number, WeakRef<SharedArrayBuffer>>();
   private readonly parcels = new Map<number, ArrayBuffer>();
   private retired: Array<[number, SharedArrayBuffer | undefined]> = [];
   private readonly collected = new FinalizationRegistry<number>((id) => this.forget(id));
@@ -57,6 +59,11 @@ export class SharedObjects {
   /** Ids this thread owns and peers may hold, plus ids adopted from peers: the registry's size. */
   get size(): number {
     return this.owned.size + this.adopted.size;
+  }
+
+  /** Ids this thread owns: while there are any, a collection may find some to release. */
+  get ownedCount(): number {
+    return this.owned.size;
   }
 
   /** The id of `buf` for sending, registering (and mailing) it the first time this thread sends it. */
@@ -105,7 +112,7 @@ export class SharedObjects {
   /** The buffer behind `id`, reading mail until its registration is there. */
   get(id: number): SharedArrayBuffer {
     const mine = ownerOf(id) === this.owner;
-    const found = mine ? this.owned.get(id)?.deref() : this.adopted.get(id);
+    const found = mine ? this.owned.get(id)?.deref() : (this.aliases.get(id)?.deref() ?? this.adopted.get(id));
     if (found !== undefined) return found;
     if (mine) throw new ThreadManagerError("ERR_SHARED_UNKNOWN", `shared buffer #${id} was released by this thread while a record named it`);
     this.readMailUntil(ownerOf(id), () => this.adopted.has(id), `shared buffer #${id}`);
@@ -131,7 +138,9 @@ export class SharedObjects {
   settle(): void {
     if (this.retired.length === 0) return;
     for (const [id, buf] of this.retired) {
-      if (this.adopted.get(id) === buf) this.adopted.delete(id);
+      if (this.adopted.get(id) !== buf) continue; // the id was registered again since
+      this.adopted.delete(id);
+      this.aliases.delete(id);
     }
     this.retired = [];
   }
@@ -139,10 +148,11 @@ export class SharedObjects {
   receive(mail: Mail): void {
     switch (mail.t) {
       case "reg": {
-        const mine = ownerOf(mail.origin) === this.owner && mail.origin !== 0 ? this.owned.get(mail.origin)?.deref() : undefined;
-        const buf = mine ?? mail.buf;
-        this.adopted.set(mail.id, buf);
-        if (mine === undefined && !this.adoptedIds.has(buf)) this.adoptedIds.set(buf, mail.id);
+        // Held strongly: the peer's own wrapper. Our original, if this is one we sent, only weakly.
+        this.adopted.set(mail.id, mail.buf);
+        const mine = ownerOf(mail.origin) === this.owner && mail.origin !== 0 ? this.owned.get(mail.origin) : undefined;
+        if (mine) this.aliases.set(mail.id, mine);
+        else this.adoptedIds.set(mail.buf, mail.id);
         return;
       }
       case "rel": {

@@ -39,6 +39,7 @@ export async function shutDown(pool: TaskPool, drain: boolean, timeoutMs: number
     });
   }
   pool.pump.dispose();
+  pool.stopSweeping();
 }
 
 /** Resolves once nothing is queued, running or waiting for room. */

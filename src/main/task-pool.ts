@@ -104,6 +104,7 @@ export abstract class TaskPool {
   private batched = 0;
   /** Arena bytes held by the arguments of tasks not yet completed (at most half the store). */
   private argBytes = 0;
+  private readonly sweeper: ReturnType<typeof setInterval>;
   closing: Promise<void> | undefined;
 
   protected constructor(o: TaskPoolOptions) {
@@ -146,6 +147,9 @@ export abstract class TaskPool {
       complete: (r, at) => this.complete(r, at),
       contain: (e) => this.contain(e),
     }, this.completions, this.control, o.mainSpinMicros ?? 20);
+    // While no task is pending the pump sleeps: read the workers' mail (releases) now and then.
+    this.sweeper = setInterval(() => this.sweep(), 1000);
+    this.sweeper.unref();
     this.setup = {
       pool: o.name, kind: o.kind, module: o.module, queues: this.queues.refs, completions: this.completions.ref,
       control: this.control.buffer, spinMicros: o.spinMicros ?? 50, maxPayload,
@@ -167,6 +171,7 @@ export abstract class TaskPool {
     } catch (e) {
       await this.workers.stop();
       this.pump.dispose();
+      this.stopSweeping();
       throw e;
     }
   }
@@ -278,6 +283,18 @@ export abstract class TaskPool {
     this.argBytes -= e.argBytes;
     if (e.transients) for (const id of e.transients) this.shared.release(id);
     this.tasks.close(slot);
+  }
+
+  /** Idle upkeep: mail from workers (releases of buffers they made), then forget what was released. */
+  private sweep(): void {
+    if (this.pending > 0) return; // the pump does this while tasks are pending
+    if (this.mailer.takeFlag()) this.shared.drain(this.mailer.owners());
+    this.shared.settle(); // nothing pending: no completion can name a released buffer
+  }
+
+  /** Stops the idle upkeep (the pool closed). */
+  stopSweeping(): void {
+    clearInterval(this.sweeper);
   }
 
   /** Adds an arena segment while below the cap, and tells the workers. */

@@ -31,6 +31,7 @@ export class AsyncRuntime {
         await new Promise<void>((resolve) => (this.slotFree = resolve));
         continue;
       }
+      this.core.turn();
       if (!(await finder.nextAsync(rec))) break;
       this.start(rec);
     }

@@ -73,6 +73,7 @@ export class ComputeRuntime {
       if (got === NEXT_FOUND) this.runRecord(rec);
       if (got === NEXT_IDLE || performance.now() >= turnAt) {
         await new Promise<void>((resolve) => setImmediate(resolve));
+        this.core.turn();
         turnAt = performance.now() + YIELD_MS;
       }
     }

@@ -36,6 +36,7 @@ export class WorkerCore {
   private readonly completions: Injector;
   private readonly done = new Int32Array(REC_WORDS);
   private readonly runningWord: number;
+  private collectedAt = 0;
   private readonly executedWord: number;
 
   constructor(setup: PoolWorkerSetup, mod: Record<string, unknown>, names: string[]) {
@@ -107,6 +108,18 @@ export class WorkerCore {
   idle(): void {
     if (this.mailer.takeFlag()) this.shared.drain([0]);
     this.shared.settle();
+  }
+
+  /**
+   * The thread is back in its event loop (finalizers may run now). A thread that owns shared
+   * buffers collects now and then, so the ones its handlers dropped are found and released.
+   */
+  turn(): void {
+    if (this.shared.ownedCount === 0) return;
+    const now = performance.now();
+    if (now - this.collectedAt < 1000) return;
+    this.collectedAt = now;
+    Bun.gc(false);
   }
 
   /** Posts a handler's result; a result that cannot be sent fails its task with a DataCloneError or PayloadTooLargeError. */
