@@ -117,8 +117,9 @@ export class HandlerNotFoundError extends ThreadManagerError {
 /** A value that cannot cross threads (a function, a symbol, a class instance with private state...). */
 export class DataCloneError extends ThreadManagerError {
   declare readonly code: "ERR_DATA_CLONE";
+  /** With a cause: "`what` cannot be sent to another thread: cause". Without: `what` is the whole message. */
   constructor(what: string, cause?: unknown) {
-    super("ERR_DATA_CLONE", `${what} cannot be sent to another thread: ${describeCause(cause)}`, { cause });
+    super("ERR_DATA_CLONE", cause === undefined ? what : `${what} cannot be sent to another thread: ${describeCause(cause)}`, cause === undefined ? undefined : { cause });
   }
 }
 

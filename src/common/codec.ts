@@ -24,6 +24,7 @@
  */
 import { deserialize, serialize } from "bun:jsc";
 import { DataCloneError, PayloadTooLargeError } from "../errors.ts";
+import { describeUnsendable } from "./error-codec.ts";
 import type { PayloadStore } from "./payload-store.ts";
 import { ownerOf } from "./pool-mail.ts";
 import { SharedObjects } from "./shared-objects.ts";
@@ -279,7 +280,7 @@ export class ValueCodec {
     try {
       bytes = serialize(value);
     } catch (e) {
-      throw new DataCloneError(this.what(), e);
+      throw new DataCloneError(`${describeUnsendable(value, this.what(), e)}, which cannot be sent to another thread`);
     }
     const src = new Uint8Array(bytes);
     return this.place(tag, src.byteLength, (dst) => (dst.set(src), src.byteLength));
@@ -342,35 +343,4 @@ function isJsonSafe(v: unknown, depth: number): boolean {
     default:
       return false;
   }
-}
-
-/** A thrown value as plain data that survives serialize: keeps name, message, stack, code and cause. */
-export function errorToPlain(err: unknown, depth = 0): Record<string, unknown> {
-  if (!(err instanceof Error)) {
-    let thrown: unknown = err;
-    try {
-      serialize(err);
-    } catch {
-      thrown = String(err);
-    }
-    return { thrown };
-  }
-  const plain: Record<string, unknown> = { name: err.name, message: err.message, stack: err.stack };
-  const code = (err as { code?: unknown }).code;
-  if (code !== undefined) plain.code = code;
-  if ("cause" in err && depth < 8) plain.cause = err.cause instanceof Error ? { __error: errorToPlain(err.cause, depth + 1) } : errorToPlain(err.cause, depth + 1).thrown;
-  return plain;
-}
-
-/** Rebuilds an Error (or the thrown value) from errorToPlain's output. */
-export function plainToCause(v: unknown): unknown {
-  if (v && typeof v === "object" && "__error" in v) {
-    const p = (v as { __error: Record<string, unknown> }).__error;
-    const e = new Error(String(p.message ?? ""), "cause" in p ? { cause: plainToCause(p.cause) } : undefined);
-    e.name = String(p.name ?? "Error");
-    if (p.stack) e.stack = String(p.stack);
-    if (p.code !== undefined) (e as { code?: unknown }).code = p.code;
-    return e;
-  }
-  return v;
 }

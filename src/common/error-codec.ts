@@ -71,17 +71,12 @@ function encodeNode(cx: Cx, v: unknown, path: string, depth: number): WireNode {
   if (v === undefined) return { k: "undefined" };
   if (isError(v)) return encodeError(cx, v, path, depth);
   if (typeof v === "string") return { k: "json", v: truncate(cx, v, path) };
-  let node: WireNode;
-  let size: number;
+  let node: WireNode, size: number;
   try {
-    if (isJsonSafe(v, 0)) {
-      const s = JSON.stringify(v);
-      node = { k: "json", v: JSON.parse(s) }; // a copy: getters are not read twice
-      size = s.length;
-    } else {
-      node = { k: "ser", b64: Buffer.from(serialize(v)).toString("base64") };
-      size = node.b64.length;
-    }
+    const json = isJsonSafe(v, 0) ? JSON.stringify(v) : undefined;
+    const b64 = json === undefined ? Buffer.from(serialize(v)).toString("base64") : "";
+    node = json === undefined ? { k: "ser", b64 } : { k: "json", v: JSON.parse(json) }; // a copy: getters are not read again
+    size = json?.length ?? b64.length;
   } catch (e) {
     const found = locate(v, "", new Set(), 0);
     const why = !found ? `${article(kindOf(v))} that cannot be cloned (${preview(e)})` : found[0] ? `${article(kindOf(v))} whose \`${found[0]}\` is ${found[1]}` : found[1];
@@ -101,30 +96,24 @@ function encodeError(cx: Cx, err: Error, path: string, depth: number): WireNode 
   cx.used += 64; // the node's own keys
   try {
     const cls = classOf(err);
-    const text = (key: string): string => {
-      const v = read(cx, err, key, path);
-      if (typeof v === "symbol" || typeof v === "function") return (encodeNode(cx, v, join(path, key), depth) as { v: string }).v;
-      return truncate(cx, typeof v === "string" ? v : String(v ?? ""), join(path, key));
-    };
+    const text = (key: string, v = read(cx, err, key, path)): string =>
+      typeof v === "symbol" || typeof v === "function" ? String((encodeNode(cx, v, join(path, key), depth) as { v: string }).v)
+      : truncate(cx, typeof v === "string" ? v : v == null ? "" : preview(v), join(path, key));
     const node: WireNode & { k: "error" } = { k: "error", cls, name: text("name"), message: text("message"), fields: [] };
-    if (read(cx, err, "stack", path) !== undefined) node.stack = text("stack");
-    const keys = Object.keys(err);
-    for (let i = 0; i < keys.length; i++) {
-      const key = keys[i]!;
-      if (OWN_SLOTS.has(key) || (key === "errors" && cls === "AggregateError")) continue;
-      if (cx.used >= cx.maxTotal) {
-        cx.problems.push(`${keys.slice(i).map((k) => join(path, k)).join(", ")} (over the size budget)`);
-        break;
-      }
-      cx.used += key.length + 8;
-      node.fields.push([key, encodeNode(cx, read(cx, err, key, path), join(path, key), depth + 1)]);
-    }
+    const stack = read(cx, err, "stack", path);
+    if (stack !== undefined) node.stack = text("stack", stack);
+    const keys = Object.keys(err).filter((k) => !OWN_SLOTS.has(k) && !(k === "errors" && cls === "AggregateError"));
+    node.fields = bounded(cx, keys.map((k) => join(path, k)), (i) => {
+      cx.used += keys[i]!.length + 8;
+      return [keys[i]!, encodeNode(cx, read(cx, err, keys[i]!, path), join(path, keys[i]!), depth + 1)];
+    });
     for (const s of Object.getOwnPropertySymbols(err)) {
       if (Object.prototype.propertyIsEnumerable.call(err, s)) cx.problems.push(`${join(path, `[${s.toString()}]`)} (a symbol key)`);
     }
     if (cls === "AggregateError") {
       const list = read(cx, err, "errors", path);
-      node.errors = Array.isArray(list) ? list.map((x, i) => encodeNode(cx, x, join(path, `errors[${i}]`), depth + 1)) : [];
+      const all = Array.isArray(list) ? list : [];
+      node.errors = bounded(cx, all.map((_, i) => join(path, `errors[${i}]`)), (i) => encodeNode(cx, all[i], join(path, `errors[${i}]`), depth + 1));
     }
     if (Object.hasOwn(err, "cause")) node.cause = encodeNode(cx, read(cx, err, "cause", path), join(path, "cause"), depth + 1);
     return node;
@@ -133,14 +122,27 @@ function encodeError(cx: Cx, err: Error, path: string, depth: number): WireNode 
   }
 }
 
+/** Encodes entries while the budget lasts; the rest are dropped with one problem. */
+function bounded<T>(cx: Cx, paths: string[], encode: (i: number) => T): T[] {
+  const out: T[] = [];
+  for (let i = 0; i < paths.length; i++) {
+    if (cx.used >= cx.maxTotal) {
+      const more = paths.length - i - 1;
+      cx.problems.push(`${paths[i]}${more ? ` and ${more} more` : ""} (over the size budget, dropped)`);
+      break;
+    }
+    out.push(encode(i));
+  }
+  return out;
+}
+
 /** Reads a property; a getter that throws yields a description instead (and a problem). */
 function read(cx: Cx, o: object, key: string, path: string): unknown {
   try {
     return (o as Record<string, unknown>)[key];
   } catch (e) {
     const why = `a getter that threw ${preview(e)}`;
-    cx.problems.push(`${join(path, key)} (${why})`);
-    return `[${why}]`;
+    return (unsent(cx, join(path, key), why, `[${why}]`) as { v: string }).v;
   }
 }
 
@@ -151,21 +153,16 @@ function unsent(cx: Cx, path: string, why: string, as: string): WireNode {
 
 function truncate(cx: Cx, s: string, path: string): string {
   const max = Math.max(0, Math.min(cx.maxString, cx.maxTotal - cx.used));
-  if (s.length <= max) {
-    cx.used += s.length;
-    return s;
-  }
-  const cut = max > 0 && (s.charCodeAt(max - 1) & 0xfc00) === 0xd800 ? max - 1 : max; // keep surrogate pairs whole
+  const cut = s.length <= max ? s.length : max > 0 && (s.charCodeAt(max - 1) & 0xfc00) === 0xd800 ? max - 1 : max; // keep surrogate pairs whole
   cx.used += cut;
+  if (cut === s.length) return s;
   cx.problems.push(`${path || "the thrown value"} (${s.length} characters, truncated to ${cut})`);
   return `${s.slice(0, cut)}… [truncated: ${s.length} characters in all]`;
 }
 
+/** The nearest built-in class on the prototype chain. */
 function classOf(err: Error): string {
-  for (let p = Object.getPrototypeOf(err), n = 0; p && n < 64; p = Object.getPrototypeOf(p), n++) {
-    const cls = BUILTIN_PROTOS.get(p);
-    if (cls) return cls;
-  }
+  for (let p = Object.getPrototypeOf(err), n = 0; p && n < 64; p = Object.getPrototypeOf(p), n++) if (BUILTIN_PROTOS.has(p)) return BUILTIN_PROTOS.get(p)!;
   return "Error";
 }
 
@@ -237,15 +234,10 @@ function locate(v: unknown, at: string, seen: Set<object>, depth: number): [stri
   if (v === null || typeof v !== "object" || seen.has(v) || depth > 32) return undefined;
   seen.add(v);
   const container = Array.isArray(v) || isPlainObject(v) || v instanceof Map || v instanceof Set;
-  if (!container) {
-    try {
-      serialize(v);
-      return undefined;
-    } catch {} // look inside, then blame the object itself
-  }
+  if (!container && canSerialize(v)) return undefined; // else look inside, then blame the object itself
   const parts: [string, () => unknown][] =
-    v instanceof Map ? [...v].map(([k, x]) => [`${at}.get(${typeof k === "string" ? JSON.stringify(k) : preview(k)})`, () => x])
-    : v instanceof Set ? [...v].map((x) => [`${at}.<member>`, () => x])
+    v instanceof Map ? [...v].map(([k, x]) => [join(at, `get(${typeof k === "string" ? JSON.stringify(k) : preview(k)})`), () => x])
+    : v instanceof Set ? [...v].map((x) => [join(at, "<member>"), () => x])
     : Object.keys(v).map((k) => [Array.isArray(v) ? `${at}[${k}]` : join(at, k), () => (v as Record<string, unknown>)[k]]);
   for (const [p, get] of parts) {
     let x: unknown;
@@ -260,24 +252,25 @@ function locate(v: unknown, at: string, seen: Set<object>, depth: number): [stri
   return container ? undefined : [at, article(kindOf(v))];
 }
 
+function canSerialize(v: unknown): boolean {
+  try {
+    return serialize(v) !== undefined;
+  } catch {
+    return false;
+  }
+}
+
 /** True when JSON.stringify + JSON.parse gives back an equal value (as the value codec's check). */
 function isJsonSafe(v: unknown, depth: number): boolean {
-  if (depth > 16) return false;
-  if (typeof v === "string" || typeof v === "boolean" || v === null) return true;
   if (typeof v === "number") return Number.isFinite(v) && !Object.is(v, -0);
-  if (typeof v !== "object") return false;
-  if (Array.isArray(v)) {
-    for (let i = 0; i < v.length; i++) if (!(i in v) || !isJsonSafe(v[i], depth + 1)) return false;
-    return true;
-  }
-  if (!isPlainObject(v)) return false;
-  for (const k in v) if (!isJsonSafe((v as Record<string, unknown>)[k], depth + 1)) return false;
-  return Object.getOwnPropertySymbols(v).length === 0 && !("toJSON" in v);
+  if (typeof v !== "object" || v === null) return v === null || typeof v === "string" || typeof v === "boolean";
+  if (depth > 16) return false; // deeper goes through serialize, which is fine with it
+  if (Array.isArray(v)) return Object.keys(v).length === v.length && v.every((x) => isJsonSafe(x, depth + 1)); // no holes
+  return isPlainObject(v) && Object.getOwnPropertySymbols(v).length === 0 && !("toJSON" in v) && Object.values(v).every((x) => isJsonSafe(x, depth + 1));
 }
 
 function isPlainObject(v: object): boolean {
-  const proto = Object.getPrototypeOf(v);
-  return proto === Object.prototype || proto === null;
+  return [Object.prototype, null].includes(Object.getPrototypeOf(v));
 }
 
 function join(path: string, key: string): string {
@@ -303,9 +296,9 @@ function preview(v: unknown): string {
   try {
     if (typeof v === "string") return v;
     if (isError(v)) return `${String(v.name)}: ${String(v.message)}`;
-    if (v !== null && typeof v === "object") return (JSON.stringify(v) ?? "").slice(0, 200) || Object.prototype.toString.call(v);
+    if (v !== null && typeof v === "object") return Array.isArray(v) || isPlainObject(v) ? JSON.stringify(v).slice(0, 200) : `[${kindOf(v)}]`;
     return String(v);
   } catch {
-    return Object.prototype.toString.call(v);
+    return `[${kindOf(v)}]`; // e.g. a BigInt inside, a toJSON or toString that throws
   }
 }

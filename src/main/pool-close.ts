@@ -44,9 +44,9 @@ export async function shutDown(pool: TaskPool, drain: boolean, timeoutMs: number
 
 /** Resolves once nothing is queued, running or waiting for room. */
 async function whenIdle(pool: TaskPool): Promise<void> {
-  for (;;) {
-    await pool.tasks.whenDrained();
-    if (pool.admission.waiting === 0) return;
-    await new Promise((resolve) => setTimeout(resolve, 1)); // admitted on the next completion
+  // Both looked at together, after the await: the drain that emptied the table may have admitted more.
+  while (pool.pending > 0) {
+    if (pool.tasks.pending > 0) await pool.tasks.whenDrained();
+    else await new Promise((resolve) => setTimeout(resolve, 1)); // waiting ones are admitted on the next drain
   }
 }

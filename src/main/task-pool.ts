@@ -6,13 +6,14 @@
  * finds no arena room waits in `Admission`; crash repair and close live in their own files.
  * ComputePool and AsyncPool add what differs between the two kinds.
  */
-import { ValueCodec, plainToCause } from "../common/codec.ts";
+import { ValueCodec } from "../common/codec.ts";
+import { taskErrorFrom } from "../common/error-codec.ts";
 import { newSegment, PayloadStore } from "../common/payload-store.ts";
 import { PoolControl, packState } from "../common/pool-control.ts";
 import type { PoolKind, PoolWorkerSetup } from "../common/pool-setup.ts";
 import { SharedObjects } from "../common/shared-objects.ts";
 import {
-  DataCloneError, HandlerNotFoundError, InvalidArgumentError, PayloadTooLargeError, PoolBusyError, PoolClosedError, TaskError,
+  DataCloneError, HandlerNotFoundError, InvalidArgumentError, PayloadTooLargeError, PoolBusyError, PoolClosedError,
 } from "../errors.ts";
 import { PayloadArena, sizeClassesFor, type SizeClass } from "../shm/arena.ts";
 import { Injector } from "../shm/injector.ts";
@@ -348,7 +349,7 @@ export abstract class TaskPool {
       entry.resolve(value);
     } else {
       this.counts.failed++;
-      entry.reject(status === DONE_OK ? value : status === DONE_UNSENDABLE ? this.refusal(entry.handler, value) : this.taskError(entry.handler, value));
+      entry.reject(status === DONE_OK ? value : status === DONE_UNSENDABLE ? this.refusal(entry.handler, value) : taskErrorFrom(this.name, entry.handler, value));
     }
   }
 
@@ -358,13 +359,6 @@ export abstract class TaskPool {
     const e = code === "ERR_PAYLOAD_TOO_LARGE" ? new PayloadTooLargeError(0, 0) : new DataCloneError(`result of handler "${handler}"`);
     e.message = `pool "${this.name}": ${message}`;
     return e;
-  }
-
-  private taskError(handler: string, plain: unknown): TaskError {
-    const p = plain as { name?: string; message?: string; stack?: string; cause?: unknown; code?: unknown; thrown?: unknown };
-    const original = { ...p };
-    if ("cause" in p) original.cause = plainToCause(p.cause);
-    return new TaskError(this.name, handler, original);
   }
 
   /** A fault inside the completion drain: this task's, not the others'. Reported once per kind. */

@@ -5,7 +5,7 @@
  * work until the thief posts b's result in this thread's join frame. `parallelFor` ranges split in
  * halves the same way until `grain`. Protocol: PROTOCOL.md ("Join frames").
  */
-import { errorToPlain, plainToCause } from "../common/codec.ts";
+import { decodeThrown, encodeThrown } from "../common/error-codec.ts";
 import { WorkerCrashedError } from "../errors.ts";
 import {
   ID_JOIN_BIT, ID_OWNER_SHIFT, JFS_DONE, JFS_FAILED, JFS_PENDING, JFS_TAKEN, JF_A, JF_ARG_A, JF_ARG_B,
@@ -197,7 +197,7 @@ export class ComputeRuntime {
         if (s === JFS_DONE || s === JFS_FAILED) {
           const value = this.core.codec.take(w[fw + JF_TYPE]!, w[fw + JF_A]!, w[fw + JF_B]!);
           if (discard) return undefined;
-          if (s === JFS_FAILED) throw plainToCause({ __error: value });
+          if (s === JFS_FAILED) throw decodeThrown(value); // the other half's error, in its own class
           return value;
         }
         if (this.thiefDied(fw)) {
@@ -259,7 +259,7 @@ export class ComputeRuntime {
       this.core.codec.encode(result, "result", this.core.handlerNames[h], owner);
     } catch (e) {
       state = JFS_FAILED;
-      this.core.codec.encode(errorToPlain(e), "error", "", owner);
+      this.core.codec.encode(encodeThrown(e).wire, "error", "", owner);
     }
     const out = this.core.codec.out;
     w[fw + JF_TYPE] = out[0]!;

@@ -3,7 +3,8 @@
  * memory once, claims task records, decodes arguments, encodes results and errors, and posts
  * completions (PROTOCOL.md, "Tasks and completions"). One instance per worker thread.
  */
-import { ValueCodec, errorToPlain } from "../common/codec.ts";
+import { ValueCodec } from "../common/codec.ts";
+import { encodeThrown } from "../common/error-codec.ts";
 import { PayloadStore } from "../common/payload-store.ts";
 import { PoolControl, packState } from "../common/pool-control.ts";
 import { TO_MAIN } from "../common/pool-mail.ts";
@@ -119,7 +120,7 @@ export class WorkerCore {
     const now = performance.now();
     if (now - this.collectedAt < 1000) return;
     this.collectedAt = now;
-    Bun.gc(false);
+    Bun.gc(true); // a full collection: buffers handed on long ago sit in the old generation
   }
 
   /** Posts a handler's result; a result that cannot be sent fails its task with a DataCloneError or PayloadTooLargeError. */
@@ -136,7 +137,7 @@ export class WorkerCore {
   /** Posts what a handler threw; never throws itself (an error that cannot be sent is described instead). */
   fail(id: number, thrown: unknown): void {
     try {
-      this.codec.encode(errorToPlain(thrown), "error", "", TO_MAIN);
+      this.codec.encode(encodeThrown(thrown).wire, "error", "", TO_MAIN); // parts that cannot be sent are described in the wire
     } catch (e) {
       return this.refuse(id, e);
     }
