@@ -116,7 +116,7 @@ export class SharedObjects {
     if (found !== undefined) return found;
     if (mine) throw new ThreadManagerError("ERR_SHARED_UNKNOWN", `shared buffer #${id} was released by this thread while a record named it`);
     this.readMailUntil(ownerOf(id), () => this.adopted.has(id), `shared buffer #${id}`);
-    return this.adopted.get(id)!;
+    return this.aliases.get(id)?.deref() ?? this.adopted.get(id)!;
   }
 
   /** Every buffer this thread can name: what a replacement thread is given at start. */

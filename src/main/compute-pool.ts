@@ -42,11 +42,11 @@ export class ComputePool extends TaskPool {
     if (!Number.isInteger(grain) || grain < 1) {
       return Promise.reject(new InvalidArgumentError("parallelFor options.grain", `must be a positive integer, got ${grain}`));
     }
-    return this.submit(kernel, h, KIND_RANGE, options, () => this.encodeRange(kernel, start, end, grain, options.arg)) as Promise<T>;
+    return this.submit(kernel, h, KIND_RANGE, options, { start, end, grain, arg: options.arg }, this.encodeRange) as Promise<T>;
   }
 
   /** The range task's argument: [start, end, grain, arg's type, a, b], the kernels' argument encoded once beside it. */
-  private encodeRange(kernel: string, start: number, end: number, grain: number, arg: unknown): number {
+  private readonly encodeRange = ({ start, end, grain, arg }: RangeTask, kernel: string): number => {
     const codec = this.codec;
     const needed = codec.encode(arg, "argument", kernel);
     if (needed !== 0) return needed;
@@ -71,5 +71,12 @@ export class ComputePool extends TaskPool {
     codec.transients.push(...held.transients);
     codec.named.push(...held.named);
     return 0;
-  }
+  };
+}
+
+interface RangeTask {
+  start: number;
+  end: number;
+  grain: number;
+  arg: unknown;
 }

@@ -213,14 +213,17 @@ export abstract class TaskPool {
   run<T = unknown>(handler: string, arg?: unknown, options?: RunOptions): Promise<T> {
     const h = this.handlerIds.get(handler);
     if (h === undefined) return Promise.reject(new HandlerNotFoundError(this.name, handler, this.handlerList));
-    return this.submit(handler, h, KIND_TASK, options, () => this.codec.encode(arg, "argument", handler)) as Promise<T>;
+    return this.submit(handler, h, KIND_TASK, options, arg, this.encodeArgument) as Promise<T>;
   }
+
+  private readonly encodeArgument = (arg: unknown, handler: string): number => this.codec.encode(arg, "argument", handler);
 
   /**
    * Accepts a task: refused (closed, aborted, busy), queued now, or waiting for arena room.
-   * `encode` puts the argument in the codec and returns 0, or the bytes it still needs.
+   * `encode(arg, handler)` puts the argument in the codec and returns 0, or the bytes it still
+   * needs. The common path allocates only the promise and the task's entry.
    */
-  protected submit(handler: string, h: number, kind: number, options: RunOptions | undefined, encode: () => number): Promise<unknown> {
+  protected submit<A>(handler: string, h: number, kind: number, options: RunOptions | undefined, arg: A, encode: (arg: A, handler: string) => number): Promise<unknown> {
     const signal = options?.signal;
     if (signal !== undefined && !(signal instanceof AbortSignal)) {
       return Promise.reject(new InvalidArgumentError("options.signal", `must be an AbortSignal, got ${describe(signal)}`));
@@ -228,21 +231,25 @@ export abstract class TaskPool {
     if (this.closing) return Promise.reject(new PoolClosedError(this.name));
     if (signal?.aborted) return Promise.reject(signal.reason);
     if (this.pending >= this.maxQueue) return Promise.reject(new PoolBusyError(this.name, this.maxQueue));
+    let needed = 0; // FIFO: behind those already waiting for room, whatever this one needs
+    if (this.admission.waiting === 0) {
+      try {
+        needed = encode(arg, handler);
+      } catch (e) {
+        return Promise.reject(e);
+      }
+    }
     const settle = Promise.withResolvers<unknown>();
-    const enqueue = () => this.enqueue(h, kind, handler, signal, settle);
-    const task: WaitingTask = { handler, signal, settle, encode, enqueue };
-    if (this.admission.waiting > 0) {
-      this.admission.wait(task, 0); // FIFO: behind those already waiting
+    if (needed === 0 && this.admission.waiting === 0) {
+      this.enqueue(h, kind, handler, signal, settle);
       return settle.promise;
     }
-    let needed: number;
-    try {
-      needed = encode();
-    } catch (e) {
-      return Promise.reject(e);
-    }
-    if (needed === 0) enqueue();
-    else this.admission.wait(task, needed);
+    const task: WaitingTask = {
+      handler, signal, settle,
+      encode: () => encode(arg, handler),
+      enqueue: () => this.enqueue(h, kind, handler, signal, settle),
+    };
+    this.admission.wait(task, needed);
     return settle.promise;
   }
 

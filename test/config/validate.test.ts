@@ -34,6 +34,19 @@ describe("config validation", () => {
     })).toEqual([]);
   });
 
+  test("payload keys: max_payload_bytes, arena_bytes, arena_max_bytes", () => {
+    expect(paths(cpu({ max_payload_bytes: 1 << 20, arena_bytes: 1 << 20, arena_max_bytes: 4 << 20 }))).toEqual([]);
+    expect(paths({ async: { io: { module: "./io.ts", max_payload_bytes: 1 << 20, arena_bytes: 1 << 20 } } })).toEqual([]);
+    expect(firstError(cpu({ max_payload_bytes: 1.5 })).path).toBe("compute.cpu.max_payload_bytes");
+    expect(firstError(cpu({ max_payload_bytes: 10 })).message).toContain("must be in 65536..");
+    expect(firstError(cpu({ arena_bytes: "8MB" })).path).toBe("compute.cpu.arena_bytes");
+    const below = firstError(cpu({ arena_bytes: 8 << 20, arena_max_bytes: 1 << 20 }));
+    expect(below.path).toBe("compute.cpu.arena_max_bytes");
+    expect(below.message).toContain(`must be in ${8 << 20}..`);
+    expect(firstError(cpu({ arena_bytes: 1 << 20, arena_max_bytes: 65 << 20 })).path).toBe("compute.cpu.arena_max_bytes"); // at most 64 segments
+    expect(firstError({ native: { bg: { arena_bytes: 1 << 20 } } }).path).toBe("native.bg.arena_bytes");
+  });
+
   test("unknown keys", () => {
     expect(firstError(cpu({ max_thread: 2 })).path).toBe("compute.cpu.max_thread");
     expect(firstError({ computer: {} }).path).toBe("computer");
