@@ -8,6 +8,12 @@
  * bun-thread-manager and piscina. For context, first the timer alone with no load (both pools
  * started and idle).
  *
+ * Two loads: saturating (IN_FLIGHT in flight, each completion launching the next: as fast as each
+ * contender goes) and paced (PACED_RATE tasks/s for every contender, launched from a setImmediate
+ * loop: what the same traffic costs each main thread). Ours runs twice saturated: on shared cores
+ * (2 pool threads, the default) and dedicated (main and Bun's helpers on core 0, one pool thread on
+ * core 1), the placement this library exists for.
+ *
  * When the load stops, a tick still pending counts with its lateness so far, so a timer starved for
  * the whole run shows up as one huge lateness (and few ticks) rather than as no data.
  *
@@ -28,8 +34,9 @@ const DURATION_MS = QUICK ? 1_000 : 5_000;
 const WARM_MS = QUICK ? 200 : 1_000;
 const DRAIN_DEADLINE_MS = 10_000;
 const OURS = "bun-thread-manager";
+const PACED_RATE = 20_000;
 
-type Contender = { name: string; run(handler: "echo", arg: unknown): Promise<unknown> };
+type Contender = { name: string; run(handler: "echo", arg: unknown): Promise<unknown>; paced?: boolean };
 type Row = { name: string; tasksPerSec?: number; ticks: number; p50: number; p99: number; max: number; note?: string };
 
 /** Starts the 10 ms timer; stop() returns every lateness in ms (a pending, overdue tick included). */
@@ -62,17 +69,30 @@ async function load(c: Contender, ms: number, stop: { now: boolean }): Promise<{
   let next = 0;
   let done = 0;
   let failure: unknown;
-  const lane = async () => {
-    while (!stop.now && failure === undefined && performance.now() < end) {
-      const i = next++;
-      const r = (await c.run("echo", { a: i, b: "x" })) as { a?: unknown; b?: unknown } | null;
-      if (r === null || typeof r !== "object" || r.a !== i || r.b !== "x") {
-        failure ??= new Error(`${c.name}: echo({ a: ${i}, b: "x" }) gave ${JSON.stringify(r)}`);
-      }
-      done++;
+  const one = async (i: number) => {
+    const r = (await c.run("echo", { a: i, b: "x" })) as { a?: unknown; b?: unknown } | null;
+    if (r === null || typeof r !== "object" || r.a !== i || r.b !== "x") {
+      failure ??= new Error(`${c.name}: echo({ a: ${i}, b: "x" }) gave ${JSON.stringify(r)}`);
     }
+    done++;
   };
-  await Promise.all(Array.from({ length: IN_FLIGHT }, () => lane().catch((e) => void (failure ??= e))));
+  const lane = async () => {
+    while (!stop.now && failure === undefined && performance.now() < end) await one(next++);
+  };
+  if (c.paced) {
+    const inFlight = new Set<Promise<void>>();
+    while (!stop.now && failure === undefined && performance.now() < end) {
+      const due = (PACED_RATE * (performance.now() - t0)) / 1000;
+      while (next < due && inFlight.size < IN_FLIGHT) {
+        const p: Promise<void> = one(next++).catch((e) => void (failure ??= e)).finally(() => inFlight.delete(p));
+        inFlight.add(p);
+      }
+      await new Promise((r) => setImmediate(r));
+    }
+    await Promise.all(inFlight);
+  } else {
+    await Promise.all(Array.from({ length: IN_FLIGHT }, () => lane().catch((e) => void (failure ??= e))));
+  }
   if (failure !== undefined) throw failure;
   return { done, ms: performance.now() - t0 };
 }
@@ -121,21 +141,35 @@ const ms = (x: number) => (Number.isFinite(x) ? x.toFixed(2) : "—");
 
 // ---- pools ----
 type Started = Contender & { close(): Promise<unknown> };
+/** Ours; `dedicated`: main (and Bun's helpers) on core 0, one pool thread on core 1. */
+async function startOurs(name: string, dedicated: boolean, paced = false): Promise<Started> {
+  // Imported here, not at the top: a library that fails to load (mid-change) fails only its own rows.
+  const { ThreadManager } = await import("../src/index.ts");
+  const module = new URL("./fixtures/bench-handlers.ts", import.meta.url);
+  const tm = await ThreadManager.start(dedicated
+    ? {
+      default_core_allocation: { DedicatedCoreSet: { min: 0, max: 1 } },
+      runtime: { core_allocation: { DedicatedCoreSet: { min: 0, max: 1 } } },
+      compute: { cpu: { module, max_threads: 1, core_allocation: { DedicatedCoreSet: { min: 1, max: 2 } } } },
+    }
+    : { compute: { cpu: { module, max_threads: THREADS } } });
+  const pool = tm.compute("cpu");
+  return { name, paced, run: (h, arg) => pool.run(h, arg), close: () => tm.close({ drain: false, timeoutMs: 2000 }) };
+}
+
+async function startPiscina(name: string, paced = false): Promise<Started> {
+  const peer = await createPeer("piscina", THREADS);
+  return { name, paced, run: (h, arg) => peer.run(h, arg), close: () => peer.close() };
+}
+
+// Started one at a time, right before their row, closed right after: a dedicated-core row must not
+// share its cores with another contender's idle threads.
 const starters: [string, () => Promise<Started>][] = [
-  [
-    OURS,
-    async () => {
-      // Imported here, not at the top: a library that fails to load (mid-change) fails only its
-      // own rows.
-      const { ThreadManager } = await import("../src/index.ts");
-      const tm = await ThreadManager.start({
-        compute: { cpu: { module: new URL("./fixtures/bench-handlers.ts", import.meta.url), max_threads: THREADS } },
-      });
-      const pool = tm.compute("cpu");
-      return { name: OURS, run: (h, arg) => pool.run(h, arg), close: () => tm.close({ drain: false, timeoutMs: 2000 }) };
-    },
-  ],
-  ["piscina", () => createPeer("piscina", THREADS)],
+  [`${OURS}, saturating, shared cores`, () => startOurs(`${OURS}, saturating, shared cores`, false)],
+  [`${OURS}, saturating, dedicated cores`, () => startOurs(`${OURS}, saturating, dedicated cores`, navigator.hardwareConcurrency >= 2)],
+  ["piscina, saturating", () => startPiscina("piscina, saturating")],
+  [`${OURS}, ${PACED_RATE / 1000}k tasks/s`, () => startOurs(`${OURS}, ${PACED_RATE / 1000}k tasks/s`, false, true)],
+  [`piscina, ${PACED_RATE / 1000}k tasks/s`, () => startPiscina(`piscina, ${PACED_RATE / 1000}k tasks/s`, true)],
 ];
 const title = `Event-loop lag (Bun ${Bun.version}, ${navigator.hardwareConcurrency} cores, ${THREADS} threads, ${IN_FLIGHT} in flight, ${DURATION_MS / 1000} s per row${QUICK ? ", QUICK" : ""})`;
 console.log(`${title}: setInterval(${INTERVAL_MS}), load echo({ a: i, b: "x" })`);
@@ -145,24 +179,22 @@ const rows: Row[] = [];
 let failed = false;
 
 try {
-  const contenders: (Started | Row)[] = [];
-  for (const [name, start] of starters) {
-    try {
-      const c = await start();
-      started.push(c);
-      contenders.push(c);
-    } catch (e) {
-      contenders.push({ name, ticks: 0, p50: NaN, p99: NaN, max: NaN, note: `could not start: ${firstLine(e)}` });
-    }
-  }
-
   {
     const probe = lagProbe();
     await Bun.sleep(DURATION_MS);
     rows.push(summarize("no load", probe.stop()));
   }
-  for (const c of contenders) {
-    const row = "run" in c ? await measureLoad(c) : c;
+  for (const [name, start] of starters) {
+    let row: Row;
+    try {
+      const c = await start();
+      started.push(c);
+      row = await measureLoad(c);
+      await Promise.race([c.close().catch(() => {}), Bun.sleep(5_000)]);
+      started.pop();
+    } catch (e) {
+      row = { name, ticks: 0, p50: NaN, p99: NaN, max: NaN, note: `could not start: ${firstLine(e)}` };
+    }
     if (row.note) failed = true;
     rows.push(row);
     console.log(`  ${row.name.padEnd(20)} ${row.note ?? `${formatRate(row.tasksPerSec!)}, lateness p99 ${ms(row.p99)} ms, max ${ms(row.max)} ms`}`);

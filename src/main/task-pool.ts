@@ -156,7 +156,8 @@ export abstract class TaskPool {
       control: this.control.buffer, spinMicros: o.spinMicros ?? 50, maxPayload,
       concurrency: o.concurrency ?? 1, joinDepth: this.control.joinDepth,
     };
-    this.placement = o.placement ?? { path: o.name, allocation: "OsDefault", cores: allowedCores(), policy: "OTHER", nice: null, priority: 0 };
+    const policy = o.kind === "compute" ? "BATCH" : "OTHER"; // as the config's default (validate.ts, DEFAULT_POLICY)
+    this.placement = o.placement ?? { path: o.name, allocation: "OsDefault", cores: allowedCores(), policy, nice: null, priority: 0 };
     this.workers = new WorkerSet(o.name, o.threads, (index, registryPort) => ({
       ...this.setup, index, registryPort, shared: this.shared.snapshot(), segments: this.store.refs(),
       placement: threadPlacement(o.name, this.placement, index, coresForThread(this.placement, index)),

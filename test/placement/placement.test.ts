@@ -57,8 +57,15 @@ describe.skipIf(!twoCores)("core allocation", () => {
 
 describe.skipIf(!linux)("policies and priorities", () => {
   test("OTHER with nice", async () => {
-    const { threads } = await poolThreads({ compute: { cpu: { module: MATH, max_threads: 1, nice: 5 } } }, "cpu");
+    const { threads } = await poolThreads({ compute: { cpu: { module: MATH, max_threads: 1, policy: "OTHER", nice: 5 } } }, "cpu");
     expect(threads.map((t) => [t.policy, t.nice])).toEqual([["OTHER", 5]]);
+  });
+
+  test("defaults: compute pools BATCH (a busy pool leaves the main thread responsive), async pools OTHER", async () => {
+    const { threads } = await poolThreads({ compute: { cpu: { module: MATH, max_threads: 1 } } }, "cpu");
+    expect(threads.map((t) => t.policy)).toEqual(["BATCH"]);
+    const io = await poolThreads({ async: { io: { module: IO, worker_threads: 1 } } }, "io");
+    expect(io.threads.map((t) => t.policy)).toEqual(["OTHER"]);
   });
 
   test("BATCH", async () => {
