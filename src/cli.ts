@@ -2,7 +2,9 @@
 /**
  * bunx bun-thread-manager check <file>   validates a config; prints every error with its key path
  * bunx bun-thread-manager plan <file>    prints the pools, their threads and cores, and a per-core map
- * Nothing is started. Exit codes: 0 ok, 1 the config has errors, 2 usage.
+ * bunx bun-thread-manager --help | --version
+ * Nothing is started, even with the preload in bunfig.toml (the preload stands aside for the CLI).
+ * Exit codes: 0 ok, 1 the config has errors, 2 usage.
  */
 import { dirname, resolve } from "node:path";
 import { readFileSync } from "node:fs";
@@ -13,9 +15,21 @@ import { formatCpuList } from "./platform/cpus.ts";
 import { threadName } from "./platform/placement.ts";
 import { parseConfigToml } from "./main/thread-manager.ts";
 
-const USAGE = "usage: bun-thread-manager check <file> | plan <file>";
+const USAGE = `usage: bun-thread-manager <command> <config.toml>
 
-function load(file: string): { resolved?: ResolvedConfig; errors: ConfigError[] } {
+commands:
+  check <file>   validate a config; print every error with its key path (exit 1 if any)
+  plan <file>    print the pools, their threads, cores, policy and priority, and a per-core map
+  --help         this text
+  --version      the package version
+
+Nothing is started: no pool, no thread.`;
+
+function version(): string {
+  return (JSON.parse(readFileSync(new URL("../package.json", import.meta.url), "utf8")) as { version: string }).version;
+}
+
+function load(file: string): { resolved?: ResolvedConfig; errors: ConfigError[]; warnings?: string[] } {
   let text: string;
   try {
     text = readFileSync(file, "utf8");
@@ -67,19 +81,29 @@ function plan(r: ResolvedConfig): string {
 
 export function main(argv: string[]): number {
   const [command, file] = argv;
+  if (command === "--help" || command === "-h" || command === "help") {
+    console.log(USAGE);
+    return 0;
+  }
+  if (command === "--version" || command === "-v") {
+    console.log(version());
+    return 0;
+  }
   if ((command !== "check" && command !== "plan") || !file) {
     console.error(USAGE);
     return 2;
   }
-  const { resolved, errors } = load(file);
+  const { resolved, errors, warnings = [] } = load(file);
   if (errors.length > 0) {
     for (const e of errors) console.error(`error: ${e.message}`);
     console.error(`${file}: ${errors.length} error${errors.length === 1 ? "" : "s"}`);
     return 1;
   }
+  for (const w of warnings) console.error(`warning: ${w}`);
   if (command === "check") {
     const threads = resolved!.pools.reduce((n, p) => n + p.threads, 0);
-    console.log(`${file}: ok (${resolved!.pools.length} pools, up to ${threads} threads)`);
+    const warned = warnings.length ? `, ${warnings.length} warning${warnings.length === 1 ? "" : "s"}` : "";
+    console.log(`${file}: ok (${resolved!.pools.length} pools, up to ${threads} threads${warned})`);
   } else {
     console.log(plan(resolved!));
   }

@@ -1,3 +1,5 @@
+import { didYouMean } from "./common/did-you-mean.ts";
+
 /**
  * The one error hierarchy of bun-thread-manager. Every error has a stable literal `code`
  * (match on it, not on the message) and passes `cause` on.
@@ -61,8 +63,14 @@ export class SharedLayoutError extends ThreadManagerError {
 export class PoolNotFoundError extends ThreadManagerError {
   declare readonly code: "ERR_POOL_NOT_FOUND";
   readonly pool: string;
-  constructor(pool: string, kind: string, known: string[]) {
-    super("ERR_POOL_NOT_FOUND", `no ${kind} pool named "${pool}" (${kind} pools: ${known.join(", ") || "none"})`);
+  /** `otherKind`: the kind of a pool of that name that exists, when it is not `kind`. */
+  constructor(pool: string, kind: string, known: string[], otherKind?: string) {
+    super(
+      "ERR_POOL_NOT_FOUND",
+      otherKind
+        ? `pool "${pool}" is ${article(otherKind)} ${otherKind} pool, not ${article(kind)} ${kind} pool: use tm.${otherKind}("${pool}")`
+        : `no ${kind} pool named "${pool}"${didYouMean(pool, known)} (${kind} pools: ${known.join(", ") || "none"})`,
+    );
     this.pool = pool;
   }
 }
@@ -107,7 +115,7 @@ export class HandlerNotFoundError extends ThreadManagerError {
   constructor(pool: string, handler: string, known: string[]) {
     super(
       "ERR_HANDLER_NOT_FOUND",
-      `pool "${pool}" has no handler "${handler}" (its module exports: ${known.join(", ") || "no functions"})`,
+      `pool "${pool}" has no handler "${handler}"${didYouMean(handler, known)} (its module exports: ${known.join(", ") || "no functions"})`,
     );
     this.pool = pool;
     this.handler = handler;
@@ -155,6 +163,10 @@ export class TaskError extends ThreadManagerError {
   }
 }
 
+function article(word: string): string {
+  return /^[aeiou]/.test(word) ? "an" : "a";
+}
+
 function describeCause(cause: unknown): string {
   return cause instanceof Error ? cause.message : String(cause);
 }
@@ -163,9 +175,30 @@ function describeCause(cause: unknown): string {
 export class ConfigError extends ThreadManagerError {
   declare readonly code: "ERR_CONFIG";
   readonly path: string;
+  /** Every error of the config (this one first), when thrown by validation. */
+  declare readonly errors?: ConfigError[];
   constructor(path: string, message: string) {
     super("ERR_CONFIG", `${path}: ${message}`);
     this.path = path;
+  }
+
+  /**
+   * One error standing for all of a config's: its message lists each key path and message, as the
+   * CLI's `check` does, and `errors` holds them (not enumerable, so nothing prints them twice).
+   */
+  static of(errors: ConfigError[]): ConfigError {
+    const first = errors[0]!;
+    const all = new ConfigError(first.path, first.message.slice(first.path.length + 2));
+    if (errors.length > 1) {
+      all.message = `${errors.length} errors in the config:\n${errors.map((e) => `  - ${e.message}`).join("\n")}`;
+    }
+    Object.defineProperty(all, "errors", { value: errors, enumerable: false });
+    return all;
+  }
+
+  /** Bun.inspect / console.log: the list, without a stack per entry. */
+  [Symbol.for("nodejs.util.inspect.custom")](): string {
+    return `ConfigError [ERR_CONFIG]: ${this.message}`;
   }
 }
 
@@ -182,8 +215,11 @@ export class PlacementError extends ThreadManagerError {
       "ERR_PLACEMENT",
       `pool "${pool}" (thread ${thread}): ${operation} was refused with ${errno}` +
         (needsNice
-          ? `. Realtime policies (FIFO, RR), lowering nice, and leaving IDLE need CAP_SYS_NICE: grant it with ` +
-            `sudo setcap cap_sys_nice+ep "$(which bun)", or run as root`
+          ? `. Realtime policies (FIFO, RR), lowering nice, and leaving IDLE need CAP_SYS_NICE: grant it to the ` +
+            `bun binary (a symlink when bun came from npm: setcap needs the real file) with ` +
+            `sudo setcap cap_sys_nice+ep "$(readlink -f "$(which bun)")"; under systemd, set ` +
+            `AmbientCapabilities=CAP_SYS_NICE (and LimitRTPRIO=99 for FIFO/RR) in the unit; in a shell, ` +
+            `ulimit -r 99 raises the realtime priority limit (as root); or run as root`
           : errno === "EINVAL"
             ? ". The cores or values are not valid for this process (check taskset/cgroup cpusets)"
             : ""),

@@ -15,7 +15,7 @@
  * | `{ k: "undefined" }` | undefined (JSON has none; e.g. an explicit `cause: undefined`) |
  */
 import { deserialize, serialize } from "bun:jsc";
-import { TaskError } from "../errors.ts";
+import { DataCloneError, PayloadTooLargeError, TaskError } from "../errors.ts";
 
 export type WireNode =
   | { k: "error"; cls: string; name: string; message: string; stack?: string; fields: [string, WireNode][]; errors?: WireNode[]; cause?: WireNode }
@@ -221,6 +221,17 @@ export function taskErrorFrom(pool: string, handler: string, wire: unknown): Tas
  * `result of handler "h": field \`fn\` is a function`. `cloneError` (what serialize threw) is
  * quoted when no part can be pointed at.
  */
+/**
+ * A result or error the worker could not send (DONE_UNSENDABLE): the `[code, message]` it described
+ * it with, as the error of that class (DataCloneError or PayloadTooLargeError).
+ */
+export function refusalFrom(pool: string, handler: string, wire: unknown): Error {
+  const [code, message] = typeof wire === "string" ? (JSON.parse(wire) as [string, string]) : ["ERR_DATA_CLONE", String(wire)];
+  const e = code === "ERR_PAYLOAD_TOO_LARGE" ? new PayloadTooLargeError(0, 0) : new DataCloneError(`result of handler "${handler}"`);
+  e.message = `pool "${pool}": ${message}`;
+  return e;
+}
+
 export function describeUnsendable(value: unknown, what: string, cloneError?: unknown): string {
   const found = locate(value, "", new Set(), 0);
   if (!found) return `${what}: ${cloneError === undefined ? "it cannot be cloned" : preview(cloneError)}`;

@@ -22,13 +22,8 @@ export interface PlacementConfig {
   priority?: number;
 }
 
-export interface ComputePoolConfig extends PlacementConfig {
-  /** Handler module: relative to the config file (or baseDir), absolute, or a file: URL. */
-  module: string | URL;
-  /** Threads that always run. Default 0. */
-  static_threads?: number;
-  /** Threads started (adaptive scaling comes later). Default: the cores the pool may use. */
-  max_threads?: number;
+/** What compute and async pools share: backpressure, payload limits, stuck tasks. */
+export interface TaskPoolLimits {
   /** Tasks queued, waiting for arena room or running before run() rejects with PoolBusyError. Default 65536. */
   max_queue?: number;
   /** Largest argument or result in bytes; above it run() rejects with PayloadTooLargeError. Default 64 MiB. */
@@ -37,21 +32,27 @@ export interface ComputePoolConfig extends PlacementConfig {
   arena_bytes?: number;
   /** The arena grows by segments under pressure up to this many bytes. Default 16 x arena_bytes. */
   arena_max_bytes?: number;
+  /** An aborted task still running after this many ms gets its thread replaced. Default 1000. */
+  abort_grace_ms?: number;
+  /** A task running longer than this many ms is aborted (TimeoutError). Default: no limit. */
+  task_timeout_ms?: number;
 }
 
-export interface AsyncPoolConfig extends PlacementConfig {
+export interface ComputePoolConfig extends PlacementConfig, TaskPoolLimits {
+  /** Handler module: relative to the config file (or baseDir), absolute, or a file: URL. */
+  module: string | URL;
+  /** Threads that always run. Default 0. */
+  static_threads?: number;
+  /** Threads started (adaptive scaling comes later). Default: the cores the pool may use. */
+  max_threads?: number;
+}
+
+export interface AsyncPoolConfig extends PlacementConfig, TaskPoolLimits {
   module: string | URL;
   /** Threads. Default 1. */
   worker_threads?: number;
   /** Tasks in flight per thread. Default 256. */
   concurrency?: number;
-  max_queue?: number;
-  /** Largest argument or result in bytes; above it run() rejects with PayloadTooLargeError. Default 64 MiB. */
-  max_payload_bytes?: number;
-  /** Bytes of one payload arena segment. Default 8 MiB (blocks of 64 B to 1 MiB; larger payloads travel outside it). */
-  arena_bytes?: number;
-  /** The arena grows by segments under pressure up to this many bytes. Default 16 x arena_bytes. */
-  arena_max_bytes?: number;
 }
 
 export interface NativePoolConfig extends PlacementConfig {
@@ -63,6 +64,8 @@ export interface NativePoolConfig extends PlacementConfig {
 export type RuntimeConfig = PlacementConfig;
 
 export interface ThreadManagerConfig {
+  /** Default true: every DedicatedCoreSet is taken out of OsDefault for the other pools, main and Bun's helpers. */
+  exclusive_dedicated_cores?: boolean;
   /** Where the main thread runs. Unset: left alone. */
   default_core_allocation?: CoreAllocation;
   /** Unset: Bun's helper threads are left alone. */
@@ -98,7 +101,7 @@ export interface ResolvedPool {
   concurrency: number;
   placement: PlacementPlan;
   /** Compute and async pools: max_payload_bytes, arena_bytes, arena_max_bytes. */
-  payload?: { maxPayloadBytes: number; arenaBytes: number; arenaMaxBytes: number };
+  payload?: { maxPayloadBytes: number; arenaBytes: number; arenaMaxBytes: number; abortGraceMs: number; taskTimeoutMs?: number };
 }
 
 export interface ResolvedConfig {

@@ -10,6 +10,8 @@ import { fileURLToPath, pathToFileURL } from "node:url";
 import { ConfigError } from "../errors.ts";
 import { allowedCores, formatCpuList } from "../platform/cpus.ts";
 import type { PlacementPlan, ResolvedConfig, ResolvedPool, SchedulingPolicy, ThreadManagerConfig } from "./types.ts";
+import { didYouMean } from "../common/did-you-mean.ts";
+import { dedicateCores, placementWarnings } from "./core-rules.ts";
 
 export const DEFAULT_MAX_QUEUE = 65536;
 const MAX_THREADS = 4096;
@@ -21,10 +23,10 @@ const PLACEMENT_KEYS = ["core_allocation", "policy", "nice", "priority"];
  * "Event-loop lag": timer p99 16-40 ms with OTHER, 4-6 ms with BATCH, same throughput).
  */
 const DEFAULT_POLICY: Record<"compute" | "async" | "native", SchedulingPolicy> = { compute: "BATCH", async: "OTHER", native: "OTHER" };
-const PAYLOAD_KEYS = ["max_payload_bytes", "arena_bytes", "arena_max_bytes"];
+const PAYLOAD_KEYS = ["max_payload_bytes", "arena_bytes", "arena_max_bytes", "abort_grace_ms", "task_timeout_ms"];
 const MIB = 1 << 20;
 const KEYS = {
-  root: ["default_core_allocation", "runtime", "compute", "async", "native", "mapping"],
+  root: ["default_core_allocation", "exclusive_dedicated_cores", "runtime", "compute", "async", "native", "mapping"],
   compute: ["module", "static_threads", "max_threads", "max_queue", ...PAYLOAD_KEYS, ...PLACEMENT_KEYS],
   async: ["module", "worker_threads", "concurrency", "max_queue", ...PAYLOAD_KEYS, ...PLACEMENT_KEYS],
   native: ["max_threads", ...PLACEMENT_KEYS],
@@ -50,7 +52,7 @@ class Checker {
 
   keys(t: Table, path: string, allowed: readonly string[]): void {
     for (const k of Object.keys(t)) {
-      if (!allowed.includes(k)) this.fail(path ? `${path}.${k}` : k, `unknown key (allowed here: ${allowed.join(", ")})`);
+      if (!allowed.includes(k)) this.fail(path ? `${path}.${k}` : k, `unknown key${didYouMean(k, allowed)} (allowed here: ${allowed.join(", ")})`);
     }
   }
 
@@ -134,16 +136,12 @@ function describe(v: unknown): string {
 /** Checks everything; throws the first ConfigError (with `.errors`: all of them) or returns the resolved config. */
 export function resolveConfig(config: ThreadManagerConfig, baseDir: string): ResolvedConfig {
   const { resolved, errors } = checkConfig(config, baseDir);
-  if (errors.length > 0) {
-    const first = errors[0]!;
-    (first as { errors?: ConfigError[] }).errors = errors;
-    throw first;
-  }
+  if (errors.length > 0) throw ConfigError.of(errors);
   return resolved;
 }
 
 /** Like resolveConfig, but returns every error instead of throwing (the CLI's `check`). */
-export function checkConfig(config: ThreadManagerConfig, baseDir: string): { resolved: ResolvedConfig; errors: ConfigError[] } {
+export function checkConfig(config: ThreadManagerConfig, baseDir: string): { resolved: ResolvedConfig; errors: ConfigError[]; warnings: string[] } {
   const c = new Checker(baseDir, allowedCores());
   const root = c.table(config, "(root)") ?? {};
   c.keys(root, "", KEYS.root);
@@ -177,10 +175,11 @@ export function checkConfig(config: ThreadManagerConfig, baseDir: string): { res
       }
     }
   }
-  checkDedicatedOverlap(c, pools);
-  const main = root.default_core_allocation === undefined
-    ? undefined
-    : { ...c.placement({ core_allocation: root.default_core_allocation }, "(root)"), path: "default_core_allocation" };
+  let main: PlacementPlan | undefined;
+  if (root.default_core_allocation !== undefined) {
+    const { allocation, cores } = c.cores(root.default_core_allocation, "default_core_allocation");
+    main = { path: "default_core_allocation", allocation, cores, policy: "OTHER", nice: null, priority: 0 };
+  }
   let runtime: PlacementPlan | undefined;
   if (root.runtime !== undefined) {
     const t = c.table(root.runtime, "runtime");
@@ -189,6 +188,9 @@ export function checkConfig(config: ThreadManagerConfig, baseDir: string): { res
       runtime = c.placement(t, "runtime");
     }
   }
+  const exclusive = root.exclusive_dedicated_cores ?? true;
+  if (typeof exclusive !== "boolean") c.fail("exclusive_dedicated_cores", `must be true or false, got ${describe(exclusive)}`);
+  ({ main, runtime } = dedicateCores(c, pools, main, runtime, exclusive !== false));
   const mapping: Record<string, string> = {};
   if (root.mapping !== undefined) {
     for (const [alias, target] of Object.entries(c.table(root.mapping, "mapping") ?? {})) {
@@ -197,27 +199,20 @@ export function checkConfig(config: ThreadManagerConfig, baseDir: string): { res
       else mapping[alias] = target;
     }
   }
-  return { resolved: { pools, main, runtime, mapping, allowed: c.allowed }, errors: c.errors };
+  const resolved = { pools, main, runtime, mapping, allowed: c.allowed };
+  return { resolved, errors: c.errors, warnings: c.errors.length ? [] : placementWarnings(resolved) };
 }
 
-/** max_payload_bytes (64 KiB..1 GiB), arena_bytes (64 KiB..1 GiB), arena_max_bytes (arena_bytes..64 segments). */
+/**
+ * max_payload_bytes (64 KiB..1 GiB), arena_bytes (64 KiB..1 GiB), arena_max_bytes (arena_bytes..64
+ * segments), abort_grace_ms (0..1 h, default 1000), task_timeout_ms (1 ms..24 h, default none).
+ */
 function payloadLimits(c: Checker, p: Table, path: string): NonNullable<ResolvedPool["payload"]> {
   const maxPayloadBytes = c.int(p.max_payload_bytes, `${path}.max_payload_bytes`, 64 * 1024, 1024 * MIB, 64 * MIB);
   const arenaBytes = c.int(p.arena_bytes, `${path}.arena_bytes`, 64 * 1024, 1024 * MIB, 8 * MIB);
   const arenaMaxBytes = c.int(p.arena_max_bytes, `${path}.arena_max_bytes`, arenaBytes, 64 * arenaBytes, 16 * arenaBytes);
-  return { maxPayloadBytes, arenaBytes, arenaMaxBytes };
+  const abortGraceMs = c.int(p.abort_grace_ms, `${path}.abort_grace_ms`, 0, 3_600_000, 1000);
+  const timeout = c.int(p.task_timeout_ms, `${path}.task_timeout_ms`, 1, 86_400_000, 0);
+  return { maxPayloadBytes, arenaBytes, arenaMaxBytes, abortGraceMs, taskTimeoutMs: timeout > 0 ? timeout : undefined };
 }
 
-function checkDedicatedOverlap(c: Checker, pools: ResolvedPool[]): void {
-  const dedicated = pools.filter((p) => p.placement.allocation === "DedicatedCoreSet");
-  for (let i = 0; i < dedicated.length; i++) {
-    for (let j = 0; j < i; j++) {
-      const a = dedicated[i]!;
-      const b = dedicated[j]!;
-      const shared = a.placement.cores.filter((x) => b.placement.cores.includes(x));
-      if (shared.length > 0) {
-        c.fail(`${a.placement.path}.core_allocation.DedicatedCoreSet`, `overlaps the DedicatedCoreSet of ${b.placement.path} on cores ${formatCpuList(shared)}`);
-      }
-    }
-  }
-}

@@ -17,7 +17,7 @@ export class AsyncPool extends TaskPool {
   }
 
   /** The thread's event loop is alive: tell it, and it fires the task's ctx.signal. */
-  protected override abortRunning(runner: number, id: number): void {
+  override abortRunning(runner: number, id: number): void {
     const msg: AbortNotice = { type: "abort", id };
     this.workers.seats[runner]?.worker.postMessage(msg);
   }

@@ -19,7 +19,7 @@ export function repairAfterDeath(pool: TaskPool, index: number, detail: string):
     if (!e) return;
     const s = tasks.stateOf(slot);
     if ((s & TS_STATE_MASK) === TS_RUNNING && tasks.runnerOf(s) === index) {
-      pool.counts.crashed++;
+      if (!e.settled) pool.counts.crashed++; // an aborted task whose thread was replaced was settled already
       pool.settle(slot, (x) => x.reject(new WorkerCrashedError(pool.name, index, detail)));
       pool.closeTask(slot);
     }

@@ -4,7 +4,13 @@ import type { ThreadManager } from "./thread-manager.ts";
 
 // A global symbol, so a preload loaded by path and user code loaded by package name share it.
 const KEY = Symbol.for("bun-thread-manager.manager");
-type Holder = { [KEY]?: ThreadManager };
+const PRELOAD = Symbol.for("bun-thread-manager.preload");
+type Holder = { [KEY]?: ThreadManager; [PRELOAD]?: { missing?: string } };
+
+/** The preload ran; `missing`: the config file it looked for and did not find. */
+export function notePreload(missing: string | undefined): void {
+  (globalThis as Holder)[PRELOAD] = { missing };
+}
 
 export function setManager(tm: ThreadManager | undefined): void {
   (globalThis as Holder)[KEY] = tm;
@@ -15,12 +21,12 @@ export function setManager(tm: ThreadManager | undefined): void {
  * @example const tm = manager(); await tm.compute("cpu").run("add", [1, 2]);
  */
 export function manager(): ThreadManager {
-  const tm = (globalThis as Holder)[KEY];
-  if (!tm) {
-    throw new ThreadManagerError(
-      "ERR_NO_MANAGER",
-      'no thread manager was started: add preload = ["bun-thread-manager/preload"] to bunfig.toml (with ./threads.toml or $THREAD_MANAGER_CONFIG), or call ThreadManager.start',
-    );
-  }
-  return tm;
+  const holder = globalThis as Holder;
+  const tm = holder[KEY];
+  if (tm) return tm;
+  const preload = holder[PRELOAD];
+  const why = !preload
+    ? 'the preload did not run: add preload = ["bun-thread-manager/preload"] to bunfig.toml (under [test] too, for bun test)'
+    : `the preload ran in ${process.cwd()} but found no config: create ${preload.missing ?? "./threads.toml"} there, or set THREAD_MANAGER_CONFIG to a config file`;
+  throw new ThreadManagerError("ERR_NO_MANAGER", `no thread manager was started: ${why}; or call ThreadManager.start(config) yourself`);
 }

@@ -2,7 +2,7 @@
 import type { PoolControl } from "../common/pool-control.ts";
 import type { PoolKind } from "../common/pool-setup.ts";
 import type { IdleState } from "../shm/idle.ts";
-import { WORKER_EXECUTED, WORKER_RUNNING, WORKER_STOLEN } from "../shm/layout.ts";
+import { WORKER_EXECUTED, WORKER_FAULTS, WORKER_RUNNING, WORKER_STOLEN } from "../shm/layout.ts";
 import type { PoolThread } from "./worker-set.ts";
 
 /** A snapshot of one pool's counters (tm.metrics() builds on this). */
@@ -27,11 +27,13 @@ export interface PoolMetrics {
   mainWakeups: number;
   /** Join and parallelFor halves run by a thread other than the one that split them. */
   stolen: number;
+  /** Threads terminated and replaced because an aborted or timed-out task did not return within abort_grace_ms. */
+  replaced: number;
   /** Tasks whose settling threw inside the completion drain (contained; the others went on). */
   contained: number;
   /** The payload store: segments in use and the cap, bytes, arguments' share, tasks waiting for room, shared buffers registered. */
   arena: { segments: number; maxSegments: number; bytes: number; argumentBytes: number; waiting: number; sharedBuffers: number };
-  threads: Array<{ index: number; tid: number; alive: boolean; executed: number; stolen: number; running: number; parked: boolean }>;
+  threads: Array<{ index: number; tid: number; alive: boolean; executed: number; stolen: number; running: number; parked: boolean; faults: number }>;
 }
 
 export type ThreadCounters = PoolMetrics["threads"][number];
@@ -42,6 +44,6 @@ export function threadCounters(control: PoolControl, idle: IdleState, seats: Rea
   return seats.map((seat, i) => ({
     index: i, tid: seat?.tid ?? 0, alive: seat !== undefined,
     executed: word(i, WORKER_EXECUTED), stolen: word(i, WORKER_STOLEN), running: word(i, WORKER_RUNNING),
-    parked: idle.isParked(i),
+    parked: idle.isParked(i), faults: word(i, WORKER_FAULTS),
   }));
 }

@@ -7,20 +7,17 @@
  * ComputePool and AsyncPool add what differs between the two kinds.
  */
 import { ValueCodec } from "../common/codec.ts";
-import { taskErrorFrom } from "../common/error-codec.ts";
+import { refusalFrom, taskErrorFrom } from "../common/error-codec.ts";
 import { newSegment, PayloadStore } from "../common/payload-store.ts";
-import { PoolControl, packState } from "../common/pool-control.ts";
+import { PoolControl } from "../common/pool-control.ts";
 import type { PoolKind, PoolWorkerSetup } from "../common/pool-setup.ts";
 import { SharedObjects } from "../common/shared-objects.ts";
-import {
-  DataCloneError, HandlerNotFoundError, InvalidArgumentError, PayloadTooLargeError, PoolBusyError, PoolClosedError,
-} from "../errors.ts";
+import { HandlerNotFoundError, InvalidArgumentError, PoolBusyError, PoolClosedError } from "../errors.ts";
 import { PayloadArena, sizeClassesFor, type SizeClass } from "../shm/arena.ts";
 import { Injector } from "../shm/injector.ts";
 import {
   ARENA_MAX_SEGMENTS, DONE_OK, DONE_SKIPPED, DONE_UNSENDABLE, ID_GEN_SHIFT, ID_SLOT_MASK, KIND_TASK, OP_KIND_SHIFT,
-  OP_TYPE_MASK, OP_TYPE_SHIFT, REC_A, REC_B, REC_ID, REC_OP, REC_WORDS, TASK_GEN_MASK, TS_ABORT_FLAG, TS_CANCELLED,
-  TS_QUEUED, TS_RUNNING, TS_STATE_MASK, nextPowerOfTwo,
+  OP_TYPE_MASK, OP_TYPE_SHIFT, REC_A, REC_B, REC_ID, REC_OP, REC_WORDS, TASK_GEN_MASK, TS_QUEUED, nextPowerOfTwo,
 } from "../shm/layout.ts";
 import { PoolQueues } from "../shm/pool-queues.ts";
 import { coresForThread, type PlacementPlan } from "../config/types.ts";
@@ -30,6 +27,8 @@ import { Admission, type WaitingTask } from "./admission.ts";
 import { CompletionPump } from "./completion-pump.ts";
 import { repairAfterDeath } from "./crash-repair.ts";
 import { shutDown } from "./pool-close.ts";
+import { StuckTasks } from "./stuck-tasks.ts";
+import { abortTask, watchAbort } from "./task-abort.ts";
 import { PoolMailer } from "./pool-mailer.ts";
 import { threadCounters, type PoolMetrics } from "./pool-metrics.ts";
 import { TaskTable } from "./task-table.ts";
@@ -60,6 +59,10 @@ export interface TaskPoolOptions {
   arenaClasses?: readonly SizeClass[];
   /** Where the threads run. Default: the process's allowed cores, SCHED_OTHER, nice as inherited. */
   placement?: PlacementPlan;
+  /** An aborted task still running after this long: its thread is replaced (default 1000). */
+  abortGraceMs?: number;
+  /** A task running longer than this is aborted with TimeoutError (default: no limit). */
+  taskTimeoutMs?: number;
 }
 
 export interface RunOptions {
@@ -92,7 +95,8 @@ export abstract class TaskPool {
   readonly pump: CompletionPump;
   readonly admission: Admission;
   readonly shared: SharedObjects;
-  readonly counts = { submitted: 0, completed: 0, failed: 0, cancelled: 0, crashed: 0, contained: 0 };
+  readonly counts = { submitted: 0, completed: 0, failed: 0, cancelled: 0, crashed: 0, contained: 0, replaced: 0 };
+  readonly stuck: StuckTasks;
   private readonly completions: Injector;
   private readonly store: PayloadStore;
   private readonly mailer: PoolMailer;
@@ -133,6 +137,7 @@ export abstract class TaskPool {
       admit: (bytes) => this.argBytes + bytes <= this.store.capacity / 2,
     });
     this.tasks = new TaskTable(this.control);
+    this.stuck = new StuckTasks(this, o.abortGraceMs ?? 1000, o.taskTimeoutMs);
     this.admission = new Admission(() => this.growStore());
     this.batch = new Int32Array(64 * REC_WORDS);
     this.pump = new CompletionPump({
@@ -271,7 +276,7 @@ export abstract class TaskPool {
     this.batch[at + REC_OP] = h | (out[0]! << OP_TYPE_SHIFT) | (kind << OP_KIND_SHIFT);
     this.batch[at + REC_A] = out[1]!;
     this.batch[at + REC_B] = out[2]!;
-    if (signal) this.watchAbort(id, signal);
+    if (signal) watchAbort(this, id, signal);
     this.pump.schedule();
   }
 
@@ -281,7 +286,9 @@ export abstract class TaskPool {
    * thread exits, and the promise resolves when they have.
    */
   close(options: CloseOptions = {}): Promise<void> {
-    this.closing ??= shutDown(this, options.drain ?? true, options.timeoutMs ?? 5000);
+    if (this.closing) return this.closing;
+    const keepAlive = setInterval(() => {}, 1 << 30); // the process stays alive until the pool has closed
+    this.closing = shutDown(this, options.drain ?? true, options.timeoutMs ?? 5000).finally(() => clearInterval(keepAlive));
     return this.closing;
   }
 
@@ -301,9 +308,24 @@ export abstract class TaskPool {
     this.shared.settle(); // nothing pending: no completion can name a released buffer
   }
 
-  /** Stops the idle upkeep (the pool closed). */
+  /** Stops the idle upkeep and the stuck-task watch (the pool closed). */
   stopSweeping(): void {
     clearInterval(this.sweeper);
+    this.stuck.stop();
+  }
+
+  /** Aborts a task as its signal would (task_timeout_ms). */
+  abortTask(slot: number, gen: number, reason: unknown): void {
+    abortTask(this, slot, gen, reason);
+  }
+
+  /** Terminates the thread in seat `index`; crash repair replaces it. */
+  replaceThread(index: number, why: string): void {
+    const thread = this.workers.seats[index];
+    if (!thread || this.closing) return;
+    this.counts.replaced++;
+    this.workers.noteDeath(index, why);
+    thread.worker.terminate();
   }
 
   /** Adds an arena segment while below the cap, and tells the workers. */
@@ -357,16 +379,8 @@ export abstract class TaskPool {
       entry.resolve(value);
     } else {
       this.counts.failed++;
-      entry.reject(status === DONE_OK ? value : status === DONE_UNSENDABLE ? this.refusal(entry.handler, value) : taskErrorFrom(this.name, entry.handler, value));
+      entry.reject(status === DONE_OK ? value : status === DONE_UNSENDABLE ? refusalFrom(this.name, entry.handler, value) : taskErrorFrom(this.name, entry.handler, value));
     }
-  }
-
-  /** A result the worker could not send: the error it described, with its own class. */
-  private refusal(handler: string, wire: unknown): Error {
-    const [code, message] = typeof wire === "string" ? (JSON.parse(wire) as [string, string]) : ["ERR_DATA_CLONE", String(wire)];
-    const e = code === "ERR_PAYLOAD_TOO_LARGE" ? new PayloadTooLargeError(0, 0) : new DataCloneError(`result of handler "${handler}"`);
-    e.message = `pool "${this.name}": ${message}`;
-    return e;
   }
 
   /** A fault inside the completion drain: this task's, not the others'. Reported once per kind. */
@@ -382,35 +396,8 @@ export abstract class TaskPool {
     how(e);
   }
 
-  private watchAbort(id: number, signal: AbortSignal): void {
-    const slot = id & ID_SLOT_MASK;
-    const entry = this.tasks.entries[slot]!;
-    entry.onAbort = () => this.abort(slot, entry.gen, signal.reason);
-    signal.addEventListener("abort", entry.onAbort, { once: true });
-  }
-
-  /** C1-C2: a queued task becomes CANCELLED (its thread will skip it); a running one gets the abort flag. */
-  private abort(slot: number, gen: number, reason: unknown): void {
-    const entry = this.tasks.lookup(slot, gen);
-    if (!entry || entry.settled) return;
-    for (;;) {
-      const s = this.tasks.stateOf(slot);
-      if (s === packState(gen, 0, TS_QUEUED)) {
-        if (!this.tasks.casState(slot, s, packState(gen, 0, TS_CANCELLED))) continue;
-        break;
-      }
-      if ((s & TS_STATE_MASK) === TS_RUNNING && (s & TS_ABORT_FLAG) === 0) {
-        if (!this.tasks.casState(slot, s, s | TS_ABORT_FLAG)) continue;
-        this.abortRunning(this.tasks.runnerOf(s), slot | (gen << ID_GEN_SHIFT));
-      }
-      break;
-    }
-    this.counts.cancelled++;
-    this.settle(slot, (x) => x.reject(reason));
-  }
-
   /** A running task was aborted: async pools tell its thread, so `ctx.signal` fires. */
-  protected abortRunning(_runner: number, _id: number): void {}
+  abortRunning(_runner: number, _id: number): void {}
 }
 
 function describe(v: unknown): string {

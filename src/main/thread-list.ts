@@ -14,7 +14,10 @@ export interface ThreadInfo {
   policy: string;
   nice: number;
   priority: number;
-  state: "running" | "parked" | "exited";
+  /** The kernel's run state letter from /proc: R running, S sleeping, D disk wait, ... */
+  state: string;
+  /** A pool thread parked waiting for work (a compute thread in Atomics.wait, an async thread idle). */
+  parked: boolean;
 }
 
 export function describeThreads(runtime: RuntimeThreads, pools: Array<TaskPool | NativePool>): ThreadInfo[] {
@@ -22,7 +25,7 @@ export function describeThreads(runtime: RuntimeThreads, pools: Array<TaskPool |
   const add = (pool: string, role: ThreadInfo["role"], tid: number, parked = false) => {
     const k = tid > 0 ? readThread(tid) : undefined;
     if (!k) return;
-    out.push({ pool, role, name: k.name, tid, cores: k.cores, policy: k.policy, nice: k.nice, priority: k.priority, state: parked ? "parked" : "running" });
+    out.push({ pool, role, name: k.name, tid, cores: k.cores, policy: k.policy, nice: k.nice, priority: k.priority, state: k.state, parked });
   };
   add("(main)", "main", runtime.mainTid);
   for (const tid of runtime.placed.keys()) add("(runtime)", "runtime", tid);
@@ -31,6 +34,7 @@ export function describeThreads(runtime: RuntimeThreads, pools: Array<TaskPool |
       for (const t of p.threadList()) add(p.name, "native", t.tid);
     } else {
       const parked = new Map(p.metrics().threads.map((t) => [t.tid, t.parked]));
+      // Every pool thread is started with its pool and kept: static (dynamic and standalone threads come with scaling).
       for (const t of p.threadList()) add(p.name, "static", t.tid, parked.get(t.tid));
     }
   }

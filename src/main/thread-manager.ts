@@ -126,8 +126,15 @@ export class ThreadManager {
 
   /** Closes every pool (see TaskPool.close), stops native threads, gives main and helper threads their cores back. */
   async close(options?: CloseOptions): Promise<void> {
-    await Promise.all([...this.pools.values()].map((p) => (p instanceof NativePool ? p.close() : p.close(options))));
-    this.runtime.stop();
+    // Pool threads are unref()'d: without this, a close started from a timer or a signal handler
+    // would let the process exit halfway, skipping whatever the caller does after `await close()`.
+    const keepAlive = setInterval(() => {}, 1 << 30);
+    try {
+      await Promise.all([...this.pools.values()].map((p) => (p instanceof NativePool ? p.close() : p.close(options))));
+      this.runtime.stop();
+    } finally {
+      clearInterval(keepAlive);
+    }
   }
 
   private lookup<K extends Kind>(name: string, kind: K, strict: boolean): PoolOf<K> | undefined {
@@ -142,7 +149,8 @@ export class ThreadManager {
       return fallback;
     }
     if (!strict) return undefined;
-    throw new PoolNotFoundError(name, kind, [...this.pools.values()].filter((p) => p.kind === kind).map((p) => p.name));
+    const other = this.pools.get(this.config.mapping[name] ?? name);
+    throw new PoolNotFoundError(name, kind, [...this.pools.values()].filter((p) => p.kind === kind).map((p) => p.name), other?.kind);
   }
 
   private ofKind<K extends Kind>(name: string | undefined, kind: K): PoolOf<K> | undefined {

@@ -29,6 +29,8 @@ export class WorkerSet {
   /** Every thread started and not yet exited, ready or not: stop() must not leave a starter behind. */
   private readonly alive = new Map<Worker, Promise<number>>();
   private stopping = false;
+  /** Why a thread the pool itself terminated dies, for the errors of its tasks. */
+  private readonly deathNotes = new Map<number, string>();
 
   constructor(
     private readonly pool: string,
@@ -61,7 +63,9 @@ export class WorkerSet {
           reject(new ThreadManagerError("ERR_WORKER_START", `thread ${index} of pool "${this.pool}" exited while starting${lastError ? `: ${lastError}` : ""}`));
         } else if (this.seats[index]?.worker === worker) {
           this.seats[index] = undefined;
-          if (!this.stopping) this.onDeath(index, lastError || `exit code ${code}`);
+          const why = this.deathNotes.get(index);
+          this.deathNotes.delete(index);
+          if (!this.stopping) this.onDeath(index, why ?? (lastError || `exit code ${code}`));
         }
       });
       worker.onmessage = (e: MessageEvent<PoolWorkerHello | { type: "stopped" }>) => {
@@ -84,6 +88,11 @@ export class WorkerSet {
       };
       worker.postMessage(this.setupFor(index, port2), [port2]);
     });
+  }
+
+  /** The next death of the thread in seat `index` is for `why` (the pool terminates it). */
+  noteDeath(index: number, why: string): void {
+    this.deathNotes.set(index, why);
   }
 
   live(): PoolThread[] {

@@ -210,6 +210,7 @@ export const WORKER_RUNNING = 3; // tasks the worker is running right now
 export const WORKER_EXECUTED = 4; // tasks the worker has claimed to run, ever (metrics; exactly-once checks)
 export const WORKER_STOLEN = 5; // join and range halves this worker ran for another worker
 export const WORKER_MAIL = 6; // 1 when the main thread mailed this worker since it last read its mail
+export const WORKER_FAULTS = 7; // uncaught exceptions and unhandled rejections no task could be blamed for
 
 /**
  * Task state word, one per task slot: gen << 16 | runner << 4 | state.

@@ -3,7 +3,13 @@
  * thread. The event loop stays alive (timers, fetch, file I/O inside handlers work): when there is
  * nothing to take, the thread parks with `Atomics.waitAsync`, never a blocking wait. Aborts of
  * running tasks arrive as control messages and fire `ctx.signal`.
+ *
+ * Fault isolation: every handler runs in an AsyncLocalStorage context holding its task id, so an
+ * uncaught exception in a timer or callback it scheduled fails that task alone (TaskError), and the
+ * thread goes on serving the others. Unhandled rejections (no context survives to them) and faults
+ * outside any task are logged once per kind and counted (metrics: threads[i].faults).
  */
+import { AsyncLocalStorage } from "node:async_hooks";
 import type { AbortNotice } from "../common/pool-setup.ts";
 import { REC_ID, REC_WORDS } from "../shm/layout.ts";
 import type { TaskContext } from "./task-context.ts";
@@ -13,12 +19,26 @@ export class AsyncRuntime {
   private inFlight = 0;
   private slotFree: (() => void) | undefined;
   private readonly controllers = new Map<number, AbortController>();
+  /** Handler index of each task in flight, by id. */
+  private readonly handlerOf = new Map<number, number>();
+  private readonly context = new AsyncLocalStorage<number>();
 
   constructor(
     private readonly core: WorkerCore,
     private readonly concurrency: number,
     private readonly tid: number,
-  ) {}
+  ) {
+    process.on("uncaughtException", (e) => this.fault(e, "an uncaught exception"));
+    process.on("unhandledRejection", (e) => this.fault(e, "an unhandled rejection"));
+  }
+
+  /** A fault escaped a handler: fail its task when the context says which, else report and count it. */
+  private fault(error: unknown, kind: string): void {
+    const id = this.context.getStore();
+    const h = id === undefined ? undefined : this.handlerOf.get(id);
+    if (id !== undefined && h !== undefined) return this.settle(id, h, error, true);
+    this.core.fault(kind, error);
+  }
 
   /** Runs until the pool shuts down and every started task has finished. */
   async run(): Promise<void> {
@@ -57,6 +77,7 @@ export class AsyncRuntime {
     this.inFlight++;
     const controller = new AbortController();
     this.controllers.set(id, controller);
+    this.handlerOf.set(id, h);
     if (this.core.abortRequested(id)) controller.abort(new DOMException("The task was aborted by its caller", "AbortError"));
     const ctx: TaskContext = {
       pool: this.core.pool,
@@ -69,7 +90,7 @@ export class AsyncRuntime {
     };
     let result: unknown;
     try {
-      result = this.core.handlers[h]!(arg, ctx);
+      result = this.context.run(id, this.core.handlers[h]!, arg, ctx);
     } catch (e) {
       this.settle(id, h, e, true);
       return;
@@ -81,6 +102,7 @@ export class AsyncRuntime {
   }
 
   private settle(id: number, h: number, value: unknown, threw: boolean): void {
+    if (!this.handlerOf.delete(id)) return; // settled already (a fault failed it first)
     this.controllers.delete(id);
     if (threw) this.core.fail(id, value);
     else this.core.succeed(id, h, value);

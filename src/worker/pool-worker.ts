@@ -39,6 +39,9 @@ self.onmessage = async (event: MessageEvent<PoolWorkerSetup>) => {
   Atomics.store(core.control.w, core.control.workerWord(setup.index, WORKER_ALIVE), 1);
   hello({ type: "ready", handlers: names, tid });
   if (setup.kind === "compute") {
+    // A compute handler's stray timer or promise fails nothing: counted and logged, the thread serves on.
+    process.on("uncaughtException", (e) => core.fault("an uncaught exception", e));
+    process.on("unhandledRejection", (e) => core.fault("an unhandled rejection", e));
     await new ComputeRuntime(core, tid).run();
   } else {
     const runtime = new AsyncRuntime(core, setup.concurrency, tid);

@@ -14,7 +14,7 @@ import { DataCloneError, PayloadTooLargeError } from "../errors.ts";
 import { Injector } from "../shm/injector.ts";
 import {
   DONE_OK, DONE_SKIPPED, DONE_THREW, DONE_UNSENDABLE, ID_GEN_SHIFT, ID_SLOT_MASK, OP_HANDLER_MASK, OP_TYPE_MASK, OP_TYPE_SHIFT,
-  REC_A, REC_B, REC_ID, REC_OP, REC_WORDS, TASK_GEN_MASK, TS_ABORT_FLAG, TS_CANCELLED, TS_STATE_MASK, TS_QUEUED, TS_RUNNING, WORKER_EXECUTED, WORKER_RUNNING,
+  REC_A, REC_B, REC_ID, REC_OP, REC_WORDS, TASK_GEN_MASK, TS_ABORT_FLAG, TS_CANCELLED, TS_STATE_MASK, TS_QUEUED, TS_RUNNING, WORKER_EXECUTED, WORKER_FAULTS, WORKER_RUNNING,
 } from "../shm/layout.ts";
 import { WorkFinder } from "../shm/work-finder.ts";
 import { WorkerMailer } from "./worker-mailer.ts";
@@ -38,6 +38,7 @@ export class WorkerCore {
   private readonly done = new Int32Array(REC_WORDS);
   private readonly runningWord: number;
   private collectedAt = 0;
+  private readonly faultsLogged = new Set<string>();
   private readonly executedWord: number;
 
   constructor(setup: PoolWorkerSetup, mod: Record<string, unknown>, names: string[]) {
@@ -121,6 +122,14 @@ export class WorkerCore {
     if (now - this.collectedAt < 1000) return;
     this.collectedAt = now;
     Bun.gc(true); // a full collection: buffers handed on long ago sit in the old generation
+  }
+
+  /** A fault no task can be blamed for: counted (metrics), logged once per kind with pool and thread. */
+  fault(kind: string, error: unknown): void {
+    this.control.w[this.control.workerWord(this.index, WORKER_FAULTS)]++; // own counter: plain
+    if (this.faultsLogged.has(kind)) return;
+    this.faultsLogged.add(kind);
+    console.error(`bun-thread-manager: pool "${this.pool}" thread ${this.index}: ${kind} outside any task (counted in metrics; logged once):`, error);
   }
 
   /** Posts a handler's result; a result that cannot be sent fails its task with a DataCloneError or PayloadTooLargeError. */

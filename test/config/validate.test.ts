@@ -103,9 +103,16 @@ describe("config validation", () => {
     });
     expect(e.path).toBe("compute.b.core_allocation.DedicatedCoreSet");
     expect(e.message).toContain("compute.a");
-    // PinnedCores may share cores with anything
-    expect(paths({
+    // PinnedCores may not reach into another pool's DedicatedCoreSet either; the error names both keys
+    const pinned = firstError({
       compute: { a: { module: "./math.ts", core_allocation: { DedicatedCoreSet: { min: 0, max: 1 } } } },
+      native: { b: { core_allocation: { PinnedCores: { min: 0, max: 1 } } } },
+    });
+    expect(pinned.path).toBe("native.b.core_allocation.PinnedCores");
+    expect(pinned.message).toContain("compute.a.core_allocation.DedicatedCoreSet");
+    // ...but may share the main thread's set (main is not a pool)
+    expect(paths({
+      default_core_allocation: { DedicatedCoreSet: { min: 0, max: 1 } },
       native: { b: { core_allocation: { PinnedCores: { min: 0, max: 1 } } } },
     })).toEqual([]);
   });

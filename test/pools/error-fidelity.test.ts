@@ -5,7 +5,7 @@
  */
 import { afterEach, describe, expect, test } from "bun:test";
 import { DataCloneError, InvalidArgumentError, TaskError } from "../../src/index.ts";
-import { managers } from "./helpers.ts";
+import { managers, rejection } from "./helpers.ts";
 
 const ERRORS = new URL("../fixtures/errors.ts", import.meta.url);
 const m = managers();
@@ -22,11 +22,11 @@ for (const kind of ["compute", "async"] as const) {
 
     test("built-in classes and the cause chain keep their classes", async () => {
       const pool = (await pools())[kind];
-      const t = await pool.run(handler, "type").catch((e) => e);
+      const t = await rejection(pool.run(handler, "type"));
       expect(t).toBeInstanceOf(TaskError);
       expect(t.name).toBe("TypeError");
       expect(t.original).toBeInstanceOf(TypeError);
-      const r = await pool.run(handler, "range-cause").catch((e) => e);
+      const r = await rejection(pool.run(handler, "range-cause"));
       expect(r.original).toBeInstanceOf(RangeError);
       expect(r.cause).toBeInstanceOf(TypeError);
       expect(r.cause.message).toBe("inner");
@@ -36,7 +36,7 @@ for (const kind of ["compute", "async"] as const) {
 
     test("a custom class keeps its name and own fields", async () => {
       const pool = (await pools())[kind];
-      const e = await pool.run(handler, "custom").catch((x) => x);
+      const e = await rejection(pool.run(handler, "custom"));
       expect(e).toBeInstanceOf(TaskError);
       expect(e.name).toBe("HttpError");
       expect(e.message).toBe("unavailable");
@@ -47,7 +47,7 @@ for (const kind of ["compute", "async"] as const) {
 
     test("AggregateError keeps its errors, each with its class", async () => {
       const pool = (await pools())[kind];
-      const e = await pool.run(handler, "aggregate").catch((x) => x);
+      const e = await rejection(pool.run(handler, "aggregate"));
       expect(e.original).toBeInstanceOf(AggregateError);
       expect(e.errors).toHaveLength(2);
       expect(e.errors[0]).toBeInstanceOf(TypeError);
@@ -57,21 +57,21 @@ for (const kind of ["compute", "async"] as const) {
 
     test("non-Error throws keep the thrown value", async () => {
       const pool = (await pools())[kind];
-      expect((await pool.run(handler, "string").catch((x) => x)).thrown).toBe("plain string");
-      expect((await pool.run(handler, "object").catch((x) => x)).thrown).toEqual({ reason: "plain object", n: 1 });
+      expect((await rejection(pool.run(handler, "string"))).thrown).toBe("plain string");
+      expect((await rejection(pool.run(handler, "object"))).thrown).toEqual({ reason: "plain object", n: 1 });
     });
 
     test("errors that cannot be encoded fail only their own task and say what could not be sent; the thread keeps serving", async () => {
       const pool = (await pools())[kind];
       const bystanders = Array.from({ length: 50 }, (_, i) => (kind === "async" ? pool.run("slowEcho", [20, i]) : pool.run("echo", i)));
-      const fn = await pool.run(handler, "fn-code").catch((x) => x);
+      const fn = await rejection(pool.run(handler, "fn-code"));
       expect(fn).toBeInstanceOf(TaskError);
       expect(fn.message).toBe("fn code");
       expect(String(fn.originalCode)).toContain("function");
-      const sym = await pool.run(handler, "symbol-name").catch((x) => x);
+      const sym = await rejection(pool.run(handler, "symbol-name"));
       expect(sym.message).toBe("symbol name");
       expect(sym.name).toBe("Symbol(n)"); // described as text: a Symbol cannot cross threads
-      const huge = await pool.run(handler, "huge").catch((x) => x);
+      const huge = await rejection(pool.run(handler, "huge"));
       expect(huge).toBeInstanceOf(TaskError);
       expect(huge.message.length).toBeLessThan(100_000);
       expect(huge.message).toContain("truncated");
@@ -82,7 +82,7 @@ for (const kind of ["compute", "async"] as const) {
     test("a result that cannot be sent rejects with DataCloneError naming the part; other tasks are untouched", async () => {
       const pool = (await pools())[kind];
       const name = kind === "compute" ? "unsendableResult" : "unsendableAsync";
-      const e = await pool.run(name).catch((x) => x);
+      const e = await rejection(pool.run(name));
       expect(e).toBeInstanceOf(DataCloneError);
       expect(e).not.toBeInstanceOf(TaskError);
       expect(e.message).toContain(`result of handler "${name}"`);
@@ -96,7 +96,7 @@ describe("exception safety", () => {
   test("a signal that is not an AbortSignal is refused before anything is queued", async () => {
     const { compute } = await pools();
     for (const bad of [{}, "x", 1, { aborted: false, addEventListener() {} }]) {
-      const e = await compute.run("echo", 1, { signal: bad as never }).catch((x) => x);
+      const e = await rejection(compute.run("echo", 1, { signal: bad as never }));
       expect(e).toBeInstanceOf(InvalidArgumentError);
       expect(e.message).toContain("signal");
     }

@@ -34,7 +34,8 @@ describe("run", () => {
   test("unknown pools: PoolNotFoundError, try* gives undefined", async () => {
     const tm = await m.start({ compute: { cpu: { module: MATH, max_threads: 1 } } });
     expect(() => tm.compute("gpu")).toThrow(PoolNotFoundError);
-    expect(() => tm.async("cpu")).toThrow(/no async pool named "cpu"/);
+    expect(() => tm.async("cpu")).toThrow(/pool "cpu" is a compute pool, not an async pool: use tm.compute\("cpu"\)/);
+    expect(() => tm.compute("cpus")).toThrow(/did you mean "cpu"/);
     expect(tm.tryCompute("gpu")).toBeUndefined();
     expect(tm.tryAsync("cpu")).toBeUndefined();
   });

@@ -1,0 +1,56 @@
+/**
+ * Main thread: no pool wedges on a stuck task. A running task that was aborted (its signal, or
+ * `task_timeout_ms`) and has not returned `abort_grace_ms` later gets its thread terminated; crash
+ * repair then rejects what else that thread was running, leaves its queued work to the others and
+ * starts a replacement in the same seat. Counted in `metrics().replaced`.
+ *
+ * task_timeout_ms is measured from when this watch first saw the task running: it looks every
+ * quarter of the timeout (10 ms to 1 s), so a task is stopped between 1 and 1.25 timeouts in.
+ */
+import { TimeoutError } from "../errors.ts";
+import { TS_RUNNING, TS_STATE_MASK } from "../shm/layout.ts";
+import type { TaskPool } from "./task-pool.ts";
+
+export class StuckTasks {
+  /** Per slot: when the watch first saw the task of generation `gen` running. */
+  private readonly seen = new Map<number, { gen: number; at: number }>();
+  private readonly timer: ReturnType<typeof setInterval> | undefined;
+
+  constructor(
+    private readonly pool: TaskPool,
+    private readonly abortGraceMs: number,
+    private readonly taskTimeoutMs: number | undefined,
+  ) {
+    if (taskTimeoutMs === undefined) return;
+    this.timer = setInterval(() => this.look(), Math.min(1000, Math.max(10, taskTimeoutMs / 4)));
+    this.timer.unref();
+  }
+
+  /** A running task was aborted: give it `abort_grace_ms` to return, then replace its thread. */
+  aborted(slot: number, gen: number, runner: number): void {
+    const timer = setTimeout(() => {
+      const { tasks } = this.pool;
+      const s = tasks.stateOf(slot);
+      if ((s & TS_STATE_MASK) !== TS_RUNNING || tasks.runnerOf(s) !== runner || tasks.lookup(slot, gen) === undefined) return;
+      this.pool.replaceThread(runner, `it ran a task that was aborted and did not return within abort_grace_ms (${this.abortGraceMs} ms)`);
+    }, this.abortGraceMs);
+    timer.unref();
+  }
+
+  stop(): void {
+    clearInterval(this.timer);
+  }
+
+  private look(): void {
+    const { tasks } = this.pool;
+    const now = performance.now();
+    tasks.entries.forEach((e, slot) => {
+      if (!e || e.settled || (tasks.stateOf(slot) & TS_STATE_MASK) !== TS_RUNNING) return void this.seen.delete(slot);
+      const first = this.seen.get(slot);
+      if (!first || first.gen !== e.gen) return void this.seen.set(slot, { gen: e.gen, at: now });
+      if (now - first.at < this.taskTimeoutMs!) return;
+      this.seen.delete(slot);
+      this.pool.abortTask(slot, e.gen, new TimeoutError(`pool "${this.pool.name}": handler "${e.handler}" ran longer than task_timeout_ms (${this.taskTimeoutMs} ms)`));
+    });
+  }
+}
