@@ -28,3 +28,9 @@ export function sha256(text: string): string {
 function fibSeq(n: number): number {
   return n < 2 ? n : fibSeq(n - 1) + fibSeq(n - 2);
 }
+
+/** Square root; a negative number is an error the caller gets back as a TaskError. */
+export function sqrt(n: number): number {
+  if (n < 0) throw new RangeError(`sqrt of a negative number: ${n}`);
+  return Math.sqrt(n);
+}

@@ -25,7 +25,7 @@ try {
   console.log("sleep(10 s) with a 50 ms timeout:", (e as Error).name);
 }
 try {
-  await cpu.run("add", "not a pair");
+  await cpu.run("sqrt", -1);
 } catch (e) {
   console.log("a handler that throws:", e instanceof TaskError ? "TaskError" : e, "-", (e as Error).message);
 }

@@ -81,6 +81,35 @@ describe("cli", () => {
     expect(r.out).toContain("default -> cpu");
   });
 
+  test("--help exits 0 with the usage; --version prints the package's", async () => {
+    const help = cli("--help");
+    expect(help.code).toBe(0);
+    expect(help.out).toContain("check <file>");
+    const version = cli("--version");
+    expect(version.code).toBe(0);
+    expect(version.out.trim()).toBe((await Bun.file(new URL("../../package.json", import.meta.url)).json()).version);
+  });
+
+  test("check and plan warn (exit 0) when a FIFO pool shares a core with main, a non-realtime pool or Bun's helpers", async () => {
+    await Bun.write(`${dir}/fifo.toml`, `
+[compute.cpu]
+module = "./h.ts"
+max_threads = 1
+
+[native.rt]
+policy = "FIFO"
+priority = 5
+`);
+    for (const cmd of ["check", "plan"]) {
+      const r = cli(cmd, `${dir}/fifo.toml`);
+      expect(r.code).toBe(0);
+      expect(r.err).toContain("warning: native.rt.policy: FIFO threads share cores");
+      expect(r.err).toContain("with the main thread");
+      expect(r.err).toContain("with Bun's runtime threads");
+      expect(r.err).toContain('with pool "cpu" (compute.cpu.core_allocation, BATCH)');
+    }
+  });
+
   test("usage errors exit 2", () => {
     expect(cli().code).toBe(2);
     expect(cli("frobnicate", "x").code).toBe(2);

@@ -42,8 +42,36 @@ describe("preload", () => {
     expect(r.err).toContain("compute.cpu.nice");
   });
 
-  test("manager() without a preload says how to get one", async () => {
+  test("manager() without a preload says the preload did not run", async () => {
     const { manager } = await import("../../src/index.ts");
-    expect(() => manager()).toThrow(/preload/);
+    expect(() => manager()).toThrow(/the preload did not run: add preload = \["bun-thread-manager\/preload"\] to bunfig.toml \(under \[test\] too/);
+  });
+
+  test("manager() when the preload ran but found no config says which file it looked for", () => {
+    const empty = `${dir}/empty`;
+    mkdirSync(`${empty}/node_modules`, { recursive: true });
+    symlinkSync(repo, `${empty}/node_modules/bun-thread-manager`);
+    Bun.write(`${empty}/bunfig.toml`, `preload = ["bun-thread-manager/preload"]\n`);
+    Bun.write(`${empty}/app.ts`, `import { manager } from "bun-thread-manager"; try { manager(); } catch (e) { console.log(e.message); }`);
+    const p = Bun.spawnSync(["bun", "run", "app.ts"], { cwd: empty, timeout: 30_000 });
+    expect(p.stdout.toString()).toContain("the preload ran in");
+    expect(p.stdout.toString()).toContain("./threads.toml");
+  });
+
+  test("the CLI starts nothing with the preload configured: check prints its own list, not the preload's stack", () => {
+    const cli = (file: string) => Bun.spawnSync(["bun", `${repo}src/cli.ts`, "check", file], { cwd: dir, timeout: 30_000 });
+    const good = cli("threads.toml");
+    expect(good.exitCode).toBe(0);
+    expect(good.stdout.toString()).toContain("threads.toml: ok (1 pools");
+    const bad = cli("bad.toml"); // the preload would have thrown on ./threads.toml's neighbour; check reports bad.toml
+    expect(bad.exitCode).toBe(1);
+    expect(bad.stderr.toString()).toContain("error: compute.cpu.nice:");
+    expect(bad.stderr.toString()).not.toContain("preload.ts");
+    // Through the package's bin, as `bunx bun-thread-manager` runs it.
+    const bin = Bun.spawnSync(["bun", "node_modules/bun-thread-manager/src/cli.ts", "check", "threads.toml"], { cwd: dir, timeout: 30_000 });
+    expect(bin.stdout.toString()).toContain("ok (1 pools");
+    // With THREAD_MANAGER_CONFIG pointing at a bad file, the preload would throw for an app; the CLI still runs.
+    const env = Bun.spawnSync(["bun", `${repo}src/cli.ts`, "check", "threads.toml"], { cwd: dir, env: { ...process.env, THREAD_MANAGER_CONFIG: "bad.toml" }, timeout: 30_000 });
+    expect(env.exitCode).toBe(0);
   });
 });

@@ -229,3 +229,73 @@ describe("TOML", () => {
     });
   });
 });
+
+describe("errors print well", () => {
+  test("a ConfigError with 7 errors inspects as a short list of key paths and messages", async () => {
+    const err = await ThreadManager.start({
+      compute: { cpu: { module: "./math.ts", max_thread: 2, nice: 40, polcy: "BATCH", max_queue: 0 } },
+      async: { io: { module: "./nope.ts", concurency: 3 } },
+      mapping: { http: "nowhere" },
+    } as never, { baseDir: fixtures }).catch((e) => e);
+    expect(err).toBeInstanceOf(ConfigError);
+    expect(err.errors).toHaveLength(7);
+    const shown = Bun.inspect(err);
+    expect(shown.split("\n").length).toBeLessThan(15);
+    for (const e of err.errors) expect(shown).toContain(e.path);
+    expect(shown).not.toContain("    at "); // no stack per entry
+    expect(shown).toContain('compute.cpu.max_thread: unknown key (did you mean "max_threads"?)');
+    expect(shown).toContain('compute.cpu.polcy: unknown key (did you mean "policy"?)');
+    expect(shown).toContain('async.io.concurency: unknown key (did you mean "concurrency"?)');
+    expect(Object.keys(err)).not.toContain("errors"); // not printed twice by Bun's error printer
+  });
+
+  test("every ConfigError path names the key as written: default_core_allocation", () => {
+    const e = firstError({ default_core_allocation: { DedicatedCoreSet: { min: 1, max: 1 } } });
+    expect(e.path).toBe("default_core_allocation.DedicatedCoreSet.max");
+    expect(firstError({ default_core_allocation: "Everywhere" }).path).toBe("default_core_allocation");
+  });
+});
+
+describe("dedicated means dedicated", () => {
+  const two = { min: 0, max: 1 };
+  test("PinnedCores or default_core_allocation inside a pool's DedicatedCoreSet: an error naming both keys", () => {
+    const pinned = firstError({
+      compute: { a: { module: "./math.ts", core_allocation: { DedicatedCoreSet: two } } },
+      async: { b: { module: "./io.ts", core_allocation: { PinnedCores: two } } },
+    });
+    expect(pinned.path).toBe("async.b.core_allocation.PinnedCores");
+    expect(pinned.message).toContain("compute.a.core_allocation.DedicatedCoreSet");
+    const main = firstError({
+      default_core_allocation: { PinnedCores: two },
+      compute: { a: { module: "./math.ts", core_allocation: { DedicatedCoreSet: two } } },
+    });
+    expect(main.path).toBe("default_core_allocation.PinnedCores");
+    expect(main.message).toContain("compute.a.core_allocation.DedicatedCoreSet");
+  });
+
+  test("a pool's DedicatedCoreSet leaves OsDefault for the other pools, main and Bun's helpers; exclusive_dedicated_cores = false keeps sharing", () => {
+    if (navigator.hardwareConcurrency < 2) return;
+    const config = {
+      compute: { a: { module: "./math.ts", core_allocation: { DedicatedCoreSet: { min: 1, max: 2 } } }, b: { module: "./math.ts" } },
+    };
+    const { resolved } = checkConfig(config as ThreadManagerConfig, fixtures);
+    const b = resolved.pools.find((p) => p.name === "b")!;
+    expect(b.placement.cores).not.toContain(1);
+    expect(resolved.main?.cores).not.toContain(1);
+    expect(resolved.runtime?.cores).not.toContain(1);
+    const shared = checkConfig({ ...config, exclusive_dedicated_cores: false } as ThreadManagerConfig, fixtures).resolved;
+    expect(shared.pools.find((p) => p.name === "b")!.placement.cores).toContain(1);
+    expect(shared.main).toBeUndefined();
+    expect(firstError({ exclusive_dedicated_cores: "yes" }).path).toBe("exclusive_dedicated_cores");
+  });
+
+  test("OsDefault with every core dedicated elsewhere is an error that says what to do", () => {
+    if (navigator.hardwareConcurrency !== 2) return;
+    const e = firstError({
+      compute: { a: { module: "./math.ts", core_allocation: { DedicatedCoreSet: { min: 0, max: 1 } } }, b: { module: "./math.ts", core_allocation: { DedicatedCoreSet: { min: 1, max: 2 } } } },
+      async: { io: { module: "./io.ts" } },
+    });
+    expect(e.path).toBe("async.io.core_allocation");
+    expect(e.message).toContain("exclusive_dedicated_cores = false");
+  });
+});

@@ -149,6 +149,28 @@ describe.skipIf(!twoCores)("main and runtime threads", () => {
     expect(r.after).toEqual([0, 1]);
   }, 40_000);
 
+  test("a pool's DedicatedCoreSet is its own: the other pool, main and Bun's helpers are kept off it (read back from /proc)", () => {
+    const r = inFreshProcess(`
+      const tm = await ThreadManager.start({ compute: {
+        mine: { module: ${JSON.stringify(MATH.href)}, max_threads: 1, core_allocation: { DedicatedCoreSet: { min: 1, max: 2 } } },
+        other: { module: ${JSON.stringify(MATH.href)}, max_threads: 2 },
+      } });
+      await Bun.file("/etc/hostname").text();
+      const threads = tm.threads();
+      const status = (tid) => require("node:fs").readFileSync("/proc/self/task/" + tid + "/status", "utf8").match(/Cpus_allowed_list:\\s*(\\S+)/)[1];
+      const out = threads.map((t) => ({ pool: t.pool, role: t.role, cores: status(t.tid), state: t.state, parked: t.parked }));
+      await tm.close();
+      console.log(JSON.stringify(out));`);
+    const by = (pool: string) => r.filter((t: { pool: string }) => t.pool === pool);
+    expect(by("mine").map((t: { cores: string }) => t.cores)).toEqual(["1"]);
+    expect(by("other").map((t: { cores: string }) => t.cores)).toEqual(["0", "0"]);
+    expect(by("(main)").map((t: { cores: string }) => t.cores)).toEqual(["0"]);
+    expect(by("(runtime)").length).toBeGreaterThan(0);
+    for (const t of by("(runtime)")) expect(t.cores).toBe("0");
+    for (const t of r) expect(t.state).toMatch(/^[RSDTtXZIP]$/); // the kernel's letter
+    expect(by("other").every((t: { role: string; parked: boolean }) => t.role === "static" && typeof t.parked === "boolean")).toBe(true);
+  }, 40_000);
+
   test("Bun's helper threads go to [runtime], also ones that appear later", () => {
     const r = inFreshProcess(`
       const tm = await ThreadManager.start({ runtime: { core_allocation: { PinnedCores: { min: 0, max: 1 } } }, compute: { c: { module: ${JSON.stringify(MATH.href)}, max_threads: 1, core_allocation: { PinnedCores: { min: 1, max: 2 } } } } });

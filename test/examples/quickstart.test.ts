@@ -1,0 +1,38 @@
+/**
+ * The README's quick start, as a new user runs it: a fresh clone of this repository, then in
+ * examples/quickstart `bun install` and `bun run main.ts`; and its tsconfig type-checks it.
+ */
+import { afterAll, expect, test } from "bun:test";
+import { rmSync } from "node:fs";
+
+const repo = new URL("../../", import.meta.url).pathname;
+const clone = `/tmp/btm-quickstart-${process.pid}`;
+afterAll(() => rmSync(clone, { recursive: true, force: true }));
+
+function sh(cmd: string[], cwd: string, timeout = 120_000) {
+  const p = Bun.spawnSync(cmd, { cwd, timeout, env: { ...process.env, NO_COLOR: "1" } });
+  return { code: p.exitCode, out: p.stdout.toString(), err: p.stderr.toString() };
+}
+
+test("the quick start runs from a fresh clone and prints what it did", () => {
+  const git = sh(["git", "clone", "--quiet", "--depth", "1", `file://${repo}`, clone], "/tmp");
+  expect(git.err).toBe("");
+  const dir = `${clone}/examples/quickstart`;
+  const install = sh(["bun", "install"], dir);
+  expect(install.code).toBe(0);
+  const run = sh(["bun", "run", "main.ts"], dir);
+  expect(run.err).toBe("");
+  expect(run.code).toBe(0);
+  const lines = run.out.trim().split("\n");
+  expect(lines).toContain("add([1, 2]) = 3");
+  expect(lines).toContain("fib(27) = 196418 (fork-join across the pool)");
+  expect(lines).toContain("sum of 1M halves = 500000");
+  expect(lines).toContain("lines in main.ts = 36");
+  expect(lines).toContain("sleep(10 s) with a 50 ms timeout: TimeoutError");
+  expect(lines).toContain("a handler that throws: TaskError - sqrt of a negative number: -1");
+  expect(lines.filter((l) => l.startsWith("thread ")).length).toBeGreaterThanOrEqual(4);
+  expect(lines.at(-1)).toBe("closed");
+  const tsc = sh(["bun", `${repo}node_modules/typescript/bin/tsc`, "--noEmit", "-p", "."], dir);
+  expect(tsc.out + tsc.err).toBe("");
+  expect(tsc.code).toBe(0);
+}, 180_000);
