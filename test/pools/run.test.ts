@@ -28,6 +28,7 @@ describe("run", () => {
     expect(e.code).toBe("ERR_HANDLER_NOT_FOUND");
     expect(e.message).toContain('"nope"');
     expect(e.message).toContain('"cpu"');
+    expect((await rejection(tm.compute("cpu").run("ecoh", 1))).message).toContain('(did you mean "echo"?)');
     expect(await tm.compute("cpu").run("add", [1, 1])).toBe(2);
   });
 
