@@ -21,6 +21,6 @@ export function didYouMean(name: string, known: Iterable<string>): string {
     const d = editDistance(name.toLowerCase(), k.toLowerCase());
     if (d < bestD) [best, bestD] = [k, d];
   }
-  const limit = Math.max(1, Math.min(3, Math.floor(name.length / 3)));
+  const limit = Math.max(1, Math.min(3, Math.ceil(name.length / 3)));
   return best !== undefined && bestD <= limit && bestD > 0 ? ` (did you mean "${best}"?)` : "";
 }
