@@ -11,6 +11,7 @@
  * | [int32, int32] | I32PAIR | the two ints |
  * | well-formed string | STR | block, UTF-8 byte length |
  * | string with lone surrogates | STR16 | block, UTF-16 byte length |
+ * | string of 32 Ki units or more | STR_MAIL | mail id (the string itself, by reference) |
  * | plain JSON-safe objects/arrays | JSON | block, byte length |
  * | typed arrays, ArrayBuffer, DataView (copied) | BYTES (+kind) | block, byte length |
  * | SharedArrayBuffer (shared) | SHARED | registry id |
@@ -46,6 +47,9 @@ export const T_SHARED = 12;
 export const T_JSON_REFS = 13;
 export const T_SER_REFS = 14;
 export const T_STR16 = 15;
+/** A long string sent by mail: Bun's postMessage passes strings by reference, copying is what costs. */
+export const T_STR_MAIL = 16;
+const STRING_BY_MAIL_UNITS = 1 << 15;
 const KIND_SHIFT = 6;
 const TAG_MASK = 0x3f;
 /** The payload is outside the arena: `a` is a parcel or registered-buffer id, not a block. */
@@ -157,8 +161,9 @@ export class ValueCodec {
       case T_I32PAIR: return [a, b];
       case T_EMPTY_STR: return "";
       case T_SHARED: return this.shared.get(a);
+      case T_STR_MAIL: return ownerOf(a) === 0 ? this.shared.getString(a) : this.shared.takeParcel(a);
     }
-    if ((type & T_OUTSIDE) !== 0 && ownerOf(a) !== 0) return this.decode(type, new Uint8Array(this.shared.takeParcel(a), 0, b));
+    if ((type & T_OUTSIDE) !== 0 && ownerOf(a) !== 0) return this.decode(type, new Uint8Array(this.shared.takeParcel(a) as ArrayBuffer, 0, b));
     try {
       return this.peek(type, a, b);
     } finally {
@@ -169,14 +174,16 @@ export class ValueCodec {
   /** Decodes a value without freeing it: for an argument several threads read (parallelFor). */
   peek(type: number, a: number, b: number): unknown {
     const tag = type & TAG_MASK;
+    if (tag === T_STR_MAIL && ownerOf(a) === 0) return this.shared.getString(a);
     if (!usesBytes(tag)) return this.take(type, a, b);
     if ((type & T_OUTSIDE) === 0) return this.decode(type, this.store.bytes(a, b));
-    if (ownerOf(a) !== 0) return this.decode(type, new Uint8Array(this.shared.takeParcel(a), 0, b));
+    if (ownerOf(a) !== 0) return this.decode(type, new Uint8Array(this.shared.takeParcel(a) as ArrayBuffer, 0, b));
     return this.decode(type, new Uint8Array(this.shared.get(a), 0, b));
   }
 
   /** Frees whatever holds an encoded value, without decoding it. A main-thread buffer is released by the main thread when its task ends. */
   release(type: number, a: number): void {
+    if ((type & TAG_MASK) === T_STR_MAIL && ownerOf(a) !== 0) this.shared.takeParcel(a);
     if (!usesBytes(type & TAG_MASK)) return;
     if ((type & T_OUTSIDE) === 0) this.store.free(a);
     else if (ownerOf(a) !== 0) this.shared.takeParcel(a);
@@ -242,6 +249,13 @@ export class ValueCodec {
   }
 
   private putString(s: string): number {
+    if (s.length >= STRING_BY_MAIL_UNITS && (this.onMain || this.to !== TO_ANY)) {
+      if (s.length * 2 > this.options.maxPayload) throw new PayloadTooLargeError(s.length * 2, this.options.maxPayload, this.what());
+      if (this.to !== TO_ANY) return this.set(T_STR_MAIL, this.shared.sendParcel(this.to, s), 0);
+      const id = this.shared.mailString(s);
+      this.transients.push(id); // released when the task ends
+      return this.set(T_STR_MAIL, id, 0);
+    }
     if (!s.isWellFormed()) {
       return this.place(T_STR16, s.length * 2, (dst) => {
         const units = new Uint16Array(dst.buffer, dst.byteOffset, s.length);

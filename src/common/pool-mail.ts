@@ -22,8 +22,13 @@ export type Mail =
   | { t: "reg"; id: number; buf: SharedArrayBuffer; origin: number }
   /** owner -> every peer: `id` will not be sent again; forget it once no record can still name it. */
   | { t: "rel"; id: number }
-  /** one thread -> one other: the bytes of a payload too big for the arena, or that found it full. */
-  | { t: "parcel"; id: number; bytes: ArrayBuffer; to: number };
+  /**
+   * one thread -> one other: the bytes of a payload too big for the arena, or that found it full;
+   * or a long string itself (Bun's postMessage passes strings by reference: no copy at all).
+   */
+  | { t: "parcel"; id: number; bytes: ArrayBuffer | string; to: number }
+  /** main -> every worker: a long string argument, by reference; released (`rel`) when its task ends. */
+  | { t: "str"; id: number; s: string };
 
 /** How one thread's registry reaches its peers. */
 export interface MailTransport {

@@ -33,7 +33,11 @@ export class SharedObjects {
   private readonly adoptedIds = new WeakMap<SharedArrayBuffer, number>();
   /** Ids peers registered for a buffer this thread sent them first: its own object, held weakly (no cycle). */
   private readonly aliases = new Map<number, WeakRef<SharedArrayBuffer>>();
-  private readonly parcels = new Map<number, ArrayBuffer>();
+  private readonly parcels = new Map<number, ArrayBuffer | string>();
+  /** Long string arguments the main thread mailed, by id, until released. */
+  private readonly strings = new Map<number, string>();
+  /** Ids of long strings this (main) thread mailed and has not released yet. */
+  private readonly ownedStrings = new Set<number>();
   private retired: Array<[number, SharedArrayBuffer | undefined]> = [];
   private readonly collected = new FinalizationRegistry<number>((id) => this.forget(id));
   private next = 1;
@@ -86,20 +90,34 @@ export class SharedObjects {
     return id;
   }
 
-  /** Tells peers a transient buffer is done with. */
-  release(id: number): void {
-    if (this.owned.delete(id)) this.transport.broadcast({ t: "rel", id });
+  /** Mails a long string to every worker (by reference); the caller releases it when its task ends. */
+  mailString(s: string): number {
+    const id = this.newId();
+    this.ownedStrings.add(id);
+    this.transport.broadcast({ t: "str", id, s });
+    return id;
   }
 
-  /** Mails `bytes` to one thread; returns the parcel's id for the record. */
-  sendParcel(to: number, bytes: ArrayBuffer): number {
+  /** A string the main thread mailed (reading mail until it is there). */
+  getString(id: number): string {
+    if (!this.strings.has(id)) this.readMailUntil(ownerOf(id), () => this.strings.has(id), `string #${id}`);
+    return this.strings.get(id)!;
+  }
+
+  /** Tells peers a transient buffer or mailed string is done with. */
+  release(id: number): void {
+    if (this.owned.delete(id) || this.ownedStrings.delete(id)) this.transport.broadcast({ t: "rel", id });
+  }
+
+  /** Mails `bytes` (or a string, by reference) to one thread; returns the parcel's id for the record. */
+  sendParcel(to: number, bytes: ArrayBuffer | string): number {
     const id = this.newId();
-    this.transport.send(to, { t: "parcel", id, bytes, to }, [bytes]);
+    this.transport.send(to, { t: "parcel", id, bytes, to }, typeof bytes === "string" ? [] : [bytes]);
     return id;
   }
 
   /** Takes the parcel `id` (reading mail until it is there). */
-  takeParcel(id: number): ArrayBuffer {
+  takeParcel(id: number): ArrayBuffer | string {
     let got = this.parcels.get(id);
     if (got === undefined) {
       this.readMailUntil(ownerOf(id), () => this.parcels.has(id), `parcel #${id}`);
@@ -138,6 +156,7 @@ export class SharedObjects {
   settle(): void {
     if (this.retired.length === 0) return;
     for (const [id, buf] of this.retired) {
+      if (buf === undefined) this.strings.delete(id);
       if (this.adopted.get(id) !== buf) continue; // the id was registered again since
       this.adopted.delete(id);
       this.aliases.delete(id);
@@ -163,6 +182,9 @@ export class SharedObjects {
       }
       case "parcel":
         this.parcels.set(mail.id, mail.bytes);
+        return;
+      case "str":
+        this.strings.set(mail.id, mail.s);
         return;
       default:
         this.onOther(mail);
@@ -194,7 +216,7 @@ export class SharedObjects {
     for (;;) {
       const id = this.base | this.next;
       this.next = this.next === LOCAL_ID_MASK ? 1 : this.next + 1;
-      if (!this.owned.has(id) && !this.parcels.has(id)) return id;
+      if (!this.owned.has(id) && !this.parcels.has(id) && !this.ownedStrings.has(id)) return id;
     }
   }
 }
