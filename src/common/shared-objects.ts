@@ -62,7 +62,7 @@ export class SharedObjects {
 
   /** Ids this thread owns and peers may hold, plus ids adopted from peers: the registry's size. */
   get size(): number {
-    return this.owned.size + this.adopted.size;
+    return this.owned.size + this.adopted.size + this.ownedStrings.size + this.strings.size;
   }
 
   /** Ids this thread owns: while there are any, a collection may find some to release. */

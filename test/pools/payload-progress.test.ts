@@ -73,6 +73,16 @@ describe("bursts far beyond the arena", () => {
     expect(await pool.run("echo", 7)).toBe(7);
   }, 120_000);
 
+  test("long strings (1 MB, a lone surrogate at the end) travel by reference both ways; nothing stays registered after", async () => {
+    const tm = await m.start({ compute: { p: { module: PAYLOADS, max_threads: 2 } }, async: { a: { module: IO, worker_threads: 2 } } });
+    for (const pool of [tm.compute("p"), tm.async("a")]) {
+      const strings = Array.from({ length: 200 }, (_, i) => `${i}:`.padEnd(1 << 20, String.fromCharCode(0x3b1 + (i % 20))) + "\udc00");
+      const back = await within(60_000, Promise.all(strings.map((s) => pool.run<string>("echo", s))), "200 x 1 MB strings");
+      expect(back.every((s, i) => s === strings[i])).toBe(true);
+      expect(pool.metrics().arena.sharedBuffers).toBe(0); // every argument string released with its task
+    }
+  }, 120_000);
+
   test("above max_payload_bytes: PayloadTooLargeError naming the handler and the key; other tasks go on", async () => {
     const tm = await m.start({ compute: { p: { module: PAYLOADS, max_threads: 2, max_payload_bytes: 1 << 20 } } });
     const pool = tm.compute("p");
