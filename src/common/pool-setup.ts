@@ -23,6 +23,8 @@ export interface PoolWorkerSetup {
   registryPort: MessagePort;
   /** Buffers registered before this thread started. */
   shared: Array<[number, SharedArrayBuffer]>;
+  /** Long strings mailed before this thread started, still in use. */
+  strings: Array<[number, string]>;
   spinMicros: number;
   /** Async pools: tasks in flight per thread. */
   concurrency: number;

@@ -36,8 +36,8 @@ export class SharedObjects {
   private readonly parcels = new Map<number, ArrayBuffer | string>();
   /** Long string arguments the main thread mailed, by id, until released. */
   private readonly strings = new Map<number, string>();
-  /** Ids of long strings this (main) thread mailed and has not released yet. */
-  private readonly ownedStrings = new Set<number>();
+  /** Long strings this (main) thread mailed and has not released yet (a thread started later gets them). */
+  private readonly ownedStrings = new Map<number, string>();
   private retired: Array<[number, SharedArrayBuffer | undefined]> = [];
   private readonly collected = new FinalizationRegistry<number>((id) => this.forget(id));
   private next = 1;
@@ -93,7 +93,7 @@ export class SharedObjects {
   /** Mails a long string to every worker (by reference); the caller releases it when its task ends. */
   mailString(s: string): number {
     const id = this.newId();
-    this.ownedStrings.add(id);
+    this.ownedStrings.set(id, s);
     this.transport.broadcast({ t: "str", id, s });
     return id;
   }
@@ -135,6 +135,11 @@ export class SharedObjects {
     if (mine) throw new ThreadManagerError("ERR_SHARED_UNKNOWN", `shared buffer #${id} was released by this thread while a record named it`);
     this.readMailUntil(ownerOf(id), () => this.adopted.has(id), `shared buffer #${id}`);
     return this.aliases.get(id)?.deref() ?? this.adopted.get(id)!;
+  }
+
+  /** Long strings this thread mailed and still holds: what a replacement thread is given at start. */
+  mailedStrings(): Array<[number, string]> {
+    return [...this.ownedStrings];
   }
 
   /** Every buffer this thread can name: what a replacement thread is given at start. */

@@ -102,7 +102,7 @@ export abstract class TaskPool {
   private readonly mailer: PoolMailer;
   private readonly classes: readonly SizeClass[];
   private readonly maxSegments: number;
-  private readonly setup: Omit<PoolWorkerSetup, "index" | "registryPort" | "shared" | "placement" | "segments">;
+  private readonly setup: Omit<PoolWorkerSetup, "index" | "registryPort" | "shared" | "strings" | "placement" | "segments">;
   private handlerIds = new Map<string, number>();
   private handlerList: string[] = [];
   private batch: Int32Array;
@@ -141,7 +141,7 @@ export abstract class TaskPool {
     this.admission = new Admission(() => this.growStore());
     this.batch = new Int32Array(64 * REC_WORDS);
     this.pump = new CompletionPump({
-      pendingCount: () => this.tasks.pending + this.admission.waiting,
+      pendingCount: () => this.pending,
       beforeDrain: () => {
         if (this.mailer.takeFlag()) this.shared.drain(this.mailer.owners());
       },
@@ -164,7 +164,7 @@ export abstract class TaskPool {
     const policy = o.kind === "compute" ? "BATCH" : "OTHER"; // as the config's default (validate.ts, DEFAULT_POLICY)
     this.placement = o.placement ?? { path: o.name, allocation: "OsDefault", cores: allowedCores(), policy, nice: null, priority: 0 };
     this.workers = new WorkerSet(o.name, o.threads, (index, registryPort) => ({
-      ...this.setup, index, registryPort, shared: this.shared.snapshot(), segments: this.store.refs(),
+      ...this.setup, index, registryPort, shared: this.shared.snapshot(), strings: this.shared.mailedStrings(), segments: this.store.refs(),
       placement: threadPlacement(o.name, this.placement, index, coresForThread(this.placement, index)),
     }), (index, detail) => repairAfterDeath(this, index, detail));
   }

@@ -57,6 +57,7 @@ export class WorkerCore {
       if (m.t === "seg") store.adopt(m.ref);
     });
     for (const [id, buf] of setup.shared) this.shared.receive({ t: "reg", id, buf, origin: 0 });
+    for (const [id, s] of setup.strings) this.shared.receive({ t: "str", id, s });
     this.codec = new ValueCodec(store, this.shared, { maxPayload: setup.maxPayload });
     this.handlerNames = names;
     this.handlers = names.map((n) => mod[n] as Handler);
