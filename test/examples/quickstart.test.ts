@@ -3,7 +3,7 @@
  * examples/quickstart `bun install` and `bun run main.ts`; and its tsconfig type-checks it.
  */
 import { afterAll, expect, test } from "bun:test";
-import { rmSync } from "node:fs";
+import { cpSync, rmSync } from "node:fs";
 
 const repo = new URL("../../", import.meta.url).pathname;
 const clone = `/tmp/btm-quickstart-${process.pid}`;
@@ -15,8 +15,13 @@ function sh(cmd: string[], cwd: string, timeout = 120_000) {
 }
 
 test("the quick start runs from a fresh clone and prints what it did", () => {
-  const git = sh(["git", "clone", "--quiet", "--depth", "1", `file://${repo}`, clone], "/tmp");
-  expect(git.err).toBe("");
+  if (Bun.which("git")) {
+    const git = sh(["git", "clone", "--quiet", "--depth", "1", `file://${repo}`, clone], "/tmp");
+    expect(git.err).toBe("");
+  } else {
+    // No git on this machine (CI may have only Node and npm): a copy of the checkout without installs.
+    cpSync(repo, clone, { recursive: true, filter: (src) => !src.includes("/node_modules") && !src.includes("/.git") });
+  }
   const dir = `${clone}/examples/quickstart`;
   const install = sh(["bun", "install"], dir);
   expect(install.code).toBe(0);
