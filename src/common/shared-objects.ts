@@ -20,8 +20,6 @@
 import { ThreadManagerError } from "../errors.ts";
 import { LOCAL_ID_MASK, OWNER_SHIFT, ownerOf, type Mail, type MailTransport } from "./pool-mail.ts";
 
-export type SharedObject = SharedArrayBuffer | ArrayBufferView;
-
 const NAP = new Int32Array(new SharedArrayBuffer(4));
 /** How long a receiver waits for mail a record promised (the sender posted it before the record). */
 const MAIL_DEADLINE_MS = 30_000;
@@ -36,8 +34,11 @@ export class SharedObjects {
   private readonly parcels = new Map<number, ArrayBuffer | string>();
   /** Long string arguments the main thread mailed, by id, until released. */
   private readonly strings = new Map<number, string>();
-  /** Long strings this (main) thread mailed and has not released yet (a thread started later gets them). */
-  private readonly ownedStrings = new Map<number, string>();
+  /**
+   * What this (main) thread made for one task's argument: a buffer for a large payload, or a long
+   * string it mailed. Held strongly until the task ends (`release`); a thread started later gets them.
+   */
+  private readonly transient = new Map<number, SharedArrayBuffer | string>();
   private retired: Array<[number, SharedArrayBuffer | undefined]> = [];
   private readonly collected = new FinalizationRegistry<number>((id) => this.forget(id));
   private next = 1;
@@ -55,14 +56,9 @@ export class SharedObjects {
     this.base = owner << OWNER_SHIFT;
   }
 
-  static isShared(value: unknown): value is SharedObject {
-    if (value instanceof SharedArrayBuffer) return true;
-    return ArrayBuffer.isView(value) && value.buffer instanceof SharedArrayBuffer;
-  }
-
   /** Ids this thread owns and peers may hold, plus ids adopted from peers: the registry's size. */
   get size(): number {
-    return this.owned.size + this.adopted.size + this.ownedStrings.size + this.strings.size;
+    return this.owned.size + this.adopted.size + this.transient.size + this.strings.size;
   }
 
   /** Ids this thread owns: while there are any, a collection may find some to release. */
@@ -85,7 +81,7 @@ export class SharedObjects {
   /** Registers a buffer made for one task (a large argument); the caller releases it when the task ends. */
   registerTransient(buf: SharedArrayBuffer): number {
     const id = this.newId();
-    this.owned.set(id, new WeakRef(buf));
+    this.transient.set(id, buf);
     this.transport.broadcast({ t: "reg", id, buf, origin: 0 });
     return id;
   }
@@ -93,20 +89,19 @@ export class SharedObjects {
   /** Mails a long string to every worker (by reference); the caller releases it when its task ends. */
   mailString(s: string): number {
     const id = this.newId();
-    this.ownedStrings.set(id, s);
+    this.transient.set(id, s);
     this.transport.broadcast({ t: "str", id, s });
     return id;
   }
 
   /** A string the main thread mailed (reading mail until it is there). */
   getString(id: number): string {
-    if (!this.strings.has(id)) this.readMailUntil(ownerOf(id), () => this.strings.has(id), `string #${id}`);
-    return this.strings.get(id)!;
+    return this.awaitMail(this.strings, id, "string");
   }
 
   /** Tells peers a transient buffer or mailed string is done with. */
   release(id: number): void {
-    if (this.owned.delete(id) || this.ownedStrings.delete(id)) this.transport.broadcast({ t: "rel", id });
+    if (this.transient.delete(id)) this.transport.broadcast({ t: "rel", id });
   }
 
   /** Mails `bytes` (or a string, by reference) to one thread; returns the parcel's id for the record. */
@@ -118,28 +113,25 @@ export class SharedObjects {
 
   /** Takes the parcel `id` (reading mail until it is there). */
   takeParcel(id: number): ArrayBuffer | string {
-    let got = this.parcels.get(id);
-    if (got === undefined) {
-      this.readMailUntil(ownerOf(id), () => this.parcels.has(id), `parcel #${id}`);
-      got = this.parcels.get(id)!;
-    }
+    const got = this.awaitMail(this.parcels, id, "parcel");
     this.parcels.delete(id);
     return got;
   }
 
   /** The buffer behind `id`, reading mail until its registration is there. */
   get(id: number): SharedArrayBuffer {
-    const mine = ownerOf(id) === this.owner;
-    const found = mine ? this.owned.get(id)?.deref() : (this.aliases.get(id)?.deref() ?? this.adopted.get(id));
-    if (found !== undefined) return found;
-    if (mine) throw new ThreadManagerError("ERR_SHARED_UNKNOWN", `shared buffer #${id} was released by this thread while a record named it`);
-    this.readMailUntil(ownerOf(id), () => this.adopted.has(id), `shared buffer #${id}`);
-    return this.aliases.get(id)?.deref() ?? this.adopted.get(id)!;
+    if (ownerOf(id) === this.owner) {
+      const found = this.owned.get(id)?.deref() ?? this.transient.get(id);
+      if (found instanceof SharedArrayBuffer) return found;
+      throw new ThreadManagerError("ERR_SHARED_UNKNOWN", `shared buffer #${id} was released by this thread while a record named it`);
+    }
+    const adopted = this.awaitMail(this.adopted, id, "shared buffer");
+    return this.aliases.get(id)?.deref() ?? adopted;
   }
 
   /** Long strings this thread mailed and still holds: what a replacement thread is given at start. */
   mailedStrings(): Array<[number, string]> {
-    return [...this.ownedStrings];
+    return [...this.transient].filter((e): e is [number, string] => typeof e[1] === "string");
   }
 
   /** Every buffer this thread can name: what a replacement thread is given at start. */
@@ -149,6 +141,7 @@ export class SharedObjects {
       const buf = ref.deref();
       if (buf) out.push([id, buf]);
     }
+    for (const [id, v] of this.transient) if (v instanceof SharedArrayBuffer) out.push([id, v]);
     return out;
   }
 
@@ -196,6 +189,12 @@ export class SharedObjects {
     }
   }
 
+  /** The entry `id` of `map`, reading mail from its owner until it is there (M2). */
+  private awaitMail<V>(map: Map<number, V>, id: number, what: string): V {
+    if (!map.has(id)) this.readMailUntil(ownerOf(id), () => map.has(id), `${what} #${id}`);
+    return map.get(id)!;
+  }
+
   /** Reads mail from `owner` until `has()` holds: what a record names was posted before the record. */
   readMailUntil(owner: number, has: () => boolean, what: string): void {
     const deadline = performance.now() + MAIL_DEADLINE_MS;
@@ -221,7 +220,7 @@ export class SharedObjects {
     for (;;) {
       const id = this.base | this.next;
       this.next = this.next === LOCAL_ID_MASK ? 1 : this.next + 1;
-      if (!this.owned.has(id) && !this.parcels.has(id) && !this.ownedStrings.has(id)) return id;
+      if (!this.owned.has(id) && !this.parcels.has(id) && !this.transient.has(id)) return id;
     }
   }
 }
