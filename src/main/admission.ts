@@ -19,8 +19,6 @@ export class Admission {
   private queue: Array<WaitingTask | undefined> = [];
   private head = 0;
   private count = 0;
-  /** Bytes the head of the queue needs (0: nothing waits). */
-  needed = 0;
 
   constructor(
     /** Adds an arena segment if the store may still grow; true when it did. */
@@ -32,16 +30,19 @@ export class Admission {
     return this.count;
   }
 
-  /** Queues a task that found no room; it is admitted in FIFO order. */
-  wait(task: WaitingTask, needed: number): void {
+  /**
+   * Queues a task: one that just found no room (`alone`: nothing else waits), or one that must wait
+   * behind those already waiting (FIFO). It is admitted in order, after completions drain.
+   */
+  wait(task: WaitingTask, alone: boolean): void {
     this.queue.push(task);
     this.count++;
-    if (this.count === 1) this.needed = needed;
     if (task.signal) {
       task.onAbort = () => this.drop(task, task.signal!.reason);
       task.signal.addEventListener("abort", task.onAbort, { once: true });
     }
-    this.admit();
+    // It found no room just now: only a new segment changes that before the next drain.
+    if (alone && this.grow()) this.admit();
   }
 
   /** Admits waiting tasks from the head while they find room; grows the store when the head cannot. */
@@ -63,14 +64,12 @@ export class Admission {
       }
       if (needed !== 0) {
         if (this.grow()) continue;
-        this.needed = needed;
         return;
       }
       this.remove();
       this.unwatch(task);
       task.enqueue();
     }
-    this.needed = 0;
     this.queue = [];
     this.head = 0;
   }
@@ -86,7 +85,6 @@ export class Admission {
     this.queue = [];
     this.head = 0;
     this.count = 0;
-    this.needed = 0;
   }
 
   private remove(): void {

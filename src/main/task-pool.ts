@@ -26,9 +26,9 @@ import { threadPlacement } from "../platform/placement.ts";
 import { Admission, type WaitingTask } from "./admission.ts";
 import { CompletionPump } from "./completion-pump.ts";
 import { repairAfterDeath } from "./crash-repair.ts";
-import { shutDown } from "./pool-close.ts";
+import { keepingAlive, shutDown } from "./pool-close.ts";
 import { StuckTasks } from "./stuck-tasks.ts";
-import { abortTask, watchAbort } from "./task-abort.ts";
+import { watchAbort } from "./task-abort.ts";
 import { PoolMailer } from "./pool-mailer.ts";
 import { threadCounters, type PoolMetrics } from "./pool-metrics.ts";
 import { TaskTable } from "./task-table.ts";
@@ -237,25 +237,26 @@ export abstract class TaskPool {
     if (this.closing) return Promise.reject(new PoolClosedError(this.name));
     if (signal?.aborted) return Promise.reject(signal.reason);
     if (this.pending >= this.maxQueue) return Promise.reject(new PoolBusyError(this.name, this.maxQueue));
-    let needed = 0; // FIFO: behind those already waiting for room, whatever this one needs
-    if (this.admission.waiting === 0) {
+    const settle = Promise.withResolvers<unknown>();
+    const alone = this.admission.waiting === 0; // else FIFO: behind those waiting, whatever this one needs
+    if (alone) {
+      let needed: number;
       try {
         needed = encode(arg, handler);
       } catch (e) {
         return Promise.reject(e);
       }
-    }
-    const settle = Promise.withResolvers<unknown>();
-    if (needed === 0 && this.admission.waiting === 0) {
-      this.enqueue(h, kind, handler, signal, settle);
-      return settle.promise;
+      if (needed === 0) {
+        this.enqueue(h, kind, handler, signal, settle);
+        return settle.promise;
+      }
     }
     const task: WaitingTask = {
       handler, signal, settle,
       encode: () => encode(arg, handler),
       enqueue: () => this.enqueue(h, kind, handler, signal, settle),
     };
-    this.admission.wait(task, needed);
+    this.admission.wait(task, alone);
     return settle.promise;
   }
 
@@ -287,8 +288,7 @@ export abstract class TaskPool {
    */
   close(options: CloseOptions = {}): Promise<void> {
     if (this.closing) return this.closing;
-    const keepAlive = setInterval(() => {}, 1 << 30); // the process stays alive until the pool has closed
-    this.closing = shutDown(this, options.drain ?? true, options.timeoutMs ?? 5000).finally(() => clearInterval(keepAlive));
+    this.closing = keepingAlive(shutDown(this, options.drain ?? true, options.timeoutMs ?? 5000));
     return this.closing;
   }
 
@@ -314,18 +314,9 @@ export abstract class TaskPool {
     this.stuck.stop();
   }
 
-  /** Aborts a task as its signal would (task_timeout_ms). */
-  abortTask(slot: number, gen: number, reason: unknown): void {
-    abortTask(this, slot, gen, reason);
-  }
-
   /** Terminates the thread in seat `index`; crash repair replaces it. */
   replaceThread(index: number, why: string): void {
-    const thread = this.workers.seats[index];
-    if (!thread || this.closing) return;
-    this.counts.replaced++;
-    this.workers.noteDeath(index, why);
-    thread.worker.terminate();
+    if (!this.closing && this.workers.terminate(index, why)) this.counts.replaced++;
   }
 
   /** Adds an arena segment while below the cap, and tells the workers. */
