@@ -47,6 +47,20 @@ async function whenIdle(pool: TaskPool): Promise<void> {
   // Both looked at together, after the await: the drain that emptied the table may have admitted more.
   while (pool.pending > 0) {
     if (pool.tasks.pending > 0) await pool.tasks.whenDrained();
-    else await new Promise((resolve) => setTimeout(resolve, 1)); // waiting ones are admitted on the next drain
+    else {
+      // Nothing in flight, so nothing will drain: admit here (an empty store fits the head:
+      // PROTOCOL.md, "Progress", 2); the admitted tasks then drain above.
+      pool.admission.admit();
+      await new Promise((resolve) => setTimeout(resolve, 1));
+    }
   }
+}
+
+/**
+ * `work`, holding the process alive until it settles: pool threads are unref()'d, so a close started
+ * from a timer or a signal handler would otherwise let the process exit halfway through it.
+ */
+export function keepingAlive<T>(work: Promise<T>): Promise<T> {
+  const timer = setInterval(() => {}, 1 << 30);
+  return work.finally(() => clearInterval(timer));
 }

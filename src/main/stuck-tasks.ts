@@ -9,6 +9,7 @@
  */
 import { TimeoutError } from "../errors.ts";
 import { TS_RUNNING, TS_STATE_MASK } from "../shm/layout.ts";
+import { abortTask } from "./task-abort.ts";
 import type { TaskPool } from "./task-pool.ts";
 
 export class StuckTasks {
@@ -50,7 +51,7 @@ export class StuckTasks {
       if (!first || first.gen !== e.gen) return void this.seen.set(slot, { gen: e.gen, at: now });
       if (now - first.at < this.taskTimeoutMs!) return;
       this.seen.delete(slot);
-      this.pool.abortTask(slot, e.gen, new TimeoutError(`pool "${this.pool.name}": handler "${e.handler}" ran longer than task_timeout_ms (${this.taskTimeoutMs} ms)`));
+      abortTask(this.pool, slot, e.gen, new TimeoutError(`pool "${this.pool.name}": handler "${e.handler}" ran longer than task_timeout_ms (${this.taskTimeoutMs} ms)`));
     });
   }
 }

@@ -18,6 +18,7 @@ import { placementSupported } from "../platform/placement.ts";
 import { AsyncPool } from "./async-pool.ts";
 import { ComputePool } from "./compute-pool.ts";
 import { NativePool } from "./native-pool.ts";
+import { keepingAlive } from "./pool-close.ts";
 import { RuntimeThreads } from "./runtime-threads.ts";
 import type { PoolMetrics } from "./pool-metrics.ts";
 import type { CloseOptions } from "./task-pool.ts";
@@ -126,15 +127,9 @@ export class ThreadManager {
 
   /** Closes every pool (see TaskPool.close), stops native threads, gives main and helper threads their cores back. */
   async close(options?: CloseOptions): Promise<void> {
-    // Pool threads are unref()'d: without this, a close started from a timer or a signal handler
-    // would let the process exit halfway, skipping whatever the caller does after `await close()`.
-    const keepAlive = setInterval(() => {}, 1 << 30);
-    try {
-      await Promise.all([...this.pools.values()].map((p) => (p instanceof NativePool ? p.close() : p.close(options))));
-      this.runtime.stop();
-    } finally {
-      clearInterval(keepAlive);
-    }
+    // Native threads are unref()'d too: the whole close keeps the process alive, not only the pools'.
+    await keepingAlive(Promise.all([...this.pools.values()].map((p) => (p instanceof NativePool ? p.close() : p.close(options)))));
+    this.runtime.stop();
   }
 
   private lookup<K extends Kind>(name: string, kind: K, strict: boolean): PoolOf<K> | undefined {

@@ -90,9 +90,13 @@ export class WorkerSet {
     });
   }
 
-  /** The next death of the thread in seat `index` is for `why` (the pool terminates it). */
-  noteDeath(index: number, why: string): void {
+  /** Terminates the thread in seat `index`; its death is reported as `why`. False when the seat is empty. */
+  terminate(index: number, why: string): boolean {
+    const thread = this.seats[index];
+    if (!thread) return false;
     this.deathNotes.set(index, why);
+    thread.worker.terminate();
+    return true;
   }
 
   live(): PoolThread[] {
