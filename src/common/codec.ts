@@ -28,8 +28,8 @@ import { DataCloneError, PayloadTooLargeError } from "../errors.ts";
 import { describeUnsendable } from "./error-codec.ts";
 import type { PayloadStore } from "./payload-store.ts";
 import { ownerOf } from "./pool-mail.ts";
-import { SharedObjects } from "./shared-objects.ts";
-import { extractShared, isPlainObject, isSharedValue, restoreShared, type SharedRef } from "./shared-refs.ts";
+import type { SharedObjects } from "./shared-objects.ts";
+import { VIEW_KINDS, extractShared, isPlainObject, isSharedValue, restoreShared, type SharedRef } from "./shared-refs.ts";
 
 export const T_UNDEF = 0;
 export const T_NULL = 1;
@@ -58,10 +58,8 @@ export const T_OUTSIDE = 1 << 10;
 /** encode() destination: any worker of the pool (a task's argument, a join half). */
 export const TO_ANY = -2;
 
-const BYTE_KINDS = [
-  ArrayBuffer, Int8Array, Uint8Array, Uint8ClampedArray, Int16Array, Uint16Array, Int32Array, Uint32Array,
-  Float32Array, Float64Array, BigInt64Array, BigUint64Array, DataView, Buffer,
-] as const;
+/** Copied byte payloads: an ArrayBuffer or one of the view classes shared refs know (the kind is the index). */
+const BYTE_KINDS = [ArrayBuffer, ...VIEW_KINDS] as const;
 
 const f64 = new Float64Array(1);
 const f64Words = new Int32Array(f64.buffer);

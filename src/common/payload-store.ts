@@ -16,6 +16,8 @@ export class PayloadStore {
   private readonly order: PayloadArena[] = [];
   /** The largest payload one block holds (the same in every segment). */
   readonly maxBlock: number;
+  /** Bytes of every block of every known segment (read per argument by the main thread's admission). */
+  capacity = 0;
 
   constructor(first: SharedRef, private readonly onUnknownSegment: (segment: number) => void = () => {}) {
     this.maxBlock = this.adopt(first).maxPayload;
@@ -28,6 +30,7 @@ export class PayloadStore {
     if (known) return known;
     this.segments[arena.segment] = arena;
     this.order.push(arena);
+    this.capacity += arena.capacity;
     return arena;
   }
 
@@ -43,11 +46,6 @@ export class PayloadStore {
   /** Segments this thread knows. */
   get count(): number {
     return this.order.length;
-  }
-
-  /** Bytes of every block of every known segment. */
-  get capacity(): number {
-    return this.order.reduce((n, a) => n + a.capacity, 0);
   }
 
   /** A block of at least `bytes` from any known segment, first segments first; -1 when none has room. */
@@ -74,13 +72,6 @@ export class PayloadStore {
     const arena = this.segmentOf(handle);
     const off = arena.byteOffset(handle);
     return arena.u8.subarray(off, off + length);
-  }
-
-  /** Free blocks per class, summed over segments; a snapshot. */
-  freeBlocks(): number[] {
-    const sums: number[] = [];
-    for (const a of this.order) a.freeBlocks().forEach((n, c) => (sums[c] = (sums[c] ?? 0) + n));
-    return sums;
   }
 
   private segmentOf(handle: number): PayloadArena {

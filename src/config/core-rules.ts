@@ -38,9 +38,9 @@ export function dedicateCores(
   if (!exclusive) return { main, runtime };
   const poolClaimed = claims.flatMap((p) => p.cores);
   const allClaimed = [...poolClaimed, ...[main, runtime].filter((p) => p?.allocation === "DedicatedCoreSet").flatMap((p) => p!.cores)];
+  const free = c.allowed.filter((x) => !allClaimed.includes(x));
   for (const p of pools) {
     if (p.placement.allocation !== "OsDefault") continue;
-    const free = c.allowed.filter((x) => !allClaimed.includes(x));
     if (free.length === 0) {
       c.fail(`${p.placement.path}.core_allocation`, `OsDefault leaves this pool no core: every allowed core (${formatCpuList(c.allowed)}) is in a DedicatedCoreSet; give it PinnedCores, or set exclusive_dedicated_cores = false`);
     } else {
