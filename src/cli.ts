@@ -12,6 +12,7 @@ import { coresForThread, type ResolvedConfig } from "./config/types.ts";
 import { checkConfig } from "./config/validate.ts";
 import { ConfigError } from "./errors.ts";
 import { formatCpuList } from "./platform/cpus.ts";
+import { roleOfSeat, roleTag } from "./common/thread-roles.ts";
 import { threadName } from "./platform/placement.ts";
 import { parseConfigToml } from "./main/thread-manager.ts";
 
@@ -57,10 +58,17 @@ function plan(r: ResolvedConfig): string {
   for (const p of r.pools) {
     for (let i = 0; i < p.threads; i++) {
       const cores = coresForThread(p.placement, i);
-      const name = threadName(p.name, i);
-      rows.push([p.name, p.kind === "native" ? "native (up to)" : p.kind, name, formatCpuList(cores), ...sched(p.placement)]);
+      const name = threadName(p.name, i, roleTag(p.scaling, i));
+      const role = p.kind === "native" ? "native (up to)" : p.scaling ? `${p.kind} ${roleOfSeat(p.scaling, i)}${roleOfSeat(p.scaling, i) === "standalone" ? " (on demand)" : ""}` : p.kind;
+      rows.push([p.name, role, name, formatCpuList(cores), ...sched(p.placement)]);
       note(cores, name);
     }
+  }
+  if (r.pools.some((p) => p.scaling)) {
+    const home = r.runtime ?? r.main;
+    const cores = home?.cores ?? r.allowed;
+    rows.push(["(manager)", "manager", "pool-manager", formatCpuList(cores), ...(home ? sched(home) : ["OTHER", "-", "-"])]);
+    note(cores, "pool-manager");
   }
   if (r.main) {
     rows.push(["(main)", "main", "main", formatCpuList(r.main.cores), "-", "-", "-"]);

@@ -13,7 +13,7 @@ export type { PoolMetrics } from "./main/pool-metrics.ts";
 export { NativePool, type NativeThread } from "./main/native-pool.ts";
 export type { ThreadInfo } from "./main/thread-list.ts";
 export type {
-  ThreadManagerConfig, ComputePoolConfig, AsyncPoolConfig, NativePoolConfig, RuntimeConfig, CoreAllocation, SchedulingPolicy,
+  ThreadManagerConfig, ComputePoolConfig, AsyncPoolConfig, ScaledPoolConfig, ScalerConfig, NativePoolConfig, RuntimeConfig, CoreAllocation, SchedulingPolicy,
 } from "./config/types.ts";
 export type { NativeContext } from "./worker/native-worker.ts";
 export type { TaskContext } from "./worker/task-context.ts";

@@ -6,6 +6,9 @@ import type { PlacementFailure, ThreadPlacement } from "../platform/placement.ts
 
 export type PoolKind = "compute" | "async";
 
+/** A pool thread's scaling role (README, "Adaptive scaling"). */
+export type ThreadRole = "static" | "dynamic" | "standalone";
+
 export interface PoolWorkerSetup {
   pool: string;
   kind: PoolKind;
@@ -32,11 +35,18 @@ export interface PoolWorkerSetup {
   joinDepth: number;
   /** Applied by the thread to itself before it loads the module or takes work. */
   placement: ThreadPlacement;
+  role: ThreadRole;
+  /** Dynamic: idle ms before going behind the manager gate; standalone: idle ms before exiting. */
+  idleMs: number;
+  /** The first local id this thread's shared-object registry hands out (a seat's threads never reuse one). */
+  firstId: number;
 }
 
 /** Worker -> main, once the module is loaded (or failed to load). */
 export type PoolWorkerHello =
   | { type: "ready"; handlers: string[]; tid: number }
+  /** A standalone thread idle for standalone_idle_ms: it left the pool cleanly and may be terminated. */
+  | { type: "retired" }
   | { type: "failed"; error: string; placement?: PlacementFailure };
 
 /** Main -> async worker: the caller aborted a running task. */

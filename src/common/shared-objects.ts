@@ -51,9 +51,12 @@ export class SharedObjects {
   constructor(
     readonly owner: number,
     private readonly transport: MailTransport,
+    /** The first local id: a thread that takes over a seat continues where the last one stopped (ids never repeat). */
+    firstId = 1,
     private readonly onOther: (mail: Mail) => void = () => {},
   ) {
     this.base = owner << OWNER_SHIFT;
+    this.next = firstId >= 1 && firstId <= LOCAL_ID_MASK ? firstId : 1;
   }
 
   /** Ids this thread owns and peers may hold, plus ids adopted from peers: the registry's size. */

@@ -38,18 +38,41 @@ export interface TaskPoolLimits {
   task_timeout_ms?: number;
 }
 
-export interface ComputePoolConfig extends PlacementConfig, TaskPoolLimits {
-  /** Handler module: relative to the config file (or baseDir), absolute, or a file: URL. */
-  module: string | URL;
-  /** Threads that always run. Default 0. */
-  static_threads?: number;
-  /** Threads started (adaptive scaling comes later). Default: the cores the pool may use. */
-  max_threads?: number;
+/** The pool manager's settings for one pool (README, "Adaptive scaling"). */
+export interface ScalerConfig {
+  /** Ms between the pool manager's looks at the pool (10..60000). Default 90. */
+  interval_ms?: number;
+  /** Rates in the trend window (EMA alpha = 2 / (window + 1)). Default 10. */
+  window?: number;
+  /** Threads added per tick when hogs stall the pool, and the rising case's base. Default 2. */
+  low_watermark?: number;
+  /** A standalone thread exits after this many ms without work. Default 10000. */
+  standalone_idle_ms?: number;
+  /** Most standalone threads started per tick. Default 2. */
+  max_spawn_per_tick?: number;
+  /** false: a fixed pool of max_threads threads, all static. Default true. */
+  enabled?: boolean;
 }
 
-export interface AsyncPoolConfig extends PlacementConfig, TaskPoolLimits {
+/** Thread kinds of a compute or async pool. */
+export interface ScaledPoolConfig {
+  /** Threads that always run (park when idle, woken by new work). Default 1. */
+  static_threads?: number;
+  /** Threads started behind the pool manager's gate; only it lets them work. Default: cores - static, at least 1. */
+  dynamic_threads?: number;
+  /** static + dynamic + standalone never exceed this. Default: the cores the pool may use. */
+  max_threads?: number;
+  scaler?: ScalerConfig;
+}
+
+export interface ComputePoolConfig extends PlacementConfig, TaskPoolLimits, ScaledPoolConfig {
+  /** Handler module: relative to the config file (or baseDir), absolute, or a file: URL. */
   module: string | URL;
-  /** Threads. Default 1. */
+}
+
+export interface AsyncPoolConfig extends PlacementConfig, TaskPoolLimits, ScaledPoolConfig {
+  module: string | URL;
+  /** A fixed pool of this many threads (no scaling; not with static/dynamic/max_threads). */
   worker_threads?: number;
   /** Tasks in flight per thread. Default 256. */
   concurrency?: number;
@@ -102,6 +125,23 @@ export interface ResolvedPool {
   placement: PlacementPlan;
   /** Compute and async pools: max_payload_bytes, arena_bytes, arena_max_bytes. */
   payload?: { maxPayloadBytes: number; arenaBytes: number; arenaMaxBytes: number; abortGraceMs: number; taskTimeoutMs?: number };
+  /** Compute and async pools that scale: thread kinds and the scaler; absent for a fixed pool of `threads`. */
+  scaling?: PoolScaling;
+}
+
+/** The scaler table, resolved. */
+export interface ScalerSettings {
+  intervalMs: number;
+  window: number;
+  lowWatermark: number;
+  standaloneIdleMs: number;
+  maxSpawnPerTick: number;
+}
+
+/** A scaling pool: seats [0, static) static, [static, static + dynamic) dynamic, the rest standalone. */
+export interface PoolScaling extends ScalerSettings {
+  staticThreads: number;
+  dynamicThreads: number;
 }
 
 export interface ResolvedConfig {

@@ -9,7 +9,7 @@ import { isAbsolute, resolve } from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
 import { ConfigError } from "../errors.ts";
 import { allowedCores, formatCpuList } from "../platform/cpus.ts";
-import type { PlacementPlan, ResolvedConfig, ResolvedPool, SchedulingPolicy, ThreadManagerConfig } from "./types.ts";
+import type { PlacementPlan, ResolvedConfig, ResolvedPool, ScalerSettings, SchedulingPolicy, ThreadManagerConfig } from "./types.ts";
 import { didYouMean } from "../common/did-you-mean.ts";
 import { dedicateCores, placementWarnings } from "./core-rules.ts";
 
@@ -25,10 +25,11 @@ const PLACEMENT_KEYS = ["core_allocation", "policy", "nice", "priority"];
 const DEFAULT_POLICY: Record<"compute" | "async" | "native", SchedulingPolicy> = { compute: "BATCH", async: "OTHER", native: "OTHER" };
 const PAYLOAD_KEYS = ["max_payload_bytes", "arena_bytes", "arena_max_bytes", "abort_grace_ms", "task_timeout_ms"];
 const MIB = 1 << 20;
+const SCALING_KEYS = ["static_threads", "dynamic_threads", "max_threads", "scaler"];
 const KEYS = {
   root: ["default_core_allocation", "exclusive_dedicated_cores", "runtime", "compute", "async", "native", "mapping"],
-  compute: ["module", "static_threads", "max_threads", "max_queue", ...PAYLOAD_KEYS, ...PLACEMENT_KEYS],
-  async: ["module", "worker_threads", "concurrency", "max_queue", ...PAYLOAD_KEYS, ...PLACEMENT_KEYS],
+  compute: ["module", "max_queue", ...SCALING_KEYS, ...PAYLOAD_KEYS, ...PLACEMENT_KEYS],
+  async: ["module", "worker_threads", "concurrency", "max_queue", ...SCALING_KEYS, ...PAYLOAD_KEYS, ...PLACEMENT_KEYS],
   native: ["max_threads", ...PLACEMENT_KEYS],
   runtime: PLACEMENT_KEYS,
 };
@@ -160,15 +161,10 @@ export function checkConfig(config: ThreadManagerConfig, baseDir: string): { res
       const placement = c.placement(p, path, DEFAULT_POLICY[kind]);
       const maxQueue = c.int(p.max_queue, `${path}.max_queue`, 1, 1 << 20, DEFAULT_MAX_QUEUE);
       const payload = kind === "native" ? undefined : payloadLimits(c, p, path);
-      if (kind === "compute") {
-        const stat = c.int(p.static_threads, `${path}.static_threads`, 0, MAX_THREADS, 0);
-        const max = c.int(p.max_threads, `${path}.max_threads`, 1, MAX_THREADS, Math.max(1, stat, placement.cores.length));
-        if (stat > max) c.fail(`${path}.static_threads`, `(${stat}) must not exceed max_threads (${max})`);
-        pools.push({ name, kind, module: c.module(p.module, `${path}.module`), threads: max, maxQueue, concurrency: 1, placement, payload });
-      } else if (kind === "async") {
-        const threads = c.int(p.worker_threads, `${path}.worker_threads`, 1, MAX_THREADS, 1);
-        const concurrency = c.int(p.concurrency, `${path}.concurrency`, 1, 1 << 16, 256);
-        pools.push({ name, kind, module: c.module(p.module, `${path}.module`), threads, maxQueue, concurrency, placement, payload });
+      if (kind === "compute" || kind === "async") {
+        const concurrency = kind === "async" ? c.int(p.concurrency, `${path}.concurrency`, 1, 1 << 16, 256) : 1;
+        const { threads, scaling } = threadKinds(c, p, path, placement.cores.length);
+        pools.push({ name, kind, module: c.module(p.module, `${path}.module`), threads, maxQueue, concurrency, placement, payload, scaling });
       } else {
         const threads = c.int(p.max_threads, `${path}.max_threads`, 1, MAX_THREADS, 1);
         pools.push({ name, kind, module: "", threads, maxQueue, concurrency: 1, placement });
@@ -216,3 +212,48 @@ function payloadLimits(c: Checker, p: Table, path: string): NonNullable<Resolved
   return { maxPayloadBytes, arenaBytes, arenaMaxBytes, abortGraceMs, taskTimeoutMs: timeout > 0 ? timeout : undefined };
 }
 
+
+/**
+ * static_threads, dynamic_threads, max_threads and the [scaler] table of a compute or async pool
+ * (README, "Adaptive scaling"). Defaults: max_threads = the pool's cores (at least static_threads),
+ * static 1, dynamic = cores - static (at least 1) within max_threads. `scaler.enabled = false`, or an
+ * async pool's `worker_threads`, gives a fixed pool of that many threads, all static.
+ */
+function threadKinds(c: Checker, p: Table, path: string, cores: number): Pick<ResolvedPool, "threads" | "scaling"> {
+  const scaler = scalerSettings(c, p.scaler, `${path}.scaler`);
+  if (p.worker_threads !== undefined) {
+    for (const k of ["static_threads", "dynamic_threads", "max_threads"]) {
+      if (p[k] !== undefined) c.fail(`${path}.${k}`, "cannot be combined with worker_threads (the fixed-size form): drop worker_threads to scale, or this key to keep it fixed");
+    }
+    return { threads: c.int(p.worker_threads, `${path}.worker_threads`, 1, MAX_THREADS, 1) };
+  }
+  const stat = c.int(p.static_threads, `${path}.static_threads`, 0, MAX_THREADS, -1);
+  const max = c.int(p.max_threads, `${path}.max_threads`, 1, MAX_THREADS, Math.max(1, stat, cores));
+  const staticThreads = stat >= 0 ? stat : Math.min(1, max);
+  if (staticThreads > max) c.fail(`${path}.static_threads`, `(${staticThreads}) must not exceed max_threads (${max})`);
+  const dyn = c.int(p.dynamic_threads, `${path}.dynamic_threads`, 0, MAX_THREADS, -1);
+  const dynamicThreads = dyn >= 0 ? dyn : Math.max(0, Math.min(max - staticThreads, Math.max(1, cores - staticThreads)));
+  if (dyn >= 0 && staticThreads + dyn > max) {
+    c.fail(`${path}.dynamic_threads`, `(${dyn}) does not fit: static_threads (${staticThreads}) + dynamic_threads must not exceed max_threads (${max})`);
+  }
+  if (!scaler) return { threads: max };
+  return { threads: max, scaling: { staticThreads, dynamicThreads, ...scaler } };
+}
+
+const SCALER_KEYS = ["interval_ms", "window", "low_watermark", "standalone_idle_ms", "max_spawn_per_tick", "enabled"];
+
+/** The [scaler] table; undefined when `enabled = false`. */
+function scalerSettings(c: Checker, v: unknown, path: string): ScalerSettings | undefined {
+  const t = v === undefined ? {} : c.table(v, path);
+  if (!t) return undefined;
+  c.keys(t, path, SCALER_KEYS);
+  if (t.enabled !== undefined && typeof t.enabled !== "boolean") c.fail(`${path}.enabled`, `must be true or false, got ${describe(t.enabled)}`);
+  const settings = {
+    intervalMs: c.int(t.interval_ms, `${path}.interval_ms`, 10, 60_000, 90),
+    window: c.int(t.window, `${path}.window`, 1, 1000, 10),
+    lowWatermark: c.int(t.low_watermark, `${path}.low_watermark`, 1, MAX_THREADS, 2),
+    standaloneIdleMs: c.int(t.standalone_idle_ms, `${path}.standalone_idle_ms`, 1, 86_400_000, 10_000),
+    maxSpawnPerTick: c.int(t.max_spawn_per_tick, `${path}.max_spawn_per_tick`, 1, 64, 2),
+  };
+  return t.enabled === false ? undefined : settings;
+}

@@ -27,7 +27,7 @@ export function repairAfterDeath(pool: TaskPool, index: number, detail: string):
   const searching = Atomics.exchange(w, control.workerWord(index, WORKER_SEARCHING), 0) === 1;
   Atomics.store(w, control.workerWord(index, WORKER_RUNNING), 0);
   queues.idle.releaseDeadWorker(index, searching);
-  if (pool.closing) return;
+  if (pool.closing || !pool.seats.replacesOnDeath(index)) return; // a standalone seat stays free: the manager asks again if needed
   pool.workers.start(index).then(
     () => queues.idle.notifyOne(),
     () => {}, // the module failed to load again: the seat stays empty, the other threads serve

@@ -28,6 +28,7 @@ export async function shutDown(pool: TaskPool, drain: boolean, timeoutMs: number
   ]);
   clearTimeout(timer);
   pool.queues.shutdown();
+  await pool.seats.settled(); // a standalone thread still loading is let finish: terminating it mid-load has crashed Bun
   await pool.workers.stop();
   if (timedOut) {
     const late = (what: string) => new PoolClosedError(pool.name, `was closed after ${timeoutMs} ms with this task ${what}`);

@@ -6,10 +6,12 @@
  */
 import { receiveMessageOnPort, type MessagePort } from "node:worker_threads";
 import type { PoolControl } from "../common/pool-control.ts";
-import { TO_MAIN, type Mail, type MailTransport } from "../common/pool-mail.ts";
+import { LOCAL_ID_MASK, TO_MAIN, type Mail, type MailTransport } from "../common/pool-mail.ts";
 import { POOL_MAIN_MAIL, WORKER_MAIL } from "../shm/layout.ts";
 
 export class PoolMailer implements MailTransport {
+  /** The local part of the newest id each seat's threads sent (main sees every id: it relays them). */
+  private readonly lastIds: number[] = [];
   constructor(
     private readonly control: PoolControl,
     /** The registry port of the live thread in seat i, if any. */
@@ -34,6 +36,7 @@ export class PoolMailer implements MailTransport {
       const got = receiveMessageOnPort(port);
       if (got === undefined) return undefined;
       const mail = got.message as Mail;
+      if (mail.t === "reg" || mail.t === "parcel") this.lastIds[owner - 1] = mail.id & LOCAL_ID_MASK;
       if (mail.t === "parcel" && mail.to !== TO_MAIN) {
         this.toSeat(mail.to, mail, typeof mail.bytes === "string" ? [] : [mail.bytes]); // for another worker: pass it on, read on
         continue;
@@ -41,6 +44,12 @@ export class PoolMailer implements MailTransport {
       if (mail.t === "reg" || mail.t === "rel") this.toAll(mail, owner - 1);
       return mail;
     }
+  }
+
+  /** Where the next thread in `seat` starts numbering its ids: past every id an earlier one sent (ids never repeat). */
+  firstIdFor(seat: number): number {
+    const last = this.lastIds[seat] ?? 0;
+    return last >= LOCAL_ID_MASK ? 1 : last + 1;
   }
 
   /** True (and cleared) when some worker mailed the main thread since the last look. */

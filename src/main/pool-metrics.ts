@@ -4,6 +4,11 @@ import type { PoolKind } from "../common/pool-setup.ts";
 import type { IdleState } from "../shm/idle.ts";
 import { WORKER_EXECUTED, WORKER_FAULTS, WORKER_RUNNING, WORKER_STOLEN } from "../shm/layout.ts";
 import type { PoolThread } from "./worker-set.ts";
+import type { ThreadRole } from "../common/pool-setup.ts";
+import { ManagerGate } from "../shm/manager-gate.ts";
+import type { TraceRecord } from "../scaling/scaling-trace.ts";
+import type { TaskPool } from "./task-pool.ts";
+import type { ThreadSeats } from "./thread-seats.ts";
 
 /** A snapshot of one pool's counters (tm.metrics() builds on this). */
 export interface PoolMetrics {
@@ -33,17 +38,65 @@ export interface PoolMetrics {
   contained: number;
   /** The payload store: segments in use and the cap, bytes, arguments' share, tasks waiting for room, shared buffers registered. */
   arena: { segments: number; maxSegments: number; bytes: number; argumentBytes: number; waiting: number; sharedBuffers: number };
-  threads: Array<{ index: number; tid: number; alive: boolean; executed: number; stolen: number; running: number; parked: boolean; faults: number }>;
+  /**
+   * Per seat. `status`: running (serving or looking for work), parked (asleep waiting for work, or
+   * a dynamic thread behind the pool manager's gate), exited (no thread in the seat).
+   */
+  threads: Array<{
+    index: number; tid: number; role: ThreadRole; status: ThreadStatus; alive: boolean;
+    executed: number; stolen: number; running: number; parked: boolean; faults: number;
+    /** A dynamic thread behind the pool manager's gate (parked until the manager lets it in). */
+    gated: boolean;
+  }>;
+  /** Live threads by role and status; standalone `exited` counts every standalone thread that retired. */
+  threadsByRole: Record<ThreadRole, { running: number; parked: number; exited: number }>;
+  /** The pool manager's view (undefined for a fixed pool). */
+  scaler?: ScalerMetrics;
+}
+
+export type ThreadStatus = "running" | "parked" | "exited";
+
+export interface ScalerMetrics {
+  /** Ticks so far. */
+  ticks: number;
+  /** The newest tick: tasks per ms, both EMAs, the case and what was done (undefined before the first tick). */
+  last?: TraceRecord;
+  /** Standalone threads started, failed to start, and retired after their idle time. */
+  spawned: number;
+  spawnFailures: number;
+  retired: number;
+  /** From the manager's request to the standalone thread's ready handshake (main starts it): last and longest, ms. */
+  spawnDelayMs: { last: number; max: number };
 }
 
 export type ThreadCounters = PoolMetrics["threads"][number];
 
 /** Each seat's counters as the threads last wrote them (they outlive a crashed thread). */
-export function threadCounters(control: PoolControl, idle: IdleState, seats: ReadonlyArray<PoolThread | undefined>): ThreadCounters[] {
+export function threadCounters(control: PoolControl, idle: IdleState, seats: ReadonlyArray<PoolThread | undefined>, roles: ThreadSeats): ThreadCounters[] {
   const word = (i: number, f: number) => Atomics.load(control.w, control.workerWord(i, f));
-  return seats.map((seat, i) => ({
-    index: i, tid: seat?.tid ?? 0, alive: seat !== undefined,
-    executed: word(i, WORKER_EXECUTED), stolen: word(i, WORKER_STOLEN), running: word(i, WORKER_RUNNING),
-    parked: idle.isParked(i), faults: word(i, WORKER_FAULTS),
-  }));
+  const gate = ManagerGate.attach(idle.ref);
+  return seats.map((seat, i) => {
+    const gated = seat !== undefined && gate.isClosed(i);
+    const parked = idle.isParked(i) || gated;
+    return {
+      index: i, tid: seat?.tid ?? 0, role: roles.roleOf(i), status: seat === undefined ? "exited" : parked ? "parked" : "running",
+      alive: seat !== undefined, executed: word(i, WORKER_EXECUTED), stolen: word(i, WORKER_STOLEN), running: word(i, WORKER_RUNNING),
+      parked, faults: word(i, WORKER_FAULTS), gated,
+    };
+  });
+}
+
+export function threadsByRole(threads: ThreadCounters[], roles: ThreadSeats): PoolMetrics["threadsByRole"] {
+  const out = {
+    static: { running: 0, parked: 0, exited: 0 },
+    dynamic: { running: 0, parked: 0, exited: 0 },
+    standalone: { running: 0, parked: 0, exited: roles.counts.retired },
+  };
+  for (const t of threads) if (t.alive) out[t.role][t.status as "running" | "parked"]++;
+  return out;
+}
+
+export function scalerMetrics(pool: TaskPool): ScalerMetrics | undefined {
+  if (!pool.trace) return undefined;
+  return { ticks: pool.trace.ticks, last: pool.trace.read(1)[0], ...pool.seats.counts, spawnDelayMs: { ...pool.seats.spawnDelayMs } };
 }

@@ -16,11 +16,11 @@ import { HandlerNotFoundError, InvalidArgumentError, PoolBusyError, PoolClosedEr
 import { PayloadArena, sizeClassesFor, type SizeClass } from "../shm/arena.ts";
 import { Injector } from "../shm/injector.ts";
 import {
-  ARENA_MAX_SEGMENTS, DONE_OK, DONE_SKIPPED, DONE_UNSENDABLE, ID_GEN_SHIFT, ID_SLOT_MASK, KIND_TASK, OP_KIND_SHIFT,
+  ARENA_MAX_SEGMENTS, POOL_ARRIVALS, DONE_OK, DONE_SKIPPED, DONE_UNSENDABLE, ID_GEN_SHIFT, ID_SLOT_MASK, KIND_TASK, OP_KIND_SHIFT,
   OP_TYPE_MASK, OP_TYPE_SHIFT, REC_A, REC_B, REC_ID, REC_OP, REC_WORDS, TASK_GEN_MASK, TS_QUEUED, nextPowerOfTwo,
 } from "../shm/layout.ts";
 import { PoolQueues } from "../shm/pool-queues.ts";
-import { coresForThread, type PlacementPlan } from "../config/types.ts";
+import { coresForThread, type PlacementPlan, type PoolScaling } from "../config/types.ts";
 import { allowedCores } from "../platform/cpus.ts";
 import { threadPlacement } from "../platform/placement.ts";
 import { Admission, type WaitingTask } from "./admission.ts";
@@ -30,9 +30,12 @@ import { keepingAlive, shutDown } from "./pool-close.ts";
 import { StuckTasks } from "./stuck-tasks.ts";
 import { watchAbort } from "./task-abort.ts";
 import { PoolMailer } from "./pool-mailer.ts";
-import { threadCounters, type PoolMetrics } from "./pool-metrics.ts";
+import { scalerMetrics, threadCounters, threadsByRole, type PoolMetrics } from "./pool-metrics.ts";
 import { TaskTable } from "./task-table.ts";
 import { WorkerSet, type PoolThread } from "./worker-set.ts";
+import { ThreadSeats } from "./thread-seats.ts";
+import { ScalingTrace, type TraceRecord } from "../scaling/scaling-trace.ts";
+import type { ScaledPoolRefs } from "../scaling/pool-sampler.ts";
 
 export interface TaskPoolOptions {
   name: string;
@@ -59,6 +62,8 @@ export interface TaskPoolOptions {
   arenaClasses?: readonly SizeClass[];
   /** Where the threads run. Default: the process's allowed cores, SCHED_OTHER, nice as inherited. */
   placement?: PlacementPlan;
+  /** Thread kinds and the scaler; absent: a fixed pool of `threads` static threads. `threads` is max_threads. */
+  scaling?: PoolScaling;
   /** An aborted task still running after this long: its thread is replaced (default 1000). */
   abortGraceMs?: number;
   /** A task running longer than this is aborted with TimeoutError (default: no limit). */
@@ -97,12 +102,17 @@ export abstract class TaskPool {
   readonly shared: SharedObjects;
   readonly counts = { submitted: 0, completed: 0, failed: 0, cancelled: 0, crashed: 0, contained: 0, replaced: 0 };
   readonly stuck: StuckTasks;
+  /** Seats by role; starts the standalone threads the pool manager asks for. */
+  readonly seats: ThreadSeats;
+  readonly scaling: PoolScaling | undefined;
+  /** The pool manager's per-tick trace (written by it, read here). */
+  readonly trace: ScalingTrace | undefined;
   private readonly completions: Injector;
   private readonly store: PayloadStore;
   private readonly mailer: PoolMailer;
   private readonly classes: readonly SizeClass[];
   private readonly maxSegments: number;
-  private readonly setup: Omit<PoolWorkerSetup, "index" | "registryPort" | "shared" | "strings" | "placement" | "segments">;
+  private readonly setup: Omit<PoolWorkerSetup, "index" | "registryPort" | "shared" | "strings" | "placement" | "segments" | "role" | "idleMs" | "firstId">;
   private handlerIds = new Map<string, number>();
   private handlerList: string[] = [];
   private batch: Int32Array;
@@ -163,16 +173,24 @@ export abstract class TaskPool {
     };
     const policy = o.kind === "compute" ? "BATCH" : "OTHER"; // as the config's default (validate.ts, DEFAULT_POLICY)
     this.placement = o.placement ?? { path: o.name, allocation: "OsDefault", cores: allowedCores(), policy, nice: null, priority: 0 };
+    this.scaling = o.scaling;
+    this.trace = o.scaling ? new ScalingTrace() : undefined;
+    this.seats = new ThreadSeats(this, o.scaling, o.threads);
     this.workers = new WorkerSet(o.name, o.threads, (index, registryPort) => ({
       ...this.setup, index, registryPort, shared: this.shared.snapshot(), strings: this.shared.mailedStrings(), segments: this.store.refs(),
-      placement: threadPlacement(o.name, this.placement, index, coresForThread(this.placement, index)),
-    }), (index, detail) => repairAfterDeath(this, index, detail));
+      placement: threadPlacement(o.name, this.placement, index, coresForThread(this.placement, index), this.seats.tagOf(index)),
+      role: this.seats.roleOf(index), idleMs: this.seats.idleMsOf(index), firstId: this.mailer.firstIdFor(index),
+    }), (index, detail) => repairAfterDeath(this, index, detail), (thread) => this.retired(thread));
   }
 
-  /** Starts every thread; rejects (and stops the ones that started) if any fails to load the module. */
+  /**
+   * Starts the static and dynamic threads; rejects (and stops the ones that started) if any fails
+   * to load the module. A pool with neither starts one standalone thread, to learn the handler
+   * names without loading the module here; it retires after standalone_idle_ms like any other.
+   */
   protected async startThreads(): Promise<void> {
     try {
-      const started = await Promise.all(Array.from({ length: this.threads }, (_, i) => this.workers.start(i)));
+      const started = await Promise.all(Array.from({ length: Math.max(1, this.seats.initial) }, (_, i) => this.workers.start(i)));
       this.handlerList = started[0]!.handlers;
       this.handlerList.forEach((n, i) => this.handlerIds.set(n, i));
     } catch (e) {
@@ -198,11 +216,17 @@ export abstract class TaskPool {
     return this.workers.live().map(({ index, tid }) => ({ index, tid }));
   }
 
+  /** The pool manager's newest per-tick records (up to `last`), oldest first; [] for a fixed pool. */
+  scalingTrace(last?: number): TraceRecord[] {
+    return this.trace?.read(last) ?? [];
+  }
+
   /** Counters and per-thread state, read now. */
   metrics(): PoolMetrics {
-    const threads = threadCounters(this.control, this.queues.idle, this.workers.seats);
+    const threads = threadCounters(this.control, this.queues.idle, this.workers.seats, this.seats);
     return {
       pool: this.name, kind: this.kind, ...this.counts, pending: this.pending,
+      threadsByRole: threadsByRole(threads, this.seats), scaler: scalerMetrics(this),
       queueDepth: this.queues.pending() + this.batched, mainWakeups: this.pump.wakeups,
       stolen: threads.reduce((n, t) => n + t.stolen, 0), threads,
       arena: {
@@ -314,6 +338,26 @@ export abstract class TaskPool {
     this.stuck.stop();
   }
 
+  /** What the pool manager needs to sample this pool (when it scales). */
+  scaledRefs(): ScaledPoolRefs {
+    return {
+      pool: this.name, control: this.control.buffer, queues: this.queues.refs, trace: this.trace!.buffer,
+      scaling: this.scaling!, seats: this.threads, cores: this.placement.cores.length,
+    };
+  }
+
+  /** The pool manager asked for `n` standalone threads at `at` (epoch ms): start them, one at a time. */
+  startWantedThreads(n: number, at: number): void {
+    this.seats.requested(n, at);
+    this.seats.startWanted();
+  }
+
+  /** A standalone thread retired: read what it mailed last (its seat is still set), then free the seat. */
+  private retired(thread: PoolThread): void {
+    this.shared.drain([thread.index + 1]);
+    this.seats.retired(thread.index, thread.tid);
+  }
+
   /** Terminates the thread in seat `index`; crash repair replaces it. */
   replaceThread(index: number, why: string): void {
     if (!this.closing && this.workers.terminate(index, why)) this.counts.replaced++;
@@ -337,6 +381,7 @@ export abstract class TaskPool {
   private flush(): void {
     if (this.batched === 0) return;
     const r = this.queues.submitBatch(this.batch, 0, this.batched);
+    Atomics.add(this.control.w, POOL_ARRIVALS, r.published); // the pool manager's frequency detector
     this.pump.published(r.published, r.wokeWorker);
     if (r.published < this.batched) this.batch.copyWithin(0, r.published * REC_WORDS, this.batched * REC_WORDS); // retried next flush
     this.batched -= r.published;

@@ -19,6 +19,7 @@ import { AsyncPool } from "./async-pool.ts";
 import { ComputePool } from "./compute-pool.ts";
 import { NativePool } from "./native-pool.ts";
 import { keepingAlive } from "./pool-close.ts";
+import { PoolManagerThread } from "./pool-manager.ts";
 import { RuntimeThreads } from "./runtime-threads.ts";
 import type { PoolMetrics } from "./pool-metrics.ts";
 import type { CloseOptions } from "./task-pool.ts";
@@ -41,6 +42,8 @@ export class ThreadManager {
     private readonly config: ResolvedConfig,
     private readonly pools: Map<string, ComputePool | AsyncPool | NativePool>,
     private readonly runtime: RuntimeThreads,
+    /** The pool-manager thread, when some pool scales. */
+    private readonly manager: PoolManagerThread | undefined,
   ) {}
 
   /** Reads and starts a TOML config file; module paths resolve against the file's directory. */
@@ -69,7 +72,7 @@ export class ThreadManager {
     const started = await Promise.allSettled(
       resolved.pools.map(async (p) => {
         if (p.kind === "native") return new NativePool(p.name, p.threads, p.placement);
-        const o = { name: p.name, module: p.module, threads: p.threads, maxQueue: p.maxQueue, concurrency: p.concurrency, placement: p.placement, ...p.payload };
+        const o = { name: p.name, module: p.module, threads: p.threads, maxQueue: p.maxQueue, concurrency: p.concurrency, placement: p.placement, scaling: p.scaling, ...p.payload };
         return p.kind === "compute" ? ComputePool.start(o) : AsyncPool.start(o);
       }),
     );
@@ -77,15 +80,17 @@ export class ThreadManager {
     for (const s of started) if (s.status === "fulfilled") pools.set(s.value.name, s.value);
     const runtime = new RuntimeThreads(resolved.main, resolved.runtime);
     const failed = started.find((s): s is PromiseRejectedResult => s.status === "rejected");
+    let manager: PoolManagerThread | undefined;
     try {
       if (failed) throw failed.reason;
       runtime.start();
+      manager = await PoolManagerThread.start([...pools.values()].filter((p) => !(p instanceof NativePool)), resolved.runtime ?? resolved.main);
     } catch (e) {
       runtime.stop();
       await Promise.all([...pools.values()].map((p) => (p instanceof NativePool ? p.close() : p.close({ drain: false }))));
       throw e;
     }
-    return new ThreadManager(resolved, pools, runtime);
+    return new ThreadManager(resolved, pools, runtime, manager);
   }
 
   /** The compute pool `name` (or what [mapping] maps it to); throws PoolNotFoundError. */
@@ -115,7 +120,7 @@ export class ThreadManager {
 
   /** Every managed thread as the kernel reports it now: main, Bun's helpers that were placed, pool threads. */
   threads(): ThreadInfo[] {
-    return describeThreads(this.runtime, [...this.pools.values()]);
+    return describeThreads(this.runtime, [...this.pools.values()], this.manager?.tid);
   }
 
   /** Counters of every compute and async pool, by name. */
@@ -129,6 +134,7 @@ export class ThreadManager {
   async close(options?: CloseOptions): Promise<void> {
     // Native threads are unref()'d too: the whole close keeps the process alive, not only the pools'.
     await keepingAlive(Promise.all([...this.pools.values()].map((p) => (p instanceof NativePool ? p.close() : p.close(options)))));
+    await this.manager?.stop(); // after the pools: a closing pool may still need a gate opened to drain
     this.runtime.stop();
   }
 

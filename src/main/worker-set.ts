@@ -29,6 +29,8 @@ export class WorkerSet {
   /** Every thread started and not yet exited, ready or not: stop() must not leave a starter behind. */
   private readonly alive = new Map<Worker, Promise<number>>();
   private stopping = false;
+  /** Threads that retired (standalone, idle): their exit is not a death. */
+  private readonly retiring = new Set<Worker>();
   /** Why a thread the pool itself terminated dies, for the errors of its tasks. */
   private readonly deathNotes = new Map<number, string>();
 
@@ -37,6 +39,8 @@ export class WorkerSet {
     size: number,
     private readonly setupFor: SetupFor,
     private readonly onDeath: (index: number, detail: string) => void,
+    /** A standalone thread left the pool cleanly (its seat is still set while this runs). */
+    private readonly onRetire: (thread: PoolThread) => void = () => {},
   ) {
     this.seats = new Array(size).fill(undefined);
   }
@@ -61,6 +65,8 @@ export class WorkerSet {
         port1.close();
         if (!started) {
           reject(new ThreadManagerError("ERR_WORKER_START", `thread ${index} of pool "${this.pool}" exited while starting${lastError ? `: ${lastError}` : ""}`));
+        } else if (this.retiring.delete(worker)) {
+          if (this.seats[index]?.worker === worker) this.seats[index] = undefined;
         } else if (this.seats[index]?.worker === worker) {
           this.seats[index] = undefined;
           const why = this.deathNotes.get(index);
@@ -69,6 +75,12 @@ export class WorkerSet {
         }
       });
       worker.onmessage = (e: MessageEvent<PoolWorkerHello | { type: "stopped" }>) => {
+        if (e.data.type === "retired" && this.seats[index]?.worker === worker) {
+          this.onRetire(this.seats[index]!);
+          this.retiring.add(worker);
+          worker.terminate();
+          return;
+        }
         const msg = e.data;
         if (msg.type === "ready") {
           started = true;

@@ -26,9 +26,12 @@ export interface PlacementFailure {
   errno: string;
 }
 
-/** `{pool}-{i}` in at most 15 bytes (the kernel's limit): the pool name is cut, the index kept. */
-export function threadName(pool: string, i: number): string {
-  const suffix = `-${i}`;
+/**
+ * `{pool}-{tag}{i}` in at most 15 bytes (the kernel's limit): the pool name is cut, the index kept.
+ * `tag` is a scaling pool's thread kind: `s` static, `d` dynamic, `x` standalone.
+ */
+export function threadName(pool: string, i: number, tag = ""): string {
+  const suffix = `-${tag}${i}`;
   const bytes = new TextEncoder().encode(pool);
   let cut = pool;
   if (bytes.length + suffix.length > 15) {
@@ -37,8 +40,8 @@ export function threadName(pool: string, i: number): string {
   return cut + suffix;
 }
 
-export function threadPlacement(pool: string, plan: PlacementPlan, i: number, cores: number[]): ThreadPlacement {
-  return { pool, name: threadName(pool, i), cores, policy: plan.policy, nice: plan.nice, priority: plan.priority };
+export function threadPlacement(pool: string, plan: PlacementPlan, i: number, cores: number[], tag = ""): ThreadPlacement {
+  return { pool, name: threadName(pool, i, tag), cores, policy: plan.policy, nice: plan.nice, priority: plan.priority };
 }
 
 /** True where placement can be applied (Linux with libc); elsewhere it is skipped. */

@@ -13,16 +13,18 @@
  *   injection and Java's ForkJoinPool compensation:
  *   1. rising: curr > prev: provision min(cores, floor(low_watermark * (curr - prev) + low_watermark)).
  *   2. falling: nothing; threads shrink themselves (dynamic ones park, standalone ones exit).
- *   3. stalled by throughput hogs: work waits in the queue, every active thread is busy, and
- *      completions do not outpace arrivals (the queue is not draining): low_watermark more a tick,
- *      linearly. Judged from queue depth, arrivals and completions, never from float equality.
+ *   3. stalled by throughput hogs: work waits in the queue, every active thread is busy, and the
+ *      tick's completions fall behind the backlog (fewer than the tasks still waiting, so it
+ *      outlasts the next tick, whether tasks keep arriving or not): low_watermark more a tick,
+ *      linearly. Judged from queue depth and completions, never from float equality.
  *   4. starved: the queue is not empty and nothing completed for a whole tick: one more thread,
  *      even when arrivals stopped.
  *   Provisioning unparks dynamic threads first, then spawns standalone ones (at most
- *   max_spawn_per_tick a tick), never past max_threads.
+ *   max_spawn_per_tick a tick), never past max_threads, and only for need that idle active
+ *   threads and parked dynamic ones cannot meet.
  */
 
-export interface ScalerConfig {
+export interface ScalingRuleConfig {
   /** Samples in the trend window (default 10). */
   window: number;
   /** The seed's DEFAULT_LOW_WATERMARK (default 2). */
@@ -78,7 +80,7 @@ export class ScalingRule {
   private lastTick: number | undefined;
   readonly alpha: number;
 
-  constructor(private readonly config: ScalerConfig) {
+  constructor(private readonly config: ScalingRuleConfig) {
     this.alpha = 2 / (config.window + 1);
   }
 
@@ -115,8 +117,8 @@ export class ScalingRule {
     } else if (currEma > prevEma + EPSILON) {
       kind = "rising";
       wanted = Math.min(cores, Math.floor(lowWatermark * (currEma - prevEma) + lowWatermark));
-    } else if (s.queueDepth > 0 && s.busy >= s.active && s.completions <= s.arrivals) {
-      // Work waits, every active thread is busy, and the queue is not draining.
+    } else if (s.queueDepth > 0 && s.busy >= s.active && s.completions < s.queueDepth) {
+      // Work waits, every active thread is busy, and at this tick's pace the backlog outlasts the next tick.
       kind = "hog";
       wanted = lowWatermark;
     } else if (s.queueDepth > 0 && s.completions === 0) {
@@ -128,11 +130,17 @@ export class ScalingRule {
     return { case: kind, rate, prevEma, currEma, wanted, ...this.provision(wanted, s) };
   }
 
-  /** Unpark dynamic threads first, then spawn standalone ones: max_spawn_per_tick, max_threads. */
+  /**
+   * Unpark dynamic threads first, then spawn standalone ones (max_spawn_per_tick, max_threads). A
+   * spawn is for what static + dynamic threads cannot give: none while a dynamic thread stays
+   * parked, and active threads that are idle count against the need.
+   */
   private provision(wanted: number, s: ScalerSample): { unpark: number; spawn: number } {
     const unpark = Math.min(wanted, s.parkedDynamic);
+    if (s.parkedDynamic > unpark) return { unpark, spawn: 0 };
     const room = Math.max(0, this.config.maxThreads - s.total);
-    const spawn = Math.min(wanted - unpark, this.config.maxSpawnPerTick, room);
+    const idleActive = Math.max(0, s.active - s.busy);
+    const spawn = Math.max(0, Math.min(wanted - unpark - idleActive, this.config.maxSpawnPerTick, room));
     return { unpark, spawn };
   }
 }

@@ -17,7 +17,7 @@
  */
 import { InvalidArgumentError } from "../errors.ts";
 import {
-  HDR_MAGIC, IDLE_MAGIC, IDLE_NUM_WORKERS, IDLE_PARK_WORDS, IDLE_SEARCHING, IDLE_SHUTDOWN, IDLE_SLEEPING,
+  GATE_CLOSED, GATE_OPEN, HDR_MAGIC, IDLE_GATE, IDLE_MAGIC, IDLE_NUM_WORKERS, IDLE_PARK_WORDS, IDLE_SEARCHING, IDLE_SHUTDOWN, IDLE_SLEEPING,
   LINE, PARK_AWAKE, PARK_NOTIFIED, PARK_PARKED, attachHeader, checkRoom, idleBytes, type SharedRef,
 } from "./layout.ts";
 
@@ -122,11 +122,15 @@ export class IdleState {
     return true;
   }
 
-  /** Marks the pool shut down and wakes every parked worker. */
+  /** Marks the pool shut down and wakes every parked worker, and every one behind its manager gate. */
   shutdown(): void {
     const w = this.w;
     Atomics.store(w, IDLE_SHUTDOWN, 1);
-    for (let i = 0; i < this.workers; i++) this.unpark(i); // woken workers see SHUTDOWN
+    for (let i = 0; i < this.workers; i++) {
+      this.unpark(i); // woken workers see SHUTDOWN
+      const gate = IDLE_PARK_WORDS + i * LINE + IDLE_GATE; // G5 (manager-gate.ts): after SHUTDOWN, open
+      if (Atomics.exchange(w, gate, GATE_OPEN) === GATE_CLOSED) Atomics.notify(w, gate);
+    }
   }
 
   /**

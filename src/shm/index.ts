@@ -9,3 +9,4 @@ export { IdleState, Wake, MAX_WORKERS, type WorkProbe } from "./idle.ts";
 export { PoolQueues, type PoolQueuesOptions } from "./pool-queues.ts";
 export { WorkFinder, NEXT_FOUND, NEXT_CLOSED, NEXT_IDLE, type Next, type PoolQueueRefs, type WorkFinderOptions } from "./work-finder.ts";
 export { MAX_CAPACITY, MAX_RECORD_WORDS, type SharedRef } from "./layout.ts";
+export { ManagerGate, GateExit } from "./manager-gate.ts";

@@ -100,6 +100,14 @@ export const IDLE_PARK_WORDS = 2 * LINE;
 export const PARK_AWAKE = 0;
 export const PARK_PARKED = 1;
 export const PARK_NOTIFIED = 2;
+/**
+ * Manager gate of worker i, beside its park word: a dynamic thread with nothing to do waits here,
+ * outside the park protocol, so producers' notifyOne never wakes it; only the pool manager (or
+ * shutdown) opens it. Values are GATE_* below.
+ */
+export const IDLE_GATE = 1;
+export const GATE_OPEN = 0;
+export const GATE_CLOSED = 1;
 
 export function idleBytes(workers: number): number {
   return (IDLE_PARK_WORDS + workers * LINE) * WORD_BYTES;
@@ -200,8 +208,14 @@ export const POOL_DOORBELL = LINE + 1;
 export const POOL_MAIN_HOT = LINE + 2;
 /** 1 when a worker mailed the main thread something it should read (and maybe relay) soon. */
 export const POOL_MAIN_MAIL = LINE + 3;
+/** Scaling line: written by the main thread and the pool manager, read by both. */
+const POOL_SCALING = 2 * LINE;
+/** Tasks submitted since the pool manager last looked: submitters add, the manager swaps it to 0. */
+export const POOL_ARRIVALS = POOL_SCALING;
+/** Standalone threads the manager asked for that the main thread has not started (or given up on) yet. */
+export const POOL_SPAWNS_WANTED = POOL_SCALING + 1;
 /** Per-worker line at POOL_WORKER_INFO + i * LINE. */
-export const POOL_WORKER_INFO = 2 * LINE;
+export const POOL_WORKER_INFO = 3 * LINE;
 /** WORKER_* words inside a worker's line. */
 export const WORKER_ALIVE = 0; // 1 while the thread lives; the main thread writes 0 when it died
 export const WORKER_TID = 1; // kernel thread id, written by the worker at start
@@ -211,6 +225,7 @@ export const WORKER_EXECUTED = 4; // tasks the worker has claimed to run, ever (
 export const WORKER_STOLEN = 5; // join and range halves this worker ran for another worker
 export const WORKER_MAIL = 6; // 1 when the main thread mailed this worker since it last read its mail
 export const WORKER_FAULTS = 7; // uncaught exceptions and unhandled rejections no task could be blamed for
+export const WORKER_FINISHED = 8; // tasks the worker has posted a completion for, ever (the pool manager's completions)
 
 /**
  * Task state word, one per task slot: gen << 16 | runner << 4 | state.

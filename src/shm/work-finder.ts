@@ -102,11 +102,13 @@ export class WorkFinder {
   }
 
   /** Like next, but parks with Atomics.waitAsync so the thread's event loop keeps running. */
-  async nextAsync(dst: Int32Array): Promise<boolean> {
+  async nextAsync(dst: Int32Array, parkMs = Infinity): Promise<Next> {
     for (;;) {
       const r = this.round(dst);
-      if (r !== PARK) return r === FOUND;
-      this.woke(await this.idle.parkAsync(this.index));
+      if (r !== PARK) return r === FOUND ? NEXT_FOUND : NEXT_CLOSED;
+      const how = await this.idle.parkAsync(this.index, parkMs);
+      this.woke(how);
+      if (how === Wake.TimedOut) return NEXT_IDLE;
     }
   }
 

@@ -12,8 +12,13 @@
 import { AsyncLocalStorage } from "node:async_hooks";
 import type { AbortNotice } from "../common/pool-setup.ts";
 import { REC_ID, REC_WORDS } from "../shm/layout.ts";
+import { NEXT_CLOSED, NEXT_IDLE } from "../shm/work-finder.ts";
+import { IDLE_RETIRE } from "./thread-role.ts";
 import type { TaskContext } from "./task-context.ts";
 import type { WorkerCore } from "./worker-core.ts";
+
+/** A thread behind the manager gate reads its mail and lets finalizers run this often (ms). */
+const REST_UPKEEP_MS = 1000;
 
 export class AsyncRuntime {
   private inFlight = 0;
@@ -40,22 +45,40 @@ export class AsyncRuntime {
     this.core.fault(kind, error);
   }
 
-  /** Runs until the pool shuts down and every started task has finished. */
-  async run(): Promise<void> {
+  /**
+   * Runs until the pool shuts down and every started task has finished ("closed"), or, for a
+   * standalone thread, until it has had nothing in flight and found no work for its idle time
+   * ("retired"). A dynamic thread in that situation waits behind the manager gate instead.
+   */
+  async run(): Promise<"closed" | "retired"> {
     const rec = new Int32Array(REC_WORDS);
     const finder = this.core.finder;
+    const role = this.core.role;
     for (;;) {
       this.core.idle();
+      if (role.resting) {
+        // Behind the manager gate with nothing in flight; every REST_UPKEEP_MS: mail and finalizers.
+        await role.restAsync(REST_UPKEEP_MS);
+        this.core.turn();
+        continue;
+      }
       while (this.inFlight < this.concurrency && finder.tryNext(rec)) this.start(rec);
       if (this.inFlight >= this.concurrency) {
         await new Promise<void>((resolve) => (this.slotFree = resolve));
         continue;
       }
       this.core.turn();
-      if (!(await finder.nextAsync(rec))) break;
+      const got = await finder.nextAsync(rec, role.parkMs());
+      if (got === NEXT_CLOSED) break;
+      if (got === NEXT_IDLE) {
+        // Tasks still in flight keep the thread in the pool; their completions restart its idle clock.
+        if (this.inFlight === 0 && role.idleLongEnough() && (await role.restAsync(REST_UPKEEP_MS)) === IDLE_RETIRE) return "retired";
+        continue;
+      }
       this.start(rec);
     }
     while (this.inFlight > 0) await new Promise<void>((resolve) => (this.slotFree = resolve));
+    return "closed";
   }
 
   /** Control messages from the main thread. */
@@ -64,6 +87,7 @@ export class AsyncRuntime {
   }
 
   private start(rec: Int32Array): void {
+    this.core.role.worked();
     if (!this.core.claim(rec)) return;
     const id = rec[REC_ID]!;
     const h = this.core.handlerOf(rec);
@@ -107,6 +131,7 @@ export class AsyncRuntime {
     if (threw) this.core.fail(id, value);
     else this.core.succeed(id, h, value);
     this.inFlight--;
+    this.core.role.worked();
     const wake = this.slotFree;
     this.slotFree = undefined;
     wake?.();

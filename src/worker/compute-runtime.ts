@@ -15,6 +15,7 @@ import {
 import { NEXT_CLOSED, NEXT_IDLE } from "../shm/work-finder.ts";
 import type { TaskContext } from "./task-context.ts";
 import { LazySignal } from "./task-context.ts";
+import { IDLE_GATED, IDLE_RETIRE } from "./thread-role.ts";
 import type { WorkerCore } from "./worker-core.ts";
 
 const JOIN_ID_MASK = 0xfff;
@@ -23,6 +24,9 @@ const YIELD_MS = 50;
 const IDLE_TURN_MS = 200;
 /** How long a join owner spins for its stolen half before it parks. */
 const AWAIT_SPIN_MS = 0.05;
+const TURN = 0;
+const CLOSED = 1;
+const RETIRE = 2;
 /** reclaim(): our own half came back, not stolen. */
 const OURS = Symbol("ours");
 
@@ -62,29 +66,44 @@ export class ComputeRuntime {
    * (made here and sent), it returns to its event loop every YIELD_MS of work and after IDLE_TURN_MS
    * idle, so finalizers run and dropped buffers are released (PROTOCOL.md, "Mail", M4).
    */
-  async run(): Promise<void> {
+  async run(): Promise<"closed" | "retired"> {
     const rec = new Int32Array(REC_WORDS);
-    while (this.serve(rec, performance.now() + YIELD_MS)) {
+    for (;;) {
+      const r = this.serve(rec, performance.now() + YIELD_MS);
+      if (r === CLOSED) return "closed";
+      if (r === RETIRE) return "retired";
       await new Promise<void>((resolve) => setImmediate(resolve));
       this.core.turn();
     }
   }
 
   /**
-   * Runs records until `turnAt` passes or the thread has idled IDLE_TURN_MS (true: turn the event
-   * loop now) or the pool shuts down (false). Sync, so the hot loop is not an async function's.
+   * Runs records until `turnAt` passes or the thread has idled IDLE_TURN_MS (TURN: turn the event
+   * loop now), the pool shuts down (CLOSED), or a standalone thread's idle time is up (RETIRE).
+   * A dynamic thread idle for its idle time waits behind the manager gate here. Sync, so the hot
+   * loop is not an async function's.
    */
-  private serve(rec: Int32Array, turnAt: number): boolean {
+  private serve(rec: Int32Array, turnAt: number): typeof TURN | typeof CLOSED | typeof RETIRE {
     const finder = this.core.finder;
+    const role = this.core.role;
     for (let k = 1; ; k++) {
       this.core.idle();
-      // A timed park wakes slower in Bun: park for good unless this thread owns buffers to release.
-      const got = finder.next(rec, this.core.shared.ownedCount > 0 ? IDLE_TURN_MS : Infinity);
-      if (got === NEXT_CLOSED) return false;
-      if (got === NEXT_IDLE) return true;
+      // A timed park wakes slower in Bun: park for good unless this thread owns buffers to release (or has a role's idle time).
+      const turnMs = this.core.shared.ownedCount > 0 ? IDLE_TURN_MS : Infinity;
+      if (role.resting && role.rest(turnMs) === IDLE_GATED) return TURN;
+      const got = finder.next(rec, role.parkMs(turnMs));
+      if (got === NEXT_CLOSED) return CLOSED;
+      if (got === NEXT_IDLE) {
+        if (!role.idleLongEnough()) return TURN;
+        const rested = role.rest(turnMs);
+        if (rested === IDLE_RETIRE) return RETIRE;
+        if (rested === IDLE_GATED) return TURN;
+        continue;
+      }
+      role.worked();
       this.runRecord(rec);
       // Turning the loop costs a busy thread ~20% of its throughput (measured): only when it owns buffers to release.
-      if ((k & 63) === 0 && this.core.shared.ownedCount > 0 && performance.now() >= turnAt) return true;
+      if ((k & 63) === 0 && this.core.shared.ownedCount > 0 && performance.now() >= turnAt) return TURN;
     }
   }
 

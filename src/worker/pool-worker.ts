@@ -38,16 +38,23 @@ self.onmessage = async (event: MessageEvent<PoolWorkerSetup>) => {
   Atomics.store(core.control.w, core.control.workerWord(setup.index, WORKER_TID), tid);
   Atomics.store(core.control.w, core.control.workerWord(setup.index, WORKER_ALIVE), 1);
   hello({ type: "ready", handlers: names, tid });
+  let ended: "closed" | "retired";
   if (setup.kind === "compute") {
     // A compute handler's stray timer or promise fails nothing: counted and logged, the thread serves on.
     process.on("uncaughtException", (e) => core.fault("an uncaught exception", e));
     process.on("unhandledRejection", (e) => core.fault("an unhandled rejection", e));
-    await new ComputeRuntime(core, tid).run();
+    ended = await new ComputeRuntime(core, tid).run();
   } else {
     const runtime = new AsyncRuntime(core, setup.concurrency, tid);
     self.onmessage = (e: MessageEvent) => runtime.onControl(e.data);
-    await runtime.run();
+    ended = await runtime.run();
     self.onmessage = null;
+  }
+  if (ended === "retired") {
+    // Left the pool cleanly (no task held, deque empty): say so first, so the exit is not read as a crash.
+    Atomics.store(core.control.w, core.control.workerWord(setup.index, WORKER_ALIVE), 0);
+    hello({ type: "retired" });
+    return;
   }
   self.postMessage({ type: "stopped" });
 };

@@ -14,9 +14,10 @@ import { DataCloneError, PayloadTooLargeError } from "../errors.ts";
 import { Injector } from "../shm/injector.ts";
 import {
   DONE_OK, DONE_SKIPPED, DONE_THREW, DONE_UNSENDABLE, ID_GEN_SHIFT, ID_SLOT_MASK, OP_HANDLER_MASK, OP_TYPE_MASK, OP_TYPE_SHIFT,
-  REC_A, REC_B, REC_ID, REC_OP, REC_WORDS, TASK_GEN_MASK, TS_ABORT_FLAG, TS_CANCELLED, TS_STATE_MASK, TS_QUEUED, TS_RUNNING, WORKER_EXECUTED, WORKER_FAULTS, WORKER_RUNNING,
+  REC_A, REC_B, REC_ID, REC_OP, REC_WORDS, TASK_GEN_MASK, TS_ABORT_FLAG, TS_CANCELLED, TS_STATE_MASK, TS_QUEUED, TS_RUNNING, WORKER_EXECUTED, WORKER_FAULTS, WORKER_FINISHED, WORKER_RUNNING,
 } from "../shm/layout.ts";
 import { WorkFinder } from "../shm/work-finder.ts";
+import { RoleLoop } from "./thread-role.ts";
 import { WorkerMailer } from "./worker-mailer.ts";
 
 const NAP = new Int32Array(new SharedArrayBuffer(4));
@@ -34,12 +35,15 @@ export class WorkerCore {
   readonly handlers: Handler[];
   readonly handlerNames: string[];
   readonly byName = new Map<string, number>();
+  /** static, dynamic or standalone: when the thread rests behind the manager gate or retires. */
+  readonly role: RoleLoop;
   private readonly completions: Injector;
   private readonly done = new Int32Array(REC_WORDS);
   private readonly runningWord: number;
   private collectedAt = 0;
   private readonly faultsLogged = new Set<string>();
   private readonly executedWord: number;
+  private readonly finishedWord: number;
 
   constructor(setup: PoolWorkerSetup, mod: Record<string, unknown>, names: string[]) {
     this.pool = setup.pool;
@@ -53,7 +57,7 @@ export class WorkerCore {
     this.mailer = new WorkerMailer(setup.registryPort, this.control, setup.index);
     const store = new PayloadStore(setup.segments[0]!, (n) => this.shared.readMailUntil(0, () => store.knows(n), `arena segment ${n}`));
     for (const ref of setup.segments.slice(1)) store.adopt(ref);
-    this.shared = new SharedObjects(setup.index + 1, this.mailer, (m) => {
+    this.shared = new SharedObjects(setup.index + 1, this.mailer, setup.firstId, (m) => {
       if (m.t === "seg") store.adopt(m.ref);
     });
     for (const [id, buf] of setup.shared) this.shared.receive({ t: "reg", id, buf, origin: 0 });
@@ -64,6 +68,8 @@ export class WorkerCore {
     names.forEach((n, i) => this.byName.set(n, i));
     this.runningWord = this.control.workerWord(setup.index, WORKER_RUNNING);
     this.executedWord = this.control.workerWord(setup.index, WORKER_EXECUTED);
+    this.finishedWord = this.control.workerWord(setup.index, WORKER_FINISHED);
+    this.role = new RoleLoop(setup.role, setup.index, setup.idleMs, setup.queues.idle);
   }
 
   /**
@@ -167,6 +173,7 @@ export class WorkerCore {
 
   private finish(id: number, status: number, type: number, a: number, b: number): void {
     this.control.w[this.runningWord]--;
+    this.control.w[this.finishedWord]++; // own counter: plain; the pool manager reads it
     this.post(id, status, type, a, b);
   }
 

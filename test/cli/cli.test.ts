@@ -71,11 +71,12 @@ describe("cli", () => {
   test.skipIf(process.platform !== "linux" || navigator.hardwareConcurrency < 2)("plan: pools, threads, cores, policy, priority and a per-core map", () => {
     const r = cli("plan", `${dir}/good.toml`);
     expect(r.code).toBe(0);
-    expect(r.out).toMatch(/cpu\s+compute\s+cpu-0\s+0\s+BATCH\s+5\s+-/);
-    expect(r.out).toMatch(/cpu\s+compute\s+cpu-1\s+0\s+BATCH\s+5\s+-/);
+    expect(r.out).toMatch(/cpu\s+compute static\s+cpu-s0\s+0\s+BATCH\s+5\s+-/);
+    expect(r.out).toMatch(/cpu\s+compute dynamic\s+cpu-d1\s+0\s+BATCH\s+5\s+-/);
     expect(r.out).toMatch(/bg\s+native \(up to\)\s+bg-0\s+1\s+FIFO\s+-\s+10/);
+    expect(r.out).toMatch(/\(manager\)\s+manager\s+pool-manager\s+0/); // with [runtime], off the dedicated core
     expect(r.out).toMatch(/\(main\)\s+main\s+main\s+0/);
-    expect(r.out).toMatch(/^0\s+cpu-0, cpu-1, main, bun-helpers$/m);
+    expect(r.out).toMatch(/^0\s+cpu-s0, cpu-d1, pool-manager, main, bun-helpers$/m);
     expect(r.out).toMatch(/^1\s+bg-0$/m);
     expect(r.err).toContain("warning: compute.cpu.max_threads: 2 threads on 1 core"); // warnings: exit 0 still
     expect(r.out).toContain("default -> cpu");

@@ -35,10 +35,10 @@ describe.skipIf(!twoCores)("core allocation", () => {
 
   test("PinnedCores: thread i on core min + i % n, more threads than cores is fine", async () => {
     const { threads } = await poolThreads(
-      { compute: { cpu: { module: MATH, max_threads: 3, core_allocation: { PinnedCores: { min: 0, max: 2 } } } } },
+      { compute: { cpu: { module: MATH, static_threads: 2, dynamic_threads: 1, max_threads: 3, core_allocation: { PinnedCores: { min: 0, max: 2 } } } } },
       "cpu",
     );
-    expect(threads.map((t) => [t.name, t.cores])).toEqual([["cpu-0", [0]], ["cpu-1", [1]], ["cpu-2", [0]]]);
+    expect(threads.map((t) => [t.name, t.cores])).toEqual([["cpu-s0", [0]], ["cpu-s1", [1]], ["cpu-d2", [0]]]);
   });
 
   test("DedicatedCoreSet: every thread on the whole set", async () => {
@@ -116,12 +116,17 @@ describe.skipIf(!linux)("policies and priorities", () => {
 });
 
 describe.skipIf(!linux)("thread names", () => {
-  test("every managed thread is named {pool}-{i}, cut to 15 bytes keeping the index", async () => {
+  test("every pool thread is named {pool}-{kind}{i} (s static, d dynamic), cut to 15 bytes keeping the index; a fixed pool {pool}-{i}", async () => {
     const tm = await m.start({
-      compute: { cpu: { module: MATH, max_threads: 2 }, averyveryverylongpool: { module: MATH, max_threads: 1 } },
+      compute: {
+        cpu: { module: MATH, static_threads: 1, dynamic_threads: 1, max_threads: 2 },
+        averyveryverylongpool: { module: MATH, max_threads: 1 },
+        fixed: { module: MATH, max_threads: 2, scaler: { enabled: false } },
+      },
     });
-    const names = tm.threads().filter((t) => t.role === "static").map((t) => t.name).sort();
-    expect(names).toEqual(["averyveryvery-0", "cpu-0", "cpu-1"]);
+    const names = tm.threads().filter((t) => t.role === "static" || t.role === "dynamic").map((t) => t.name).sort();
+    expect(names).toEqual(["averyveryver-s0", "cpu-d1", "cpu-s0", "fixed-0", "fixed-1"]);
+    expect(tm.threads().filter((t) => t.role === "manager").map((t) => t.name)).toEqual(["pool-manager"]);
   });
 });
 
@@ -168,7 +173,9 @@ describe.skipIf(!twoCores)("main and runtime threads", () => {
     expect(by("(runtime)").length).toBeGreaterThan(0);
     for (const t of by("(runtime)")) expect(t.cores).toBe("0");
     for (const t of r) expect(t.state).toMatch(/^[RSDTtXZIP]$/); // the kernel's letter
-    expect(by("other").every((t: { role: string; parked: boolean }) => t.role === "static" && typeof t.parked === "boolean")).toBe(true);
+    expect(by("other").map((t: { role: string }) => t.role)).toEqual(["static", "dynamic"]);
+    expect(by("other").every((t: { parked: boolean }) => typeof t.parked === "boolean")).toBe(true);
+    expect(by("(manager)").map((t: { cores: string }) => t.cores)).toEqual(["0"]); // off the dedicated core too
   }, 40_000);
 
   test("Bun's helper threads go to [runtime], also ones that appear later", () => {

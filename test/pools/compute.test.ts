@@ -20,7 +20,7 @@ describe("ctx.join", () => {
   });
 
   test.skipIf(CORES < 2)("idle threads steal join halves", async () => {
-    const tm = await m.start({ compute: { cpu: { module: MATH, max_threads: 2 } } });
+    const tm = await m.start({ compute: { cpu: { module: MATH, static_threads: 2, max_threads: 2 } } });
     // On a busy 2-core VM the other thread can miss one short task; a few tries, each one task.
     let seenBoth = false;
     for (let attempt = 0; attempt < 20 && !seenBoth; attempt++) {

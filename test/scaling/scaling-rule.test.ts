@@ -84,6 +84,25 @@ describe("the three cases and starvation", () => {
     expect(out.map((d) => d.spawn)).toEqual([2, 2, 0]); // the third tick: 8 threads = max_threads
   });
 
+  test("hogs after arrivals stopped: a backlog of 94 with 1 completion a tick still adds threads; a backlog that drains within the tick does not", () => {
+    const rule = started();
+    rule.tick({ now: 90, ...idle, arrivals: 100 });
+    const stalled = rule.tick({ now: 180, ...idle, arrivals: 0, completions: 1, queueDepth: 94, active: 3, busy: 3, parkedDynamic: 0, total: 3 });
+    expect(stalled.case).toBe("hog");
+    expect([stalled.wanted, stalled.spawn]).toEqual([2, 2]);
+    const draining = rule.tick({ now: 270, ...idle, arrivals: 0, completions: 10, queueDepth: 3, active: 3, busy: 3, parkedDynamic: 0, total: 3 });
+    expect(draining.case).toBe("falling");
+    expect(draining.wanted).toBe(0);
+  });
+
+  test("a spawn is only for need that idle active threads cannot meet", () => {
+    const rule = started();
+    rule.tick({ now: 90, ...idle });
+    const d = rule.tick({ now: 180, ...idle, arrivals: 9000, parkedDynamic: 0, active: 4, busy: 1, total: 4 }); // wanted 4, 3 threads idle
+    expect(d.wanted).toBe(4);
+    expect([d.unpark, d.spawn]).toEqual([0, 1]);
+  });
+
   test("hog is not judged by float equality: a steady window of equal rates with idle threads is steady", () => {
     const rule = started();
     let d;

@@ -1,0 +1,129 @@
+/**
+ * Main thread: the seats of a pool by scaling role, and the standalone threads the pool manager asks
+ * for. Seats [0, static) are static, [static, static + dynamic) dynamic, the rest standalone (a
+ * fixed pool: every seat static). Standalone threads start here, one at a time (Bun has crashed
+ * starting many Workers at once under load: PLATFORM.md), in a free standalone seat; a thread that
+ * retires (idle for standalone_idle_ms) leaves its seat free again.
+ */
+import type { ThreadRole } from "../common/pool-setup.ts";
+import { roleOfSeat, roleTag } from "../common/thread-roles.ts";
+import type { PoolScaling } from "../config/types.ts";
+import { POOL_SPAWNS_WANTED } from "../shm/layout.ts";
+import type { TaskPool } from "./task-pool.ts";
+
+/** A dynamic thread goes behind its gate after this long without work (bastion: 100 ms). */
+export const DYNAMIC_IDLE_MS = 100;
+/** After a standalone thread failed to start, the manager's requests are dropped for this long. */
+const SPAWN_BACKOFF_MS = 1000;
+
+export interface ExitedThread {
+  tid: number;
+  /** Epoch ms. */
+  at: number;
+}
+
+export class ThreadSeats {
+  readonly counts = { spawned: 0, spawnFailures: 0, retired: 0 };
+  /**
+   * From the manager's request to the thread's ready handshake, ms: the last one and the longest.
+   * The start happens on the main thread, so a busy main thread delays it (README, "Adaptive scaling").
+   */
+  readonly spawnDelayMs = { last: 0, max: 0 };
+  /** When each wanted start was asked for (epoch ms), oldest first. */
+  private readonly asked: number[] = [];
+  /** The last thread that left each standalone seat, until a new one takes it. */
+  readonly exited = new Map<number, ExitedThread>();
+  private spawning = false;
+  private backoffUntil = 0;
+  private readonly dynamicEnd: number;
+
+  constructor(private readonly pool: TaskPool, readonly scaling: PoolScaling | undefined, readonly size: number) {
+    this.dynamicEnd = scaling ? scaling.staticThreads + scaling.dynamicThreads : size;
+  }
+
+  roleOf(seat: number): ThreadRole {
+    return roleOfSeat(this.scaling, seat);
+  }
+
+  /** Idle time before a dynamic thread rests behind its gate or a standalone one exits. */
+  idleMsOf(seat: number): number {
+    const role = this.roleOf(seat);
+    return role === "dynamic" ? DYNAMIC_IDLE_MS : role === "standalone" ? this.scaling!.standaloneIdleMs : Infinity;
+  }
+
+  /** The name suffix's kind letter (`cpu-s0`, `cpu-d1`, `cpu-x2`); a fixed pool keeps `cpu-0`. */
+  tagOf(seat: number): string {
+    return roleTag(this.scaling, seat);
+  }
+
+  /** Seats started with the pool: static and dynamic ones (every seat of a fixed pool). */
+  get initial(): number {
+    return this.dynamicEnd;
+  }
+
+  /** A thread in a standalone seat that exits is not replaced (the manager asks again when needed). */
+  replacesOnDeath(seat: number): boolean {
+    return this.roleOf(seat) !== "standalone";
+  }
+
+  /**
+   * The manager raised POOL_SPAWNS_WANTED: start one standalone thread, and when it is ready (or
+   * failed), the next, while any are wanted and a seat is free. Each ends by taking 1 off the word.
+   */
+  startWanted(): void {
+    const w = this.pool.control.w;
+    if (this.spawning) return;
+    const wanted = Atomics.load(w, POOL_SPAWNS_WANTED);
+    if (wanted <= 0) return;
+    const seat = this.freeSeat();
+    if (this.pool.closing || seat < 0 || performance.now() < this.backoffUntil) {
+      Atomics.sub(w, POOL_SPAWNS_WANTED, wanted); // none can start now: the manager asks again if still needed
+      this.asked.length = 0;
+      return;
+    }
+    this.spawning = true;
+    this.pool.workers.start(seat).then(
+      () => {
+        this.counts.spawned++;
+        const at = this.asked.shift();
+        if (at !== undefined) {
+          this.spawnDelayMs.last = performance.timeOrigin + performance.now() - at;
+          this.spawnDelayMs.max = Math.max(this.spawnDelayMs.max, this.spawnDelayMs.last);
+        }
+        this.exited.delete(seat);
+        this.pool.queues.idle.notifyOne(); // it parks soon if there is no work
+      },
+      (e) => {
+        this.counts.spawnFailures++;
+        this.asked.shift();
+        this.backoffUntil = performance.now() + SPAWN_BACKOFF_MS;
+        console.error(`bun-thread-manager: pool "${this.pool.name}": a standalone thread failed to start; the pool goes on with the threads it has (counted in metrics().scaler.spawnFailures):`, (e as Error)?.message ?? e);
+      },
+    ).finally(() => {
+      Atomics.sub(w, POOL_SPAWNS_WANTED, 1);
+      this.spawning = false;
+      this.startWanted();
+    });
+  }
+
+  /** The manager asked for `n` threads at `at` (epoch ms). */
+  requested(n: number, at: number): void {
+    for (let i = 0; i < n; i++) this.asked.push(at);
+  }
+
+  /** A standalone thread left its seat after its idle time. */
+  retired(seat: number, tid: number): void {
+    this.counts.retired++;
+    this.exited.set(seat, { tid, at: performance.timeOrigin + performance.now() });
+  }
+
+  /** Resolves once no standalone thread is starting (close waits: terminating a loading Worker has crashed Bun). */
+  async settled(): Promise<void> {
+    while (this.spawning) await new Promise((resolve) => setTimeout(resolve, 5));
+  }
+
+  private freeSeat(): number {
+    for (let i = this.dynamicEnd; i < this.size; i++) if (this.pool.workers.seats[i] === undefined) return i;
+    return -1;
+  }
+}

@@ -1,0 +1,133 @@
+/**
+ * The pool manager's view of one pool: reads the shared words the scaling rule needs (arrivals,
+ * completions, queue depth, who is alive, busy or behind its gate), and carries a decision out:
+ * opens dynamic threads' gates itself, and asks the main thread for standalone threads (only the
+ * main thread can start a Worker for the pool: README, "Adaptive scaling").
+ *
+ * Seats: [0, static) static, [static, static + dynamic) dynamic, the rest standalone.
+ * Runs on the pool-manager thread; one instance per pool.
+ */
+import { PoolControl } from "../common/pool-control.ts";
+import type { PoolScaling } from "../config/types.ts";
+import { DequeStealer } from "../shm/deque.ts";
+import { Injector } from "../shm/injector.ts";
+import { IDLE_SHUTDOWN, POOL_ARRIVALS, POOL_SPAWNS_WANTED, WORKER_ALIVE, WORKER_FINISHED, WORKER_RUNNING } from "../shm/layout.ts";
+import { ManagerGate } from "../shm/manager-gate.ts";
+import type { PoolQueueRefs } from "../shm/work-finder.ts";
+import { ScalingRule, type ScalerDecision, type ScalerSample } from "./scaling-rule.ts";
+import { ScalingTrace, type ThreadKinds } from "./scaling-trace.ts";
+
+/** What the main thread sends the pool manager about one pool (structured-clone safe). */
+export interface ScaledPoolRefs {
+  pool: string;
+  control: SharedArrayBuffer;
+  queues: PoolQueueRefs;
+  trace: SharedArrayBuffer;
+  scaling: PoolScaling;
+  /** Seats (max_threads). */
+  seats: number;
+  /** Cores the pool may use: the rising case provisions at most this many. */
+  cores: number;
+}
+
+export class PoolSampler {
+  readonly name: string;
+  readonly rule: ScalingRule;
+  readonly trace: ScalingTrace;
+  readonly intervalMs: number;
+  private readonly control: PoolControl;
+  private readonly injector: Injector;
+  private readonly deques: DequeStealer[];
+  private readonly gate: ManagerGate;
+  private readonly idleWords: Int32Array;
+  private readonly staticEnd: number;
+  private readonly dynamicEnd: number;
+  private finishedBefore = 0;
+
+  constructor(private readonly refs: ScaledPoolRefs) {
+    const s = refs.scaling;
+    this.name = refs.pool;
+    this.intervalMs = s.intervalMs;
+    this.rule = new ScalingRule({
+      window: s.window, lowWatermark: s.lowWatermark, maxSpawnPerTick: s.maxSpawnPerTick, cores: refs.cores, maxThreads: refs.seats,
+    });
+    this.trace = new ScalingTrace(refs.trace);
+    this.control = PoolControl.attach(refs.control);
+    this.injector = Injector.attach(refs.queues.injector);
+    this.deques = refs.queues.deques.map((r) => new DequeStealer(r));
+    this.gate = ManagerGate.attach(refs.queues.idle);
+    this.idleWords = new Int32Array(refs.queues.idle.buffer, refs.queues.idle.byteOffset);
+    this.staticEnd = s.staticThreads;
+    this.dynamicEnd = s.staticThreads + s.dynamicThreads;
+    this.finishedBefore = this.finished();
+  }
+
+  /** True once the pool shut down: nothing more to manage. */
+  get closed(): boolean {
+    return Atomics.load(this.idleWords, IDLE_SHUTDOWN) !== 0;
+  }
+
+  /** One tick: sample, decide, carry out, trace. Returns the decision (and asks main for spawns through `spawn`). */
+  tick(now: number, spawn: (pool: string, n: number) => void): ScalerDecision {
+    const sample = this.sample(now);
+    const decision = this.rule.tick(sample);
+    let opened = 0;
+    for (let i = this.staticEnd; i < this.dynamicEnd && opened < decision.unpark; i++) {
+      if (this.alive(i) && this.gate.open(i)) opened++;
+    }
+    if (decision.spawn > 0) {
+      Atomics.add(this.control.w, POOL_SPAWNS_WANTED, decision.spawn);
+      spawn(this.name, decision.spawn);
+    }
+    this.trace.write(performance.timeOrigin + now, sample, decision, this.kinds());
+    return decision;
+  }
+
+  /** What the rule needs, read from shared memory now. The arrivals counter is swapped to 0. */
+  sample(now: number): ScalerSample {
+    const w = this.control.w;
+    const arrivals = Atomics.exchange(w, POOL_ARRIVALS, 0);
+    const finished = this.finished();
+    const completions = (finished - this.finishedBefore) | 0; // int32 counters wrap
+    this.finishedBefore = finished;
+    let queueDepth = this.injector.size();
+    for (const d of this.deques) queueDepth += d.size();
+    let active = 0;
+    let busy = 0;
+    let parkedDynamic = 0;
+    let total = Math.max(0, Atomics.load(w, POOL_SPAWNS_WANTED));
+    for (let i = 0; i < this.refs.seats; i++) {
+      if (!this.alive(i)) continue;
+      total++;
+      if (this.gate.isClosed(i)) {
+        if (i >= this.staticEnd && i < this.dynamicEnd) parkedDynamic++;
+        continue;
+      }
+      active++;
+      if (Atomics.load(w, this.control.workerWord(i, WORKER_RUNNING)) > 0) busy++;
+    }
+    return { now, arrivals, completions, queueDepth, active, busy, parkedDynamic, total };
+  }
+
+  /** Live threads by kind, dynamic ones split by whether they are behind their gate. */
+  kinds(): ThreadKinds {
+    const k: ThreadKinds = { static: 0, dynamicActive: 0, dynamicParked: 0, standalone: 0 };
+    for (let i = 0; i < this.refs.seats; i++) {
+      if (!this.alive(i)) continue;
+      if (i < this.staticEnd) k.static++;
+      else if (i < this.dynamicEnd) this.gate.isClosed(i) ? k.dynamicParked++ : k.dynamicActive++;
+      else k.standalone++;
+    }
+    return k;
+  }
+
+  private alive(i: number): boolean {
+    return Atomics.load(this.control.w, this.control.workerWord(i, WORKER_ALIVE)) === 1;
+  }
+
+  private finished(): number {
+    let n = 0;
+    for (let i = 0; i < this.refs.seats; i++) n = (n + Atomics.load(this.control.w, this.control.workerWord(i, WORKER_FINISHED))) | 0;
+    return n;
+  }
+}
