@@ -89,7 +89,7 @@ function fmtTime(ns: number): string {
 
 // ---- pools ----
 const tm = await ThreadManager.start({
-  compute: { cpu: { module: new URL("./fixtures/bench-handlers.ts", import.meta.url), max_threads: THREADS } },
+  compute: { cpu: { module: new URL("./fixtures/bench-handlers.ts", import.meta.url), static_threads: THREADS, max_threads: THREADS } },
 });
 let peers: PeerPool[] = [];
 let pingPong: Awaited<ReturnType<typeof createPingPong>> | undefined;

@@ -54,7 +54,7 @@ let SUM_WANT = 0;
 for (let i = 0; i < SUM_N; i++) SUM_WANT += data[i] = i & 7; // small integers: exact in any order
 
 const tm = await ThreadManager.start({
-  compute: { one: { module: MODULE, max_threads: 1 }, two: { module: MODULE, max_threads: 2 } },
+  compute: { one: { module: MODULE, static_threads: 1, max_threads: 1 }, two: { module: MODULE, static_threads: 2, max_threads: 2 } },
 });
 const peers: PeerPool[] = [];
 

@@ -150,9 +150,9 @@ async function startOurs(name: string, dedicated: boolean, paced = false): Promi
     ? {
       default_core_allocation: { DedicatedCoreSet: { min: 0, max: 1 } },
       runtime: { core_allocation: { DedicatedCoreSet: { min: 0, max: 1 } } },
-      compute: { cpu: { module, max_threads: 1, core_allocation: { DedicatedCoreSet: { min: 1, max: 2 } } } },
+      compute: { cpu: { module, static_threads: 1, max_threads: 1, core_allocation: { DedicatedCoreSet: { min: 1, max: 2 } } } },
     }
-    : { compute: { cpu: { module, max_threads: THREADS } } });
+    : { compute: { cpu: { module, static_threads: THREADS, max_threads: THREADS } } });
   const pool = tm.compute("cpu");
   return { name, paced, run: (h, arg) => pool.run(h, arg), close: () => tm.close({ drain: false, timeoutMs: 2000 }) };
 }

@@ -106,7 +106,7 @@ async function createOurs(): Promise<Contender> {
   // own rows.
   const { ThreadManager } = await import("../src/index.ts");
   const tm = await ThreadManager.start({
-    compute: { cpu: { module: new URL("./fixtures/bench-handlers.ts", import.meta.url), max_threads: THREADS } },
+    compute: { cpu: { module: new URL("./fixtures/bench-handlers.ts", import.meta.url), static_threads: THREADS, max_threads: THREADS } },
   });
   const pool = tm.compute("cpu");
   return { name: OURS, run: (h, arg) => pool.run(h, arg), close: () => tm.close({ drain: false, timeoutMs: 2000 }) };

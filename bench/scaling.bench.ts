@@ -1,6 +1,7 @@
 /**
  * Adaptive scaling under a load profile: idle, step, burst, blocking phase, idle. The same profile
- * runs through bun-thread-manager (static 1 + dynamic 1, max 8, the pool manager's 90 ms EMA rule),
+ * runs through bun-thread-manager (max 8, the pool manager's 90 ms EMA rule with its defaults;
+ * once as static 1 + dynamic 1, once as static 1 + dynamic 7 with low_watermark 6),
  * piscina (minThreads 2, maxThreads 8, idleTimeout) and poolifier's DynamicThreadPool (2..8,
  * maxInactiveTime), one after the other in the same process, after the same warm-up.
  *
@@ -54,7 +55,7 @@ interface Contender {
   trace?: () => TraceRecord[];
 }
 
-interface PhaseResult { phase: string; completed: number; p50: number; p99: number; reachMs?: number; cpuPct?: number; threadsAtEnd: number }
+interface PhaseResult { phase: string; completed: number; p50: number; p99: number; reachMs?: number; cpuPct?: number; threadsAtEnd: number; startEpoch: number }
 
 /**
  * CPU seconds used so far by every thread of the process except the main one (where the sampler and
@@ -72,17 +73,30 @@ function pct(sorted: number[], p: number): number {
 }
 
 async function ours(): Promise<Contender> {
+  return scaled("bun-thread-manager", 1, {});
+}
+
+/**
+ * The knobs for a faster ramp: 7 dynamic threads (started with the pool, behind their gates: an
+ * unpark is a futex wake, where a standalone start is a Worker start on the main thread) and
+ * low_watermark 6 (1 to 8 threads in two ticks).
+ */
+async function oursSteep(): Promise<Contender> {
+  return scaled("bun-thread-manager (dynamic 7, low_watermark 6)", 7, { low_watermark: 6 });
+}
+
+async function scaled(name: string, dynamic: number, scaler: Record<string, number>): Promise<Contender> {
   const tm = await ThreadManager.start({
     compute: {
       cpu: {
-        module: new URL("./fixtures/bench-handlers.ts", import.meta.url), static_threads: 1, dynamic_threads: 1, max_threads: MAX,
-        scaler: { standalone_idle_ms: IDLE_RETIRE_MS },
+        module: new URL("./fixtures/bench-handlers.ts", import.meta.url), static_threads: 1, dynamic_threads: dynamic, max_threads: MAX,
+        scaler: { standalone_idle_ms: IDLE_RETIRE_MS, ...scaler },
       },
     },
   });
   const pool = tm.compute("cpu");
   return {
-    name: "bun-thread-manager",
+    name,
     run: (h, ms) => pool.run(h, ms),
     threads: () => pool.metrics().threads.filter((t) => t.alive && !t.gated).length, // not the dynamic ones behind their gate
     close: () => tm.close(),
@@ -133,7 +147,7 @@ async function phase(c: Contender, name: string, samples: Array<{ t: number; n: 
     phase: name, completed: latencies.length, p50: pct(latencies, 0.5), p99: pct(latencies, 0.99),
     reachMs: reached ? reached.t - startEpoch : needed === undefined ? undefined : NaN,
     cpuPct: runs.length === 0 ? (cpu * 1000 / elapsed) * 100 : undefined,
-    threadsAtEnd: c.threads(),
+    threadsAtEnd: c.threads(), startEpoch,
   };
 }
 
@@ -180,12 +194,45 @@ async function profile(c: Contender): Promise<{ rows: PhaseResult[]; samples: Ar
 const fmt = (n: number | undefined, d = 1) => (n === undefined ? "" : Number.isNaN(n) ? "never" : n.toFixed(d));
 
 const results: Array<{ name: string; rows: PhaseResult[]; samples: Array<{ t: number; n: number }>; start: number; trace?: TraceRecord[] }> = [];
-for (const make of [ours, piscina, poolifier]) {
+for (const make of [ours, oursSteep, piscina, poolifier]) {
   const c = await make();
   const r = await profile(c);
   results.push({ name: c.name, ...r, trace: c.trace?.() });
   await c.close();
 }
+
+/**
+ * Spawn delay: a standalone thread is started on the main thread, so a busy main thread delays it.
+ * A pool of 1 static thread (max 2) gets 4 tasks of block(150 ms); the manager asks for a thread at
+ * its next tick. Either the main thread awaits (idle), or it runs a sync loop for BUSY_MS right
+ * after submitting (no timer, no message meanwhile). Reported: metrics().scaler.spawnDelayMs.last,
+ * from the manager's request to the thread's ready handshake.
+ */
+const BUSY_MS = 300;
+async function spawnDelays(busy: boolean, rounds: number): Promise<number[]> {
+  const tm = await ThreadManager.start({
+    compute: { cpu: { module: new URL("./fixtures/bench-handlers.ts", import.meta.url), static_threads: 1, dynamic_threads: 0, max_threads: 2, scaler: { standalone_idle_ms: 20 } } },
+  });
+  const pool = tm.compute("cpu");
+  const out: number[] = [];
+  for (let i = 0; i < rounds; i++) {
+    const before = pool.metrics().scaler!.spawned;
+    const runs = Array.from({ length: 4 }, () => pool.run("block", 150));
+    await Bun.sleep(1); // published
+    if (busy) {
+      const until = performance.now() + BUSY_MS;
+      while (performance.now() < until);
+    }
+    await Promise.all(runs);
+    const m = pool.metrics().scaler!;
+    if (m.spawned > before) out.push(m.spawnDelayMs.last);
+    while (pool.metrics().threadsByRole.standalone.running + pool.metrics().threadsByRole.standalone.parked > 0) await Bun.sleep(5);
+  }
+  await tm.close();
+  return out.sort((a, b) => a - b);
+}
+const idleDelays = await spawnDelays(false, QUICK ? 3 : 10);
+const busyDelays = await spawnDelays(true, QUICK ? 3 : 10);
 
 console.log(`\n### Scaling profile (Bun ${Bun.version}, ${navigator.hardwareConcurrency} cores${QUICK ? ", QUICK" : ""})\n`);
 console.log("| contender | phase | tasks | p50 ms | p99 ms | threads needed after ms | CPU while idle % | threads at end |");
@@ -196,8 +243,16 @@ for (const r of results) {
   }
 }
 
+console.log(`\n### Spawn delay: manager request to the standalone thread's ready handshake (started on the main thread)\n`);
+console.log("| main thread | spawns | p50 ms | max ms |");
+console.log("|---|---:|---:|---:|");
+for (const [what, d] of [["idle (awaiting)", idleDelays], [`busy: a ${BUSY_MS} ms sync loop right after submitting`, busyDelays]] as const) {
+  console.log(`| ${what} | ${d.length} | ${fmt(pct(d, 0.5))} | ${fmt(d[d.length - 1])} |`);
+}
+
 // The chart: our per-tick trace, and every contender's thread count over the profile.
 const mine = results[0]!;
+const x = { field: "s", type: "quantitative", title: "seconds into the profile" } as const;
 const values: Array<Record<string, unknown>> = [];
 for (const r of mine.trace ?? []) {
   const s = (r.time - mine.start) / 1000;
@@ -211,19 +266,37 @@ for (const r of mine.trace ?? []) {
 for (const r of results) {
   for (let i = 0; i < r.samples.length; i += 4) values.push({ s: (r.samples[i]!.t - r.start) / 1000, contender: r.name, v: r.samples[i]!.n, panel: "peers" });
 }
-const x = { field: "s", type: "quantitative", title: "seconds into the profile" } as const;
-const spec: TopLevelSpec = {
+for (const p of mine.rows) values.push({ s: (p.startEpoch - mine.start) / 1000, phase: p.phase, panel: "phases" });
+/** A panel of ours with the phase starts marked. */
+const withPhases = (title: string, layer: Record<string, unknown>) => ({
+  title, width: 720, height: 140,
+  layer: [
+    layer,
+    { transform: [{ filter: "datum.panel === 'phases'" }], mark: { type: "rule", strokeDash: [4, 4], color: "gray" }, encoding: { x } },
+    { transform: [{ filter: "datum.panel === 'phases'" }], mark: { type: "text", align: "left", dx: 3, dy: -4, color: "gray" }, encoding: { x, y: { value: 0 }, text: { field: "phase" } } },
+  ],
+});
+const spec = {
   $schema: "https://vega.github.io/schema/vega-lite/v6.json",
   data: { values },
+  resolve: { scale: { color: "independent" }, legend: { color: "independent" } },
+  config: { legend: { labelLimit: 320 } },
   vconcat: [
-    { title: "bun-thread-manager: arrivals and EMA per 90 ms tick", width: 720, height: 140, transform: [{ filter: "datum.panel === 'load'" }], mark: "line",
-      encoding: { x, y: { field: "v", type: "quantitative", title: "tasks/ms" }, color: { field: "series", type: "nominal" } } },
-    { title: "bun-thread-manager: threads by kind per tick", width: 720, height: 140, transform: [{ filter: "datum.panel === 'ours'" }], mark: { type: "area", interpolate: "step-after" },
-      encoding: { x, y: { field: "v", type: "quantitative", stack: "zero", title: "threads" }, color: { field: "kind", type: "nominal" } } },
-    { title: "threads over time, every contender (sampled every 20 ms)", width: 720, height: 140, transform: [{ filter: "datum.panel === 'peers'" }], mark: { type: "line", interpolate: "step-after" },
-      encoding: { x, y: { field: "v", type: "quantitative", title: "threads" }, color: { field: "contender", type: "nominal" } } },
+    withPhases("bun-thread-manager: arrivals and EMA per 90 ms tick (dashed: phase starts)", {
+      transform: [{ filter: "datum.panel === 'load'" }], mark: "line",
+      encoding: { x, y: { field: "v", type: "quantitative", title: "tasks/ms" }, color: { field: "series", type: "nominal", title: "" } },
+    }),
+    withPhases("bun-thread-manager: threads by kind after each tick", {
+      transform: [{ filter: "datum.panel === 'ours'" }], mark: { type: "area", interpolate: "step-after" },
+      encoding: { x, y: { field: "v", type: "quantitative", stack: "zero", title: "threads" }, color: { field: "kind", type: "nominal", title: "" } },
+    }),
+    {
+      title: "threads over time, every contender (its own profile clock; dynamic threads behind their gate not counted)", width: 720, height: 140,
+      transform: [{ filter: "datum.panel === 'peers'" }], mark: { type: "line", interpolate: "step-after" },
+      encoding: { x, y: { field: "v", type: "quantitative", title: "threads" }, color: { field: "contender", type: "nominal", title: "" } },
+    },
   ],
-};
+} as unknown as TopLevelSpec;
 const view = new vega.View(vega.parse(compile(spec).spec), { renderer: "none" });
 const out = fileURLToPath(new URL("./scaling.svg", import.meta.url));
 writeFileSync(out, await view.toSVG());
