@@ -239,7 +239,8 @@ console.log("| contender | phase | tasks | p50 ms | p99 ms | threads needed afte
 console.log("|---|---|---:|---:|---:|---:|---:|---:|");
 for (const r of results) {
   for (const p of r.rows) {
-    console.log(`| ${r.name} | ${p.phase} | ${p.completed} | ${fmt(p.p50)} | ${fmt(p.p99)} | ${fmt(p.reachMs, 0)} | ${fmt(p.cpuPct, 2)} | ${p.threadsAtEnd} |`);
+    const latency = (v: number) => (p.completed === 0 ? "-" : fmt(v));
+    console.log(`| ${r.name} | ${p.phase} | ${p.completed} | ${latency(p.p50)} | ${latency(p.p99)} | ${fmt(p.reachMs, 0)} | ${fmt(p.cpuPct, 2)} | ${p.threadsAtEnd} |`);
   }
 }
 

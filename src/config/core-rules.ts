@@ -80,8 +80,11 @@ export function placementWarnings(r: ResolvedConfig): string[] {
         if (shared.length) warnings.push(`${at}: ${pl.policy} threads share cores ${formatCpuList(shared)} with pool "${q.name}" (${q.placement.path}.core_allocation, ${q.placement.policy}), which they can starve`);
       }
     }
-    if (p.kind !== "native" && p.threads > pl.cores.length) {
-      warnings.push(`${pl.path}.${p.kind === "async" ? "worker_threads" : "max_threads"}: ${p.threads} threads on ${pl.cores.length} core${pl.cores.length === 1 ? "" : "s"} (${formatCpuList(pl.cores)}): they will take turns`);
+    // Threads that always run: every seat of a fixed pool; static + dynamic of a scaling one (standalone threads are for blocking work).
+    const resident = p.scaling ? p.scaling.staticThreads + p.scaling.dynamicThreads : p.threads;
+    if (p.kind !== "native" && resident > pl.cores.length) {
+      const key = p.threadsKey ?? "max_threads";
+      warnings.push(`${pl.path}.${key}: ${resident} threads on ${pl.cores.length} core${pl.cores.length === 1 ? "" : "s"} (${formatCpuList(pl.cores)}): they will take turns`);
     }
   }
   return warnings;

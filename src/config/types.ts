@@ -127,6 +127,8 @@ export interface ResolvedPool {
   payload?: { maxPayloadBytes: number; arenaBytes: number; arenaMaxBytes: number; abortGraceMs: number; taskTimeoutMs?: number };
   /** Compute and async pools that scale: thread kinds and the scaler; absent for a fixed pool of `threads`. */
   scaling?: PoolScaling;
+  /** The key to name when the threads that always run outnumber the cores (the one the user set, where one was). */
+  threadsKey?: "max_threads" | "worker_threads" | "static_threads" | "dynamic_threads";
 }
 
 /** The scaler table, resolved. */

@@ -163,8 +163,8 @@ export function checkConfig(config: ThreadManagerConfig, baseDir: string): { res
       const payload = kind === "native" ? undefined : payloadLimits(c, p, path);
       if (kind === "compute" || kind === "async") {
         const concurrency = kind === "async" ? c.int(p.concurrency, `${path}.concurrency`, 1, 1 << 16, 256) : 1;
-        const { threads, scaling } = threadKinds(c, p, path, placement.cores.length);
-        pools.push({ name, kind, module: c.module(p.module, `${path}.module`), threads, maxQueue, concurrency, placement, payload, scaling });
+        const { threads, scaling, threadsKey } = threadKinds(c, p, path, placement.cores.length);
+        pools.push({ name, kind, module: c.module(p.module, `${path}.module`), threads, maxQueue, concurrency, placement, payload, scaling, threadsKey });
       } else {
         const threads = c.int(p.max_threads, `${path}.max_threads`, 1, MAX_THREADS, 1);
         pools.push({ name, kind, module: "", threads, maxQueue, concurrency: 1, placement });
@@ -215,29 +215,32 @@ function payloadLimits(c: Checker, p: Table, path: string): NonNullable<Resolved
 
 /**
  * static_threads, dynamic_threads, max_threads and the [scaler] table of a compute or async pool
- * (README, "Adaptive scaling"). Defaults: max_threads = the pool's cores (at least static_threads),
- * static 1, dynamic = cores - static (at least 1) within max_threads. `scaler.enabled = false`, or an
- * async pool's `worker_threads`, gives a fixed pool of that many threads, all static.
+ * (README, "Adaptive scaling"). Defaults: max_threads = the pool's cores (or static + dynamic as
+ * given, if more), static 1, dynamic = cores - static (at least 1) within max_threads.
+ * `scaler.enabled = false` gives a fixed pool of max_threads threads, all static (static and dynamic
+ * counts are then only checked); an async pool's `worker_threads` is the same fixed form.
  */
-function threadKinds(c: Checker, p: Table, path: string, cores: number): Pick<ResolvedPool, "threads" | "scaling"> {
-  const scaler = scalerSettings(c, p.scaler, `${path}.scaler`);
+function threadKinds(c: Checker, p: Table, path: string, cores: number): Pick<ResolvedPool, "threads" | "scaling" | "threadsKey"> {
   if (p.worker_threads !== undefined) {
-    for (const k of ["static_threads", "dynamic_threads", "max_threads"]) {
+    for (const k of ["static_threads", "dynamic_threads", "max_threads", "scaler"]) {
       if (p[k] !== undefined) c.fail(`${path}.${k}`, "cannot be combined with worker_threads (the fixed-size form): drop worker_threads to scale, or this key to keep it fixed");
     }
-    return { threads: c.int(p.worker_threads, `${path}.worker_threads`, 1, MAX_THREADS, 1) };
+    return { threads: c.int(p.worker_threads, `${path}.worker_threads`, 1, MAX_THREADS, 1), threadsKey: "worker_threads" };
   }
+  const scaler = scalerSettings(c, p.scaler, `${path}.scaler`);
   const stat = c.int(p.static_threads, `${path}.static_threads`, 0, MAX_THREADS, -1);
-  const max = c.int(p.max_threads, `${path}.max_threads`, 1, MAX_THREADS, Math.max(1, stat, cores));
+  const dyn = c.int(p.dynamic_threads, `${path}.dynamic_threads`, 0, MAX_THREADS, -1);
+  // Default: the pool's cores, or what the given static and dynamic counts need if more.
+  const max = c.int(p.max_threads, `${path}.max_threads`, 1, MAX_THREADS, Math.max(1, cores, (stat >= 0 ? stat : 1) + Math.max(dyn, 0)));
   const staticThreads = stat >= 0 ? stat : Math.min(1, max);
   if (staticThreads > max) c.fail(`${path}.static_threads`, `(${staticThreads}) must not exceed max_threads (${max})`);
-  const dyn = c.int(p.dynamic_threads, `${path}.dynamic_threads`, 0, MAX_THREADS, -1);
   const dynamicThreads = dyn >= 0 ? dyn : Math.max(0, Math.min(max - staticThreads, Math.max(1, cores - staticThreads)));
   if (dyn >= 0 && staticThreads + dyn > max) {
     c.fail(`${path}.dynamic_threads`, `(${dyn}) does not fit: static_threads (${staticThreads}) + dynamic_threads must not exceed max_threads (${max})`);
   }
-  if (!scaler) return { threads: max };
-  return { threads: max, scaling: { staticThreads, dynamicThreads, ...scaler } };
+  if (!scaler) return { threads: max, threadsKey: "max_threads" };
+  const threadsKey = dyn >= 0 ? "dynamic_threads" : stat > cores ? "static_threads" : "max_threads";
+  return { threads: max, threadsKey, scaling: { staticThreads, dynamicThreads, ...scaler } };
 }
 
 const SCALER_KEYS = ["interval_ms", "window", "low_watermark", "standalone_idle_ms", "max_spawn_per_tick", "enabled"];

@@ -1,7 +1,8 @@
 /**
  * Main thread: what happens when a pool thread dies (PROTOCOL.md, "Crash repair"). Its completions
  * posted before death are taken first; every task it was still running rejects with
- * WorkerCrashedError; its queue counters are repaired; a replacement starts in its seat. Records
+ * WorkerCrashedError; its queue counters are repaired; a replacement starts in its seat (tried
+ * again with backoff while it fails to load; a standalone seat is left free instead). Records
  * still in its deque stay there for the others to steal.
  */
 import { WorkerCrashedError } from "../errors.ts";
@@ -28,9 +29,25 @@ export function repairAfterDeath(pool: TaskPool, index: number, detail: string):
   Atomics.store(w, control.workerWord(index, WORKER_RUNNING), 0);
   queues.idle.releaseDeadWorker(index, searching);
   if (pool.closing || !pool.seats.replacesOnDeath(index)) return; // a standalone seat stays free: the manager asks again if needed
-  pool.workers.start(index).then(
-    () => queues.idle.notifyOne(),
-    () => {}, // the module failed to load again: the seat stays empty, the other threads serve
-  );
+  replace(pool, index, RETRY_FIRST_MS);
   pool.pump.schedule();
+}
+
+/** A replacement that fails to load is tried again, after 1 s, then twice as long each time up to 30 s. */
+const RETRY_FIRST_MS = 1000;
+const RETRY_MAX_MS = 30_000;
+
+/** Starts a thread in seat `index`; on failure logs it (naming the pool), counts it, and tries again later. */
+function replace(pool: TaskPool, index: number, retryMs: number): void {
+  if (pool.closing || !pool.workers.isFree(index)) return;
+  pool.workers.start(index).then(
+    () => pool.queues.idle.notifyOne(),
+    (e) => {
+      if (pool.closing) return;
+      pool.counts.replaceFailures++;
+      console.error(`bun-thread-manager: pool "${pool.name}": the replacement for thread ${index} failed to start (trying again in ${retryMs / 1000} s; counted in metrics().replaceFailures):`, (e as Error)?.message ?? e);
+      const retry = setTimeout(() => replace(pool, index, Math.min(RETRY_MAX_MS, retryMs * 2)), retryMs);
+      if (pool.pending === 0) retry.unref(); // tasks waiting for the seat keep the process alive for it; an idle pool does not
+    },
+  );
 }

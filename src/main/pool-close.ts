@@ -10,6 +10,7 @@ import type { TaskPool } from "./task-pool.ts";
 
 export async function shutDown(pool: TaskPool, drain: boolean, timeoutMs: number): Promise<void> {
   const { tasks } = pool;
+  const deadline = performance.now() + timeoutMs;
   if (!drain) {
     pool.admission.rejectAll(() => new PoolClosedError(pool.name, "was closed before this task found room to start"));
     tasks.entries.forEach((e, slot) => {
@@ -28,7 +29,8 @@ export async function shutDown(pool: TaskPool, drain: boolean, timeoutMs: number
   ]);
   clearTimeout(timer);
   pool.queues.shutdown();
-  await pool.seats.settled(); // a standalone thread still loading is let finish: terminating it mid-load has crashed Bun
+  // A standalone thread still loading is let finish (terminating it mid-load has crashed Bun), within the close's deadline.
+  await pool.seats.settled(Math.max(0, deadline - performance.now()));
   await pool.workers.stop();
   if (timedOut) {
     const late = (what: string) => new PoolClosedError(pool.name, `was closed after ${timeoutMs} ms with this task ${what}`);

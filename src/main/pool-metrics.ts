@@ -34,6 +34,8 @@ export interface PoolMetrics {
   stolen: number;
   /** Threads terminated and replaced because an aborted or timed-out task did not return within abort_grace_ms. */
   replaced: number;
+  /** Replacements of dead threads that failed to start (retried with backoff; each failure logged). */
+  replaceFailures: number;
   /** Tasks whose settling threw inside the completion drain (contained; the others went on). */
   contained: number;
   /** The payload store: segments in use and the cap, bytes, arguments' share, tasks waiting for room, shared buffers registered. */
@@ -48,8 +50,8 @@ export interface PoolMetrics {
     /** A dynamic thread behind the pool manager's gate (parked until the manager lets it in). */
     gated: boolean;
   }>;
-  /** Live threads by role and status; standalone `exited` counts every standalone thread that retired. */
-  threadsByRole: Record<ThreadRole, { running: number; parked: number; exited: number }>;
+  /** Live threads by role and status, now (retired standalone threads: `scaler.retired`). */
+  threadsByRole: Record<ThreadRole, { running: number; parked: number }>;
   /** The pool manager's view (undefined for a fixed pool). */
   scaler?: ScalerMetrics;
 }
@@ -86,12 +88,8 @@ export function threadCounters(control: PoolControl, idle: IdleState, seats: Rea
   });
 }
 
-export function threadsByRole(threads: ThreadCounters[], roles: ThreadSeats): PoolMetrics["threadsByRole"] {
-  const out = {
-    static: { running: 0, parked: 0, exited: 0 },
-    dynamic: { running: 0, parked: 0, exited: 0 },
-    standalone: { running: 0, parked: 0, exited: roles.counts.retired },
-  };
+export function threadsByRole(threads: ThreadCounters[]): PoolMetrics["threadsByRole"] {
+  const out = { static: { running: 0, parked: 0 }, dynamic: { running: 0, parked: 0 }, standalone: { running: 0, parked: 0 } };
   for (const t of threads) if (t.alive) out[t.role][t.status as "running" | "parked"]++;
   return out;
 }

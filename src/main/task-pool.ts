@@ -100,7 +100,7 @@ export abstract class TaskPool {
   readonly pump: CompletionPump;
   readonly admission: Admission;
   readonly shared: SharedObjects;
-  readonly counts = { submitted: 0, completed: 0, failed: 0, cancelled: 0, crashed: 0, contained: 0, replaced: 0 };
+  readonly counts = { submitted: 0, completed: 0, failed: 0, cancelled: 0, crashed: 0, contained: 0, replaced: 0, replaceFailures: 0 };
   readonly stuck: StuckTasks;
   /** Seats by role; starts the standalone threads the pool manager asks for. */
   readonly seats: ThreadSeats;
@@ -226,7 +226,7 @@ export abstract class TaskPool {
     const threads = threadCounters(this.control, this.queues.idle, this.workers.seats, this.seats);
     return {
       pool: this.name, kind: this.kind, ...this.counts, pending: this.pending,
-      threadsByRole: threadsByRole(threads, this.seats), scaler: scalerMetrics(this),
+      threadsByRole: threadsByRole(threads), scaler: scalerMetrics(this),
       queueDepth: this.queues.pending() + this.batched, mainWakeups: this.pump.wakeups,
       stolen: threads.reduce((n, t) => n + t.stolen, 0), threads,
       arena: {
@@ -342,7 +342,7 @@ export abstract class TaskPool {
   scaledRefs(): ScaledPoolRefs {
     return {
       pool: this.name, control: this.control.buffer, queues: this.queues.refs, trace: this.trace!.buffer,
-      scaling: this.scaling!, seats: this.threads, cores: this.placement.cores.length,
+      scaling: this.scaling!, seats: this.threads, cores: this.placement.cores.length, concurrency: this.setup.concurrency,
     };
   }
 

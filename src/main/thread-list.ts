@@ -1,4 +1,5 @@
 /** tm.threads(): every managed thread, read back from the kernel. */
+import { coresForThread } from "../config/types.ts";
 import { readThread } from "../platform/proc.ts";
 import { NativePool } from "./native-pool.ts";
 import type { RuntimeThreads } from "./runtime-threads.ts";
@@ -41,7 +42,11 @@ export function describeThreads(runtime: RuntimeThreads, pools: Array<TaskPool |
       if (t.alive) add(p.name, t.role, t.tid, t.parked);
       const gone = p.seats.exited.get(t.index);
       if (!t.alive && gone) {
-        out.push({ pool: p.name, role: t.role, name: "", tid: gone.tid, cores: [], policy: "", nice: 0, priority: 0, state: "X", parked: false, status: "exited" });
+        const pl = p.placement; // what it ran with
+        out.push({
+          pool: p.name, role: t.role, name: gone.name, tid: gone.tid, cores: coresForThread(pl, t.index), policy: pl.policy,
+          nice: pl.nice ?? 0, priority: pl.priority, state: "X", parked: false, status: "exited",
+        });
       }
     }
   }

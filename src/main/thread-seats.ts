@@ -8,6 +8,7 @@
 import type { ThreadRole } from "../common/pool-setup.ts";
 import { roleOfSeat, roleTag } from "../common/thread-roles.ts";
 import type { PoolScaling } from "../config/types.ts";
+import { threadName } from "../platform/placement.ts";
 import { POOL_SPAWNS_WANTED } from "../shm/layout.ts";
 import type { TaskPool } from "./task-pool.ts";
 
@@ -15,9 +16,12 @@ import type { TaskPool } from "./task-pool.ts";
 export const DYNAMIC_IDLE_MS = 100;
 /** After a standalone thread failed to start, the manager's requests are dropped for this long. */
 const SPAWN_BACKOFF_MS = 1000;
+/** A standalone thread still loading after this long is no longer waited for (the next start goes ahead). */
+const SPAWN_WAIT_MS = 10_000;
 
 export interface ExitedThread {
   tid: number;
+  name: string;
   /** Epoch ms. */
   at: number;
 }
@@ -34,6 +38,8 @@ export class ThreadSeats {
   /** The last thread that left each standalone seat, until a new one takes it. */
   readonly exited = new Map<number, ExitedThread>();
   private spawning = false;
+  /** The start in progress, if any. */
+  private inFlight: Promise<void> | undefined;
   private backoffUntil = 0;
   private readonly dynamicEnd: number;
 
@@ -68,7 +74,9 @@ export class ThreadSeats {
 
   /**
    * The manager raised POOL_SPAWNS_WANTED: start one standalone thread, and when it is ready (or
-   * failed), the next, while any are wanted and a seat is free. Each ends by taking 1 off the word.
+   * failed, or still loading after SPAWN_WAIT_MS), the next, while any are wanted and a seat is
+   * free. Each ends by taking 1 off the word. A closing pool still starts threads until it shuts
+   * down: a drain may need them (a pool with no static or dynamic thread has no other).
    */
   startWanted(): void {
     const w = this.pool.control.w;
@@ -76,34 +84,46 @@ export class ThreadSeats {
     const wanted = Atomics.load(w, POOL_SPAWNS_WANTED);
     if (wanted <= 0) return;
     const seat = this.freeSeat();
-    if (this.pool.closing || seat < 0 || performance.now() < this.backoffUntil) {
+    if (this.pool.queues.idle.isShutdown() || seat < 0 || performance.now() < this.backoffUntil) {
       Atomics.sub(w, POOL_SPAWNS_WANTED, wanted); // none can start now: the manager asks again if still needed
       this.asked.length = 0;
       return;
     }
     this.spawning = true;
-    this.pool.workers.start(seat).then(
+    const started = this.pool.workers.start(seat, true).then(
       () => {
         this.counts.spawned++;
+        this.exited.delete(seat);
         const at = this.asked.shift();
         if (at !== undefined) {
           this.spawnDelayMs.last = performance.timeOrigin + performance.now() - at;
           this.spawnDelayMs.max = Math.max(this.spawnDelayMs.max, this.spawnDelayMs.last);
         }
-        this.exited.delete(seat);
         this.pool.queues.idle.notifyOne(); // it parks soon if there is no work
       },
-      (e) => {
-        this.counts.spawnFailures++;
-        this.asked.shift();
-        this.backoffUntil = performance.now() + SPAWN_BACKOFF_MS;
-        console.error(`bun-thread-manager: pool "${this.pool.name}": a standalone thread failed to start; the pool goes on with the threads it has (counted in metrics().scaler.spawnFailures):`, (e as Error)?.message ?? e);
-      },
-    ).finally(() => {
+      (e) => this.failed(`a standalone thread failed to start: ${(e as Error)?.message ?? e}`),
+    );
+    // A load that never ends must not stop the pool from scaling: stop waiting for it (the seat stays
+    // reserved; if it does become ready, it serves), and go on with the next.
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const gaveUp = new Promise<void>((resolve) => (timer = setTimeout(resolve, SPAWN_WAIT_MS))).then(() => {
+      this.failed(`a standalone thread has been loading its module for ${SPAWN_WAIT_MS} ms; not waiting for it any more`);
+    });
+    timer?.unref();
+    this.inFlight = Promise.race([started, gaveUp]).finally(() => {
+      clearTimeout(timer);
       Atomics.sub(w, POOL_SPAWNS_WANTED, 1);
       this.spawning = false;
+      this.inFlight = undefined;
       this.startWanted();
     });
+  }
+
+  private failed(why: string): void {
+    this.counts.spawnFailures++;
+    this.asked.shift();
+    this.backoffUntil = performance.now() + SPAWN_BACKOFF_MS;
+    console.error(`bun-thread-manager: pool "${this.pool.name}": ${why}; the pool goes on with the threads it has (counted in metrics().scaler.spawnFailures)`);
   }
 
   /** The manager asked for `n` threads at `at` (epoch ms). */
@@ -114,16 +134,22 @@ export class ThreadSeats {
   /** A standalone thread left its seat after its idle time. */
   retired(seat: number, tid: number): void {
     this.counts.retired++;
-    this.exited.set(seat, { tid, at: performance.timeOrigin + performance.now() });
+    this.exited.set(seat, { tid, name: threadName(this.pool.name, seat, this.tagOf(seat)), at: performance.timeOrigin + performance.now() });
   }
 
-  /** Resolves once no standalone thread is starting (close waits: terminating a loading Worker has crashed Bun). */
-  async settled(): Promise<void> {
-    while (this.spawning) await new Promise((resolve) => setTimeout(resolve, 5));
+  /**
+   * Resolves once no standalone thread is starting, or after `ms` (close waits: terminating a Worker
+   * that is still loading has crashed Bun, but a close must not wait past its own deadline).
+   */
+  async settled(ms: number): Promise<void> {
+    if (!this.inFlight) return;
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    await Promise.race([this.inFlight, new Promise((resolve) => (timer = setTimeout(resolve, ms)))]);
+    clearTimeout(timer);
   }
 
   private freeSeat(): number {
-    for (let i = this.dynamicEnd; i < this.size; i++) if (this.pool.workers.seats[i] === undefined) return i;
+    for (let i = this.dynamicEnd; i < this.size; i++) if (this.pool.workers.isFree(i)) return i;
     return -1;
   }
 }

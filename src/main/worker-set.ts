@@ -2,7 +2,8 @@
  * Main thread: the Worker threads of one pool. Starts each from `src/worker/pool-worker.ts`, hands
  * it the pool's shared memory once, waits for its handler list, notices when one dies and starts
  * a replacement in the same seat (same index, same deque: the records it left are still there for
- * the others to steal, and for the replacement).
+ * the others to steal, and for the replacement). A standalone thread that retires says so first:
+ * its exit frees the seat and is not a death.
  */
 import { MessageChannel, type MessagePort } from "node:worker_threads";
 import type { PoolWorkerHello, PoolWorkerSetup } from "../common/pool-setup.ts";
@@ -31,6 +32,8 @@ export class WorkerSet {
   private stopping = false;
   /** Threads that retired (standalone, idle): their exit is not a death. */
   private readonly retiring = new Set<Worker>();
+  /** Seats with a thread still loading: not free for another start. */
+  private readonly starting = new Set<number>();
   /** Why a thread the pool itself terminated dies, for the errors of its tasks. */
   private readonly deathNotes = new Map<number, string>();
 
@@ -45,9 +48,16 @@ export class WorkerSet {
     this.seats = new Array(size).fill(undefined);
   }
 
-  /** Starts the thread for seat `index`; resolves once its module is loaded. */
-  start(index: number): Promise<PoolThread> {
+  /**
+   * Starts the thread for seat `index`; resolves once its module is loaded. `unrefNow`: the thread
+   * does not keep the process alive even while it loads (a standalone thread started on demand,
+   * whose load might never end); a pool's first threads are unref()'d once ready, so start() can
+   * be awaited in a program that has nothing else to do yet.
+   */
+  start(index: number, unrefNow = false): Promise<PoolThread> {
     const worker = new Worker(WORKER_URL);
+    if (unrefNow) worker.unref();
+    this.starting.add(index);
     const { port1, port2 } = new MessageChannel();
     let exitCode: (code: number) => void = () => {};
     const exited = new Promise<number>((resolve) => (exitCode = resolve));
@@ -61,12 +71,13 @@ export class WorkerSet {
       worker.addEventListener("close", (e) => {
         const code = (e as CloseEvent & { code?: number }).code ?? 0;
         this.alive.delete(worker);
+        if (!started) this.starting.delete(index);
         exitCode(code);
         port1.close();
         if (!started) {
           reject(new ThreadManagerError("ERR_WORKER_START", `thread ${index} of pool "${this.pool}" exited while starting${lastError ? `: ${lastError}` : ""}`));
         } else if (this.retiring.delete(worker)) {
-          if (this.seats[index]?.worker === worker) this.seats[index] = undefined;
+          // retired: its seat was freed when it said so
         } else if (this.seats[index]?.worker === worker) {
           this.seats[index] = undefined;
           const why = this.deathNotes.get(index);
@@ -75,15 +86,10 @@ export class WorkerSet {
         }
       });
       worker.onmessage = (e: MessageEvent<PoolWorkerHello | { type: "stopped" }>) => {
-        if (e.data.type === "retired" && this.seats[index]?.worker === worker) {
-          this.onRetire(this.seats[index]!);
-          this.retiring.add(worker);
-          worker.terminate();
-          return;
-        }
         const msg = e.data;
         if (msg.type === "ready") {
           started = true;
+          this.starting.delete(index);
           const thread: PoolThread = { index, worker, port: port1, tid: msg.tid, handlers: msg.handlers, exited };
           this.seats[index] = thread;
           worker.unref(); // an idle pool must not keep the process alive
@@ -94,6 +100,15 @@ export class WorkerSet {
           reject(refused
             ? new PlacementError(this.pool, threadName(this.pool, index), refused.operation, refused.errno)
             : new ThreadManagerError("ERR_MODULE_LOAD", `pool "${this.pool}": ${msg.error}`));
+        } else if (msg.type === "retired") {
+          // Left the pool cleanly after its idle time (standalone): read its last mail, free the seat
+          // (the thread holds nothing of it any more: PROTOCOL.md, X1-X3), then end it; not a death.
+          if (this.seats[index]?.worker === worker) {
+            this.onRetire(this.seats[index]!);
+            this.seats[index] = undefined;
+          }
+          this.retiring.add(worker);
+          worker.terminate();
         } else if (msg.type === "stopped") {
           worker.terminate();
         }
@@ -109,6 +124,11 @@ export class WorkerSet {
     this.deathNotes.set(index, why);
     thread.worker.terminate();
     return true;
+  }
+
+  /** No thread in the seat, and none loading for it. */
+  isFree(index: number): boolean {
+    return this.seats[index] === undefined && !this.starting.has(index);
   }
 
   live(): PoolThread[] {

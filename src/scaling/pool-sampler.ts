@@ -28,6 +28,8 @@ export interface ScaledPoolRefs {
   seats: number;
   /** Cores the pool may use: the rising case provisions at most this many. */
   cores: number;
+  /** Tasks one thread runs at once (async pools' `concurrency`; 1 for compute): a thread is busy when it has that many. */
+  concurrency: number;
 }
 
 export class PoolSampler {
@@ -104,7 +106,7 @@ export class PoolSampler {
         continue;
       }
       active++;
-      if (Atomics.load(w, this.control.workerWord(i, WORKER_RUNNING)) > 0) busy++;
+      if (Atomics.load(w, this.control.workerWord(i, WORKER_RUNNING)) >= this.refs.concurrency) busy++;
     }
     return { now, arrivals, completions, queueDepth, active, busy, parkedDynamic, total };
   }

@@ -7,8 +7,8 @@
  *   (Departure from the seed: it truncates to an integer, so any rate under 1 task/ms reads as 0.)
  * - Trend estimator: the last `window` rates; EMA with alpha = 2 / (window + 1), **newest sample
  *   weighted most**: ema = alpha * newest + (1 - alpha) * ema(older). (Departure: the seed's fold
- *   weights the oldest most, the opposite of its own comment.) `prev` is the EMA before the new
- *   sample joins the window, `curr` after; the window keeps the newest `window` samples.
+ *   weights the oldest most, the opposite of its own comment.) The window keeps the newest `window`
+ *   samples; `curr` is their EMA, `prev` the EMA of the same window without the newest sample.
  * - Predictive upscaler, the seed's three cases, plus the starvation rule of .NET's thread
  *   injection and Java's ForkJoinPool compensation:
  *   1. rising: curr > prev: provision min(cores, floor(low_watermark * (curr - prev) + low_watermark)).
@@ -20,8 +20,8 @@
  *   4. starved: the queue is not empty and nothing completed for a whole tick: one more thread,
  *      even when arrivals stopped.
  *   Provisioning unparks dynamic threads first, then spawns standalone ones (at most
- *   max_spawn_per_tick a tick), never past max_threads, and only for need that idle active
- *   threads and parked dynamic ones cannot meet.
+ *   max_spawn_per_tick a tick), never past max_threads, and only when every active thread is
+ *   busy and no dynamic thread is left parked.
  */
 
 export interface ScalingRuleConfig {
@@ -104,11 +104,15 @@ export class ScalingRule {
     const elapsed = first ? 0 : Math.max(EPSILON, s.now - this.lastTick!);
     this.lastTick = s.now;
     const rate = first ? 0 : s.arrivals / elapsed;
-    const prevEma = this.ema();
     if (!first) {
       this.rates.push(rate);
       if (this.rates.length > this.config.window) this.rates.shift();
     }
+    // prev: the samples that stay in the window, before the new one joined; curr: with it. Both over
+    // the same older samples, so curr - prev = alpha * (rate - prev): the trend rises only when the
+    // new rate is above it. (Comparing with the EMA of the window before the oldest sample left
+    // would let a slide alone look like a rise: the new oldest sample weighs more as the seed.)
+    const prevEma = first ? 0 : this.ema(this.rates.slice(0, -1));
     const currEma = this.ema();
     let kind: ScalerCase;
     let wanted = 0;
@@ -133,14 +137,12 @@ export class ScalingRule {
   /**
    * Unpark dynamic threads first, then spawn standalone ones (max_spawn_per_tick, max_threads). A
    * spawn is for what static + dynamic threads cannot give: none while a dynamic thread stays
-   * parked, and active threads that are idle count against the need.
+   * parked or an active thread is not busy (an async thread with free task slots is not busy).
    */
   private provision(wanted: number, s: ScalerSample): { unpark: number; spawn: number } {
     const unpark = Math.min(wanted, s.parkedDynamic);
-    if (s.parkedDynamic > unpark) return { unpark, spawn: 0 };
+    if (s.parkedDynamic > unpark || s.busy < s.active) return { unpark, spawn: 0 };
     const room = Math.max(0, this.config.maxThreads - s.total);
-    const idleActive = Math.max(0, s.active - s.busy);
-    const spawn = Math.max(0, Math.min(wanted - unpark - idleActive, this.config.maxSpawnPerTick, room));
-    return { unpark, spawn };
+    return { unpark, spawn: Math.max(0, Math.min(wanted - unpark, this.config.maxSpawnPerTick, room)) };
   }
 }

@@ -54,10 +54,25 @@ enabled = false
     expect([pools[1]!.threads, pools[1]!.scaling]).toEqual([3, undefined]);
   });
 
-  test("an async pool's worker_threads is the fixed form", () => {
+  test("an async pool's worker_threads is the fixed form; scaling keys beside it are errors", () => {
     const p = resolved(io({ worker_threads: 3 }));
     expect([p.threads, p.scaling]).toEqual([3, undefined]);
     expect(errorAt(io({ worker_threads: 2, max_threads: 4 })).path).toBe("async.io.max_threads");
+    expect(errorAt(io({ worker_threads: 2, scaler: { window: 4 } })).path).toBe("async.io.scaler");
+  });
+
+  test("given static or dynamic counts raise the default max_threads to fit them", () => {
+    const p = resolved(cpu({ dynamic_threads: 5, core_allocation: pin(2) }));
+    expect([p.threads, p.scaling!.staticThreads, p.scaling!.dynamicThreads]).toEqual([6, 1, 5]);
+    const q = resolved(cpu({ static_threads: 3, core_allocation: pin(2) }));
+    expect([q.threads, q.scaling!.staticThreads, q.scaling!.dynamicThreads]).toEqual([3, 3, 0]);
+  });
+
+  test("more threads that always run than cores: the warning names the key the user set", () => {
+    const warn = (config: unknown) => checkConfig(config as ThreadManagerConfig, fixtures).warnings.join("\n");
+    expect(warn(io({ max_threads: 3, core_allocation: pin(2) }))).toBe(""); // standalone threads are for blocking work
+    expect(warn(io({ static_threads: 1, dynamic_threads: 2, core_allocation: pin(2) }))).toContain("async.io.dynamic_threads: 3 threads on 2 cores");
+    expect(warn(io({ worker_threads: 3, core_allocation: pin(2) }))).toContain("async.io.worker_threads: 3 threads on 2 cores");
   });
 });
 

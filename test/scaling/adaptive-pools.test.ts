@@ -36,7 +36,7 @@ describe.skipIf(CORES < 2)("dynamic threads", () => {
   test("a step from idle to steady load unparks the dynamic thread within 2 ticks of the manager seeing it", async () => {
     const { pool: cpu } = await pool({ static_threads: 1, dynamic_threads: 1, max_threads: 2 });
     await until(() => (cpu.metrics().scaler?.ticks ?? 0) >= 3, 5000, "3 idle ticks");
-    expect(cpu.metrics().threadsByRole.dynamic).toEqual({ running: 0, parked: 1, exited: 0 });
+    expect(cpu.metrics().threadsByRole.dynamic).toEqual({ running: 0, parked: 1 });
     // Steady load: 4 tasks of 2 ms in flight for ~600 ms.
     const end = performance.now() + 600;
     const results: Ran[] = [];
@@ -80,17 +80,22 @@ describe("standalone threads", () => {
     expect(Math.max(...threads)).toBe(8);
     expect(trace.some((r) => r.case === "hog" && r.spawn > 0)).toBe(true);
     expect(new Set(results.map((r) => r.thread)).size).toBe(8);
-    const names = tm.threads().filter((t) => t.role === "standalone" && t.status !== "exited").map((t) => t.name);
-    for (const n of names) expect(n).toMatch(/^cpu-x[2-7]$/);
+    const live = tm.threads().filter((t) => t.role === "standalone" && t.status !== "exited");
+    const staticThread = tm.threads().find((t) => t.role === "static")!;
+    for (const t of live) {
+      expect(t.name).toMatch(/^cpu-x[2-7]$/);
+      expect([t.cores, t.policy]).toEqual([staticThread.cores, "BATCH"]); // every kind gets the pool's placement
+    }
     // Load stopped: standalone threads exit after 400 ms idle, the dynamic one parks after 100 ms.
     await until(() => {
       const r = cpu.metrics().threadsByRole;
       return r.standalone.running + r.standalone.parked === 0 && r.dynamic.parked === 1;
     }, 5000, "standalone threads to exit and the dynamic one to park");
-    const byRole = cpu.metrics().threadsByRole;
-    expect(byRole.standalone.exited).toBe(6);
     expect(cpu.metrics().scaler).toMatchObject({ spawned: 6, spawnFailures: 0, retired: 6 });
-    expect(tm.threads().filter((t) => t.role === "standalone" && t.status === "exited").length).toBe(6);
+    const exited = tm.threads().filter((t) => t.role === "standalone" && t.status === "exited");
+    expect(exited.length).toBe(6);
+    for (const t of exited) expect(t.name).toMatch(/^cpu-x[2-7]$/);
+    expect(cpu.metrics().scaler!.spawnDelayMs.max).toBeGreaterThan(0); // the manager's request to the thread's ready
     // The pool still serves, and grows again.
     expect((await cpu.run<Ran>("block", 1)).thread).toBeGreaterThanOrEqual(0);
   }, 30_000);
@@ -102,13 +107,14 @@ describe("standalone threads", () => {
     try {
       const tm = await m.start({ compute: { flaky: { module: FLAKY, static_threads: 1, dynamic_threads: 0, max_threads: 3 } } });
       const flaky = tm.compute("flaky");
-      writeFileSync(FLAG, "1"); // threads started from now on fail to load the module
+      writeFileSync(FLAG, "throw"); // threads started from now on fail to load the module
       const results = await Promise.all(Array.from({ length: 12 }, () => flaky.run("block", 60)));
       expect(results).toEqual(Array(12).fill(60));
       await until(() => (flaky.metrics().scaler?.spawnFailures ?? 0) >= 1, 5000, "a failed spawn");
       const logged = errors.mock.calls.map((c) => c.join(" ")).join("\n");
       expect(logged).toContain('pool "flaky"');
       expect(logged).toContain("refusing to load");
+      expect(logged).toContain("failed to start");
       expect(flaky.metrics().threadsByRole.static.running + flaky.metrics().threadsByRole.static.parked).toBe(1);
       expect(await flaky.run("block", 1)).toBe(1);
     } finally {
@@ -118,7 +124,68 @@ describe("standalone threads", () => {
   }, 30_000);
 });
 
+describe("faults and closing while threads come and go", () => {
+  const FLAKY = new URL("../fixtures/flaky-load.ts", import.meta.url);
+  const flag = async () => (await import(FLAKY.href)).FLAG as string;
+
+  test("close({ drain: true }) drains a pool with no static or dynamic thread: the manager still starts one", async () => {
+    const tm = await m.start({ compute: { cpu: { module: SCALING, static_threads: 0, dynamic_threads: 0, max_threads: 2, scaler: { standalone_idle_ms: 50 } } } });
+    const cpu = tm.compute("cpu");
+    await until(() => cpu.metrics().scaler!.retired === 1, 5000, "the thread started with the pool to retire");
+    const runs = Array.from({ length: 10 }, (_, i) => cpu.run<Ran>("block", i));
+    await tm.close({ drain: true, timeoutMs: 20_000 });
+    expect((await Promise.all(runs)).length).toBe(10);
+  }, 30_000);
+
+  test("a static seat whose replacement fails to load is tried again (logged, counted) and serves once the module loads", async () => {
+    const FLAG = await flag();
+    const errors = spyOn(console, "error").mockImplementation(() => {});
+    try {
+      const tm = await m.start({ compute: { flaky: { module: FLAKY, static_threads: 1, dynamic_threads: 0, max_threads: 1 } } });
+      const flaky = tm.compute("flaky");
+      writeFileSync(FLAG, "throw");
+      expect((await flaky.run("die").catch((e) => e)).name).toBe("WorkerCrashedError");
+      await until(() => flaky.metrics().replaceFailures >= 1, 5000, "a failed replacement");
+      const next = flaky.run("block", 1); // waits for the seat
+      rmSync(FLAG, { force: true });
+      expect(await next).toBe(1);
+      expect(errors.mock.calls.map((c) => c.join(" ")).join("\n")).toContain('pool "flaky": the replacement for thread 0 failed to start');
+    } finally {
+      rmSync(FLAG, { force: true });
+      errors.mockRestore();
+    }
+  }, 30_000);
+
+  test("a standalone thread whose module never finishes loading: close keeps its deadline; the pool is not stuck", async () => {
+    const FLAG = await flag();
+    const errors = spyOn(console, "error").mockImplementation(() => {});
+    try {
+      const tm = await m.start({ compute: { flaky: { module: FLAKY, static_threads: 1, dynamic_threads: 0, max_threads: 3, scaler: { interval_ms: 10 } } } });
+      const flaky = tm.compute("flaky");
+      writeFileSync(FLAG, "hang");
+      const runs = Array.from({ length: 20 }, () => flaky.run("block", 20).catch((e) => e.name));
+      await until(() => flaky.metrics().scaler!.spawnDelayMs.max > 0 || flaky.metrics().pending < 20, 5000, "the burst to start");
+      expect(new Set(await Promise.all(runs))).toEqual(new Set([20])); // the static thread serves them all
+      await tm.close({ drain: false, timeoutMs: 300 }); // with a thread still loading: must not wait for it past the deadline
+    } finally {
+      rmSync(FLAG, { force: true });
+      errors.mockRestore();
+    }
+  }, 30_000);
+});
+
 describe("async pools scale too", () => {
+  test("a thread with free task slots is not busy: long tasks below concurrency start no thread", async () => {
+    const IO = new URL("../fixtures/io.ts", import.meta.url);
+    const tm = await m.start({ async: { io: { module: IO, concurrency: 256, static_threads: 1, dynamic_threads: 0, max_threads: 4 } } });
+    const io = tm.async("io");
+    const runs = Array.from({ length: 3 }, () => io.run("hold", 600));
+    const ticks = io.metrics().scaler!.ticks;
+    await until(() => io.metrics().scaler!.ticks >= ticks + 4, 5000, "4 ticks");
+    await Promise.all(runs);
+    expect(io.metrics().scaler!.spawned).toBe(0);
+  }, 30_000);
+
   test("tasks held 40 ms with concurrency 1: dynamic unparked, standalone spawned; afterwards they retire and park", async () => {
     const IO = new URL("../fixtures/io.ts", import.meta.url);
     const tm = await m.start({ async: { io: { module: IO, concurrency: 1, static_threads: 1, dynamic_threads: 1, max_threads: 4, scaler: { standalone_idle_ms: 200 } } } });

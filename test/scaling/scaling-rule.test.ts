@@ -21,6 +21,24 @@ describe("frequency and trend", () => {
     expect(rule.window()).toEqual([0.5]);
   });
 
+  test("a window slide alone is never a rise: one busy tick, then zeros, never provisions", () => {
+    const rule = started({ ...config, window: 10 });
+    rule.tick({ now: 90, ...idle, arrivals: 90 }); // 1 task/ms once
+    const later = [];
+    for (let t = 2; t <= 30; t++) later.push(rule.tick({ now: t * 90, ...idle, arrivals: 0 }));
+    expect(later.filter((d) => d.case === "rising")).toEqual([]);
+    expect(later.every((d) => d.currEma <= d.prevEma && d.wanted === 0)).toBe(true);
+  });
+
+  test("curr - prev = alpha * (rate - prev): the new rate against the EMA of the samples that stay", () => {
+    const rule = started({ ...config, window: 3 });
+    for (let i = 1; i <= 3; i++) rule.tick({ now: i * 10, ...idle, arrivals: 10 * i }); // window [1, 2, 3]
+    const d = rule.tick({ now: 40, ...idle, arrivals: 20 }); // window [2, 3, 2]
+    const a = 2 / 4;
+    expect(d.prevEma).toBeCloseTo(a * 3 + (1 - a) * 2, 12); // [2, 3]
+    expect(d.currEma - d.prevEma).toBeCloseTo(a * (2 - d.prevEma), 12);
+  });
+
   test("EMA: alpha = 2 / (N + 1), the newest sample weighs most", () => {
     const rule = new ScalingRule(config);
     expect(rule.alpha).toBe(alpha);
@@ -51,7 +69,7 @@ describe("the three cases and starvation", () => {
   test("rising past the parked dynamic threads spawns standalone ones, capped at cores and max_spawn_per_tick", () => {
     const rule = started();
     rule.tick({ now: 90, ...idle });
-    const d = rule.tick({ now: 180, ...idle, arrivals: 9000, parkedDynamic: 1 }); // 100 tasks/ms: a spike
+    const d = rule.tick({ now: 180, ...idle, arrivals: 9000, parkedDynamic: 1, busy: 1 }); // 100 tasks/ms: a spike; the one active thread busy
     expect(d.currEma - d.prevEma).toBeCloseTo(100 * alpha, 9);
     expect(d.wanted).toBe(4); // floor(2 * 18.18 + 2) = 38, capped at cores = 4
     expect([d.unpark, d.spawn]).toEqual([1, 2]); // 3 more wanted, 2 spawns a tick at most
@@ -60,7 +78,7 @@ describe("the three cases and starvation", () => {
   test("max_threads caps what is spawned", () => {
     const rule = started({ ...config, maxThreads: 5 });
     rule.tick({ now: 90, ...idle });
-    const d = rule.tick({ now: 180, ...idle, arrivals: 9000, parkedDynamic: 0, total: 4 });
+    const d = rule.tick({ now: 180, ...idle, arrivals: 9000, parkedDynamic: 0, busy: 1, total: 4 }); // the one active thread busy
     expect([d.wanted, d.unpark, d.spawn]).toEqual([4, 0, 1]);
   });
 
@@ -95,12 +113,12 @@ describe("the three cases and starvation", () => {
     expect(draining.wanted).toBe(0);
   });
 
-  test("a spawn is only for need that idle active threads cannot meet", () => {
+  test("no spawn while an active thread is not busy: a rise the running threads can absorb starts nothing", () => {
     const rule = started();
     rule.tick({ now: 90, ...idle });
-    const d = rule.tick({ now: 180, ...idle, arrivals: 9000, parkedDynamic: 0, active: 4, busy: 1, total: 4 }); // wanted 4, 3 threads idle
+    const d = rule.tick({ now: 180, ...idle, arrivals: 9000, parkedDynamic: 0, active: 4, busy: 3, total: 4 }); // wanted 4, one thread idle
     expect(d.wanted).toBe(4);
-    expect([d.unpark, d.spawn]).toEqual([0, 1]);
+    expect([d.unpark, d.spawn]).toEqual([0, 0]);
   });
 
   test("hog is not judged by float equality: a steady window of equal rates with idle threads is steady", () => {
