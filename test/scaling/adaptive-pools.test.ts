@@ -144,7 +144,7 @@ describe("faults and closing while threads come and go", () => {
       const tm = await m.start({ compute: { flaky: { module: FLAKY, static_threads: 1, dynamic_threads: 0, max_threads: 1 } } });
       const flaky = tm.compute("flaky");
       writeFileSync(FLAG, "throw");
-      expect((await flaky.run("die").catch((e) => e)).name).toBe("WorkerCrashedError");
+      expect((await flaky.run("die").catch((e: Error) => e) as Error).name).toBe("WorkerCrashedError");
       await until(() => flaky.metrics().replaceFailures >= 1, 5000, "a failed replacement");
       const next = flaky.run("block", 1); // waits for the seat
       rmSync(FLAG, { force: true });
