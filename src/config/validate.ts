@@ -238,8 +238,9 @@ function threadKinds(c: Checker, p: Table, path: string, cores: number): Pick<Re
   if (dyn >= 0 && staticThreads + dyn > max) {
     c.fail(`${path}.dynamic_threads`, `(${dyn}) does not fit: static_threads (${staticThreads}) + dynamic_threads must not exceed max_threads (${max})`);
   }
-  if (!scaler) return { threads: max, threadsKey: "max_threads" };
-  const threadsKey = dyn >= 0 ? "dynamic_threads" : stat > cores ? "static_threads" : "max_threads";
+  // The key to name when too many threads always run: the one the user set that made it so.
+  const threadsKey = !scaler && p.max_threads !== undefined ? "max_threads" : dyn >= 0 ? "dynamic_threads" : stat > cores ? "static_threads" : "max_threads";
+  if (!scaler) return { threads: max, threadsKey };
   return { threads: max, threadsKey, scaling: { staticThreads, dynamicThreads, ...scaler } };
 }
 

@@ -37,8 +37,7 @@ export class ThreadSeats {
   private readonly asked: number[] = [];
   /** The last thread that left each standalone seat, until a new one takes it. */
   readonly exited = new Map<number, ExitedThread>();
-  private spawning = false;
-  /** The start in progress, if any. */
+  /** The start in progress, if any (one at a time). */
   private inFlight: Promise<void> | undefined;
   private backoffUntil = 0;
   private readonly dynamicEnd: number;
@@ -80,16 +79,18 @@ export class ThreadSeats {
    */
   startWanted(): void {
     const w = this.pool.control.w;
-    if (this.spawning) return;
+    if (this.inFlight) return;
     const wanted = Atomics.load(w, POOL_SPAWNS_WANTED);
     if (wanted <= 0) return;
     const seat = this.freeSeat();
-    if (this.pool.queues.idle.isShutdown() || seat < 0 || performance.now() < this.backoffUntil) {
+    // Nothing waits any more (the burst was served meanwhile): a thread started now would only retire.
+    const needed = this.pool.queues.pending() > 0;
+    if (!needed || this.pool.queues.idle.isShutdown() || seat < 0 || performance.now() < this.backoffUntil) {
       Atomics.sub(w, POOL_SPAWNS_WANTED, wanted); // none can start now: the manager asks again if still needed
       this.asked.length = 0;
       return;
     }
-    this.spawning = true;
+    let gaveUp = false;
     const started = this.pool.workers.start(seat, true).then(
       () => {
         this.counts.spawned++;
@@ -101,19 +102,22 @@ export class ThreadSeats {
         }
         this.pool.queues.idle.notifyOne(); // it parks soon if there is no work
       },
-      (e) => this.failed(`a standalone thread failed to start: ${(e as Error)?.message ?? e}`),
+      (e) => {
+        // Counted once (a start given up on was counted then); a close stopping a loading thread is no failure.
+        if (!gaveUp && !this.pool.closing) this.failed(`a standalone thread failed to start: ${(e as Error)?.message ?? e}`);
+      },
     );
     // A load that never ends must not stop the pool from scaling: stop waiting for it (the seat stays
     // reserved; if it does become ready, it serves), and go on with the next.
     let timer: ReturnType<typeof setTimeout> | undefined;
-    const gaveUp = new Promise<void>((resolve) => (timer = setTimeout(resolve, SPAWN_WAIT_MS))).then(() => {
-      this.failed(`a standalone thread has been loading its module for ${SPAWN_WAIT_MS} ms; not waiting for it any more`);
+    const waited = new Promise<void>((resolve) => (timer = setTimeout(resolve, SPAWN_WAIT_MS))).then(() => {
+      gaveUp = true;
+      this.failed(`a standalone thread has been loading its module for ${SPAWN_WAIT_MS} ms; not waiting for it any more (its seat stays taken until it loads or the pool closes)`);
     });
     timer?.unref();
-    this.inFlight = Promise.race([started, gaveUp]).finally(() => {
+    this.inFlight = Promise.race([started, waited]).finally(() => {
       clearTimeout(timer);
       Atomics.sub(w, POOL_SPAWNS_WANTED, 1);
-      this.spawning = false;
       this.inFlight = undefined;
       this.startWanted();
     });

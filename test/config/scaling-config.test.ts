@@ -73,6 +73,7 @@ enabled = false
     expect(warn(io({ max_threads: 3, core_allocation: pin(2) }))).toBe(""); // standalone threads are for blocking work
     expect(warn(io({ static_threads: 1, dynamic_threads: 2, core_allocation: pin(2) }))).toContain("async.io.dynamic_threads: 3 threads on 2 cores");
     expect(warn(io({ worker_threads: 3, core_allocation: pin(2) }))).toContain("async.io.worker_threads: 3 threads on 2 cores");
+    expect(warn(cpu({ static_threads: 3, scaler: { enabled: false }, core_allocation: pin(2) }))).toContain("compute.cpu.static_threads: 3 threads on 2 cores");
   });
 });
 
