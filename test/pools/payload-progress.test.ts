@@ -116,8 +116,11 @@ describe("admission: tasks waiting for room", () => {
       expect(busy).toBeGreaterThan(0);
     }
     Bun.gc(true);
-    // 16 tasks of 400 KB, arguments and results, in an arena of at most 128 MiB: far below 400 x 400 KB x 2.
-    expect(process.memoryUsage().rss - rss0).toBeLessThan(200 << 20);
+    // Far below 400 x 400 KB x 2 a round: the arena is at most 128 MiB, and each of the 2 threads' heaps
+    // may hold ~100 MiB of dropped 400 KB copies until its own GC runs (main's gc() does not reach
+    // them). Measured: RSS above the start swings between ~165 and ~340 MiB, flat from round 25 to 100,
+    // with a fixed pool and a scaling one alike.
+    expect(process.memoryUsage().rss - rss0).toBeLessThan(400 << 20);
   }, 120_000);
 
   async function waitingPool() {
