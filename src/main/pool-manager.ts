@@ -36,7 +36,7 @@ export class PoolManagerThread {
     const stop = new SharedArrayBuffer(4);
     const setup: PoolManagerSetup = {
       stop,
-      pools: scaled.map((p) => p.scaledRefs()),
+      pools: scaled.map((p) => p.seats.refs()),
       placement: {
         pool: "(manager)", name: MANAGER_THREAD_NAME, cores: placement?.cores ?? allowedCores(),
         policy: placement?.policy ?? "OTHER", nice: placement?.nice ?? null, priority: placement?.priority ?? 0,
@@ -47,7 +47,7 @@ export class PoolManagerThread {
         const msg = e.data;
         if (msg.type === "ready") resolve(msg.tid);
         else if (msg.type === "failed") reject(new PlacementError("(manager)", MANAGER_THREAD_NAME, msg.error.split(":")[0]!, msg.error.split(": ")[1] ?? ""));
-        else if (msg.type === "spawn") byName.get(msg.pool)?.startWantedThreads(msg.n, msg.at);
+        else if (msg.type === "spawn") byName.get(msg.pool)?.seats.request(msg.n, msg.at);
         else if (msg.type === "stopped") worker.terminate(); // told to stop, or every pool closed
       };
       worker.addEventListener("close", () => reject(new ThreadManagerError("ERR_WORKER_START", "the pool-manager thread exited while starting")));

@@ -95,6 +95,7 @@ export function threadsByRole(threads: ThreadCounters[]): PoolMetrics["threadsBy
 }
 
 export function scalerMetrics(pool: TaskPool): ScalerMetrics | undefined {
-  if (!pool.trace) return undefined;
-  return { ticks: pool.trace.ticks, last: pool.trace.read(1)[0], ...pool.seats.counts, spawnDelayMs: { ...pool.seats.spawnDelayMs } };
+  const trace = pool.seats.trace;
+  if (!trace) return undefined;
+  return { ticks: trace.ticks, last: trace.read(1)[0], ...pool.seats.counts, spawnDelayMs: { ...pool.seats.spawnDelayMs } };
 }

@@ -34,8 +34,7 @@ import { scalerMetrics, threadCounters, threadsByRole, type PoolMetrics } from "
 import { TaskTable } from "./task-table.ts";
 import { WorkerSet, type PoolThread } from "./worker-set.ts";
 import { ThreadSeats } from "./thread-seats.ts";
-import { ScalingTrace, type TraceRecord } from "../scaling/scaling-trace.ts";
-import type { ScaledPoolRefs } from "../scaling/pool-sampler.ts";
+import type { TraceRecord } from "../scaling/scaling-trace.ts";
 
 export interface TaskPoolOptions {
   name: string;
@@ -105,8 +104,6 @@ export abstract class TaskPool {
   /** Seats by role; starts the standalone threads the pool manager asks for. */
   readonly seats: ThreadSeats;
   readonly scaling: PoolScaling | undefined;
-  /** The pool manager's per-tick trace (written by it, read here). */
-  readonly trace: ScalingTrace | undefined;
   private readonly completions: Injector;
   private readonly store: PayloadStore;
   private readonly mailer: PoolMailer;
@@ -174,13 +171,12 @@ export abstract class TaskPool {
     const policy = o.kind === "compute" ? "BATCH" : "OTHER"; // as the config's default (validate.ts, DEFAULT_POLICY)
     this.placement = o.placement ?? { path: o.name, allocation: "OsDefault", cores: allowedCores(), policy, nice: null, priority: 0 };
     this.scaling = o.scaling;
-    this.trace = o.scaling ? new ScalingTrace() : undefined;
-    this.seats = new ThreadSeats(this, o.scaling, o.threads);
+    this.seats = new ThreadSeats(this, o.scaling, o.threads, this.setup.concurrency);
     this.workers = new WorkerSet(o.name, o.threads, (index, registryPort) => ({
       ...this.setup, index, registryPort, shared: this.shared.snapshot(), strings: this.shared.mailedStrings(), segments: this.store.refs(),
       placement: threadPlacement(o.name, this.placement, index, coresForThread(this.placement, index), this.seats.tagOf(index)),
       role: this.seats.roleOf(index), idleMs: this.seats.idleMsOf(index), firstId: this.mailer.firstIdFor(index),
-    }), (index, detail) => repairAfterDeath(this, index, detail), (thread) => this.retired(thread));
+    }), (index, detail) => repairAfterDeath(this, index, detail), (thread) => this.seats.retired(thread));
   }
 
   /**
@@ -218,7 +214,7 @@ export abstract class TaskPool {
 
   /** The pool manager's newest per-tick records (up to `last`), oldest first; [] for a fixed pool. */
   scalingTrace(last?: number): TraceRecord[] {
-    return this.trace?.read(last) ?? [];
+    return this.seats.trace?.read(last) ?? [];
   }
 
   /** Counters and per-thread state, read now. */
@@ -336,26 +332,6 @@ export abstract class TaskPool {
   stopSweeping(): void {
     clearInterval(this.sweeper);
     this.stuck.stop();
-  }
-
-  /** What the pool manager needs to sample this pool (when it scales). */
-  scaledRefs(): ScaledPoolRefs {
-    return {
-      pool: this.name, control: this.control.buffer, queues: this.queues.refs, trace: this.trace!.buffer,
-      scaling: this.scaling!, seats: this.threads, cores: this.placement.cores.length, concurrency: this.setup.concurrency,
-    };
-  }
-
-  /** The pool manager asked for `n` standalone threads at `at` (epoch ms): start them, one at a time. */
-  startWantedThreads(n: number, at: number): void {
-    this.seats.requested(n, at);
-    this.seats.startWanted();
-  }
-
-  /** A standalone thread retired: read what it mailed last (its seat is still set), then free the seat. */
-  private retired(thread: PoolThread): void {
-    this.shared.drain([thread.index + 1]);
-    this.seats.retired(thread.index, thread.tid);
   }
 
   /** Terminates the thread in seat `index`; crash repair replaces it. */

@@ -10,7 +10,10 @@ import { roleOfSeat, roleTag } from "../common/thread-roles.ts";
 import type { PoolScaling } from "../config/types.ts";
 import { threadName } from "../platform/placement.ts";
 import { POOL_SPAWNS_WANTED } from "../shm/layout.ts";
+import type { ScaledPoolRefs } from "../scaling/pool-sampler.ts";
+import { ScalingTrace } from "../scaling/scaling-trace.ts";
 import type { TaskPool } from "./task-pool.ts";
+import type { PoolThread } from "./worker-set.ts";
 
 /** A dynamic thread goes behind its gate after this long without work (bastion: 100 ms). */
 export const DYNAMIC_IDLE_MS = 100;
@@ -42,8 +45,27 @@ export class ThreadSeats {
   private backoffUntil = 0;
   private readonly dynamicEnd: number;
 
-  constructor(private readonly pool: TaskPool, readonly scaling: PoolScaling | undefined, readonly size: number) {
+  /** The pool manager's per-tick trace of this pool (written by it, read here); none for a fixed pool. */
+  readonly trace: ScalingTrace | undefined;
+
+  constructor(
+    private readonly pool: TaskPool,
+    readonly scaling: PoolScaling | undefined,
+    readonly size: number,
+    /** Tasks one thread runs at once (async pools; 1 for compute). */
+    private readonly concurrency: number,
+  ) {
     this.dynamicEnd = scaling ? scaling.staticThreads + scaling.dynamicThreads : size;
+    this.trace = scaling ? new ScalingTrace() : undefined;
+  }
+
+  /** What the pool manager needs to sample the pool (a scaling pool only). */
+  refs(): ScaledPoolRefs {
+    const p = this.pool;
+    return {
+      pool: p.name, control: p.control.buffer, queues: p.queues.refs, trace: this.trace!.buffer, scaling: this.scaling!,
+      seats: this.size, cores: p.placement.cores.length, concurrency: this.concurrency,
+    };
   }
 
   roleOf(seat: number): ThreadRole {
@@ -130,13 +152,15 @@ export class ThreadSeats {
     console.error(`bun-thread-manager: pool "${this.pool.name}": ${why}; the pool goes on with the threads it has (counted in metrics().scaler.spawnFailures)`);
   }
 
-  /** The manager asked for `n` threads at `at` (epoch ms). */
-  requested(n: number, at: number): void {
+  /** The manager asked for `n` standalone threads at `at` (epoch ms): start them, one at a time. */
+  request(n: number, at: number): void {
     for (let i = 0; i < n; i++) this.asked.push(at);
+    this.startWanted();
   }
 
-  /** A standalone thread left its seat after its idle time. */
-  retired(seat: number, tid: number): void {
+  /** A standalone thread left its seat after its idle time: read what it mailed last (its seat is still set), note it. */
+  retired({ index: seat, tid }: PoolThread): void {
+    this.pool.shared.drain([seat + 1]);
     this.counts.retired++;
     this.exited.set(seat, { tid, name: threadName(this.pool.name, seat, this.tagOf(seat)), at: performance.timeOrigin + performance.now() });
   }
