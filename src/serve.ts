@@ -1,0 +1,92 @@
+/**
+ * Bun.serve helpers (`bun-thread-manager/serve`): a route handler that runs a pool task per
+ * request and maps the pool's errors to HTTP, so a server under load answers instead of piling up.
+ * - `PoolBusyError` (past max_queue) and `PoolClosedError` (shutting down): 503 with Retry-After.
+ * - `TaskError` (the handler threw): 500 with a generic body; the error, stack included, is logged
+ *   here, never sent to the client.
+ * - The request's own signal aborts the task: a client that goes away cancels a queued task, and a
+ *   running async handler sees `ctx.signal` fire.
+ * - A request the `arg` function cannot turn into an argument, or one the pool cannot send (a
+ *   function, an oversized body), is a 400 or 413 on the main thread: it never reaches a pool thread.
+ *
+ * @example
+ * Bun.serve({ port: 0, routes: { "/hash": poolHandler(tm.compute("cpu"), "hash", (req) => req.text()) } });
+ */
+import {
+  DataCloneError, HandlerNotFoundError, InvalidArgumentError, PayloadTooLargeError, PoolBusyError, PoolClosedError, PoolNotFoundError, TaskError,
+} from "./errors.ts";
+import type { TaskPool } from "./main/task-pool.ts";
+import type { ThreadManager } from "./main/thread-manager.ts";
+
+export interface PoolHandlerOptions {
+  /** Seconds in the Retry-After header of a 503 (default 1). */
+  retryAfter?: number;
+  /** Turns the task's result into the response. Default: strings as text, bytes as octets, undefined as 204, else JSON. */
+  respond?: (result: unknown, req: Request) => Response | Promise<Response>;
+}
+
+/** A pool, or a pool name resolved through the manager's [mapping] (compute first, then async) on each request. */
+export type PoolTarget = TaskPool | { manager: ThreadManager; pool: string };
+
+/**
+ * A `fetch`/route handler: `await pool.run(handler, await arg(req), { signal: req.signal })`, with
+ * the pool's errors mapped to HTTP (see the file comment). `arg` defaults to no argument.
+ */
+export function poolHandler<A>(
+  target: PoolTarget,
+  handler: string,
+  arg?: (req: Request) => A | Promise<A>,
+  options: PoolHandlerOptions = {},
+): (req: Request) => Promise<Response> {
+  const respond = options.respond ?? defaultResponse;
+  const retryAfter = String(options.retryAfter ?? 1);
+  return async (req) => {
+    let value: A | undefined;
+    try {
+      value = arg ? await arg(req) : undefined;
+    } catch (e) {
+      return text(400, `Bad Request: ${(e as Error)?.message ?? String(e)}`);
+    }
+    try {
+      const result = await poolOf(target).run(handler, value, { signal: req.signal });
+      return await respond(result, req);
+    } catch (e) {
+      return errorResponse(e, req, handler, retryAfter);
+    }
+  };
+}
+
+function poolOf(target: PoolTarget): TaskPool {
+  if (!("manager" in target)) return target;
+  const { manager, pool } = target;
+  const found = manager.tryCompute(pool) ?? manager.tryAsync(pool);
+  if (!found) throw new PoolNotFoundError(pool, "compute", []);
+  return found;
+}
+
+function errorResponse(e: unknown, req: Request, handler: string, retryAfter: string): Response {
+  if (e instanceof PoolBusyError || e instanceof PoolClosedError) {
+    return text(503, "Service Unavailable: try again later", { "Retry-After": retryAfter });
+  }
+  if (req.signal.aborted) return text(499, "Client Closed Request"); // nobody reads it; the task was cancelled
+  if (e instanceof PayloadTooLargeError) return text(413, "Payload Too Large");
+  if (e instanceof DataCloneError || e instanceof InvalidArgumentError) return text(400, `Bad Request: ${e.message}`);
+  if (e instanceof TaskError) {
+    console.error(`bun-thread-manager/serve: ${req.method} ${new URL(req.url).pathname}: handler "${handler}" of pool "${e.pool}" failed:`, e);
+    return text(500, "Internal Server Error");
+  }
+  // A server fault (unknown handler or pool, a throwing `respond`): logged here, a generic 500 out.
+  console.error(`bun-thread-manager/serve: ${req.method} ${new URL(req.url).pathname}: handler "${handler}":`, e instanceof HandlerNotFoundError || e instanceof PoolNotFoundError ? e.message : e);
+  return text(500, "Internal Server Error");
+}
+
+function defaultResponse(result: unknown): Response {
+  if (result === undefined) return new Response(null, { status: 204 });
+  if (typeof result === "string") return new Response(result, { headers: { "Content-Type": "text/plain; charset=utf-8" } });
+  if (result instanceof Uint8Array || result instanceof ArrayBuffer) return new Response(result, { headers: { "Content-Type": "application/octet-stream" } });
+  return Response.json(result);
+}
+
+function text(status: number, body: string, headers: Record<string, string> = {}): Response {
+  return new Response(body, { status, headers: { "Content-Type": "text/plain; charset=utf-8", ...headers } });
+}
