@@ -56,6 +56,11 @@ export function poolHandler<A>(
   };
 }
 
+/** A `/metrics` route: `tm.prometheus()` as `text/plain; version=0.0.4`. */
+export function metricsHandler(manager: ThreadManager): (req: Request) => Response {
+  return () => new Response(manager.prometheus(), { headers: { "Content-Type": "text/plain; version=0.0.4; charset=utf-8" } });
+}
+
 function poolOf(target: PoolTarget): TaskPool {
   if (!("manager" in target)) return target;
   const { manager, pool } = target;

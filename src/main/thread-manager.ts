@@ -20,6 +20,7 @@ import { ComputePool } from "./compute-pool.ts";
 import { NativePool } from "./native-pool.ts";
 import { keepingAlive } from "./pool-close.ts";
 import { PoolManagerThread } from "./pool-manager.ts";
+import { prometheusText } from "./prometheus.ts";
 import { RuntimeThreads } from "./runtime-threads.ts";
 import type { PoolMetrics } from "./pool-metrics.ts";
 import type { CloseOptions } from "./task-pool.ts";
@@ -128,6 +129,11 @@ export class ThreadManager {
     const out: Record<string, PoolMetrics> = {};
     for (const p of this.pools.values()) if (!(p instanceof NativePool)) out[p.name] = p.metrics();
     return out;
+  }
+
+  /** metrics() of every compute and async pool in the Prometheus text format (see src/main/prometheus.ts). */
+  prometheus(): string {
+    return prometheusText(this.metrics());
   }
 
   /** Closes every pool (see TaskPool.close), stops native threads, gives main and helper threads their cores back. */

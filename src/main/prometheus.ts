@@ -1,0 +1,79 @@
+/**
+ * `tm.prometheus()`: every compute and async pool's metrics() in the Prometheus text exposition
+ * format (version 0.0.4): counters (`_total`), gauges, labels `pool`, `kind` and, per thread kind,
+ * `role`. Built from the same snapshot as metrics(), so the two agree. Task-time histograms are
+ * not exported yet.
+ */
+import type { PoolMetrics } from "./pool-metrics.ts";
+
+type Sample = { labels: Record<string, string>; value: number };
+interface Family {
+  name: string;
+  type: "counter" | "gauge";
+  help: string;
+  samples: Sample[];
+}
+
+const COUNTERS: Array<[keyof PoolMetrics, string, string]> = [
+  ["submitted", "btm_tasks_submitted_total", "Tasks accepted by run() and parallelFor()."],
+  ["completed", "btm_tasks_completed_total", "Tasks resolved with a value."],
+  ["failed", "btm_tasks_failed_total", "Tasks rejected because the handler threw or its result could not be sent."],
+  ["cancelled", "btm_tasks_cancelled_total", "Tasks rejected by an abort or by close({ drain: false })."],
+  ["crashed", "btm_tasks_crashed_total", "Tasks rejected because their thread died."],
+  ["stolen", "btm_halves_stolen_total", "Join and parallelFor halves run by another thread than the one that split them."],
+  ["replaced", "btm_threads_replaced_total", "Threads replaced because an aborted or timed-out task did not return."],
+];
+const GAUGES: Array<[keyof PoolMetrics, string, string]> = [
+  ["pending", "btm_tasks_pending", "Tasks submitted and not yet completed."],
+  ["queueDepth", "btm_queue_depth", "Task records waiting in the injector and the deques."],
+];
+
+/** The text exposition of `pools` (name -> metrics()). */
+export function prometheusText(pools: Record<string, PoolMetrics>): string {
+  const families: Family[] = [];
+  const family = (name: string, type: Family["type"], help: string) => {
+    const f: Family = { name, type, help, samples: [] };
+    families.push(f);
+    return f;
+  };
+  for (const [key, name, help] of COUNTERS) {
+    const f = family(name, "counter", help);
+    for (const m of Object.values(pools)) f.samples.push({ labels: { pool: m.pool, kind: m.kind }, value: m[key] as number });
+  }
+  for (const [key, name, help] of GAUGES) {
+    const f = family(name, "gauge", help);
+    for (const m of Object.values(pools)) f.samples.push({ labels: { pool: m.pool, kind: m.kind }, value: m[key] as number });
+  }
+  const threads = family("btm_threads", "gauge", "Live pool threads by role (static, dynamic, standalone) and status (running, parked).");
+  const arena = family("btm_arena_bytes", "gauge", "Bytes of the pool's payload arena.");
+  const scaler = family("btm_scaler_rate", "gauge", "Tasks per ms in the pool manager's last tick.");
+  const ema = family("btm_scaler_ema", "gauge", "The scaler's EMA of the rate after its last tick.");
+  const spawned = family("btm_standalone_spawned_total", "counter", "Standalone threads started by the pool manager's request.");
+  for (const m of Object.values(pools)) {
+    const base = { pool: m.pool, kind: m.kind };
+    for (const [role, by] of Object.entries(m.threadsByRole)) {
+      for (const [status, n] of Object.entries(by)) threads.samples.push({ labels: { ...base, role, status }, value: n });
+    }
+    arena.samples.push({ labels: base, value: m.arena.bytes });
+    if (m.scaler) {
+      scaler.samples.push({ labels: base, value: m.scaler.last?.rate ?? 0 });
+      ema.samples.push({ labels: base, value: m.scaler.last?.currEma ?? 0 });
+      spawned.samples.push({ labels: base, value: m.scaler.spawned });
+    }
+  }
+  const out: string[] = [];
+  for (const f of families) {
+    if (f.samples.length === 0) continue;
+    out.push(`# HELP ${f.name} ${f.help}`, `# TYPE ${f.name} ${f.type}`);
+    for (const s of f.samples) out.push(`${f.name}{${labelText(s.labels)}} ${formatValue(s.value)}`);
+  }
+  return out.join("\n") + "\n";
+}
+
+function labelText(labels: Record<string, string>): string {
+  return Object.entries(labels).map(([k, v]) => `${k}="${v.replace(/\\/g, "\\\\").replace(/\n/g, "\\n").replace(/"/g, '\\"')}"`).join(",");
+}
+
+function formatValue(v: number): string {
+  return Number.isFinite(v) ? String(v) : v > 0 ? "+Inf" : v < 0 ? "-Inf" : "NaN";
+}

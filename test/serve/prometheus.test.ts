@@ -1,0 +1,42 @@
+/** tm.prometheus() and the /metrics route: the text parses as Prometheus exposition and agrees with metrics(). */
+import { afterEach, expect, test } from "bun:test";
+// @ts-expect-error: the package ships no types
+import parsePrometheusTextFormat from "parse-prometheus-text-format";
+import { metricsHandler, poolHandler } from "../../src/serve.ts";
+import { IO, MATH, managers } from "../pools/helpers.ts";
+
+const m = managers();
+afterEach(() => m.closeAll());
+
+type Family = { name: string; type: string; metrics: Array<{ value: string; labels: Record<string, string> }> };
+
+test("the Prometheus text parses, and its counts match metrics()", async () => {
+  const tm = await m.start({ compute: { cpu: { module: MATH, max_threads: 2 } }, async: { io: { module: IO, worker_threads: 1 } } });
+  const cpu = tm.compute("cpu");
+  await Promise.all(Array.from({ length: 50 }, (_, i) => cpu.run("add", [i, 1])));
+  await cpu.run("fail", "x").catch(() => {});
+  await tm.async("io").run("echo", 1);
+  const server = Bun.serve({ port: 0, routes: { "/metrics": metricsHandler(tm), "/add": poolHandler(cpu, "add", () => [1, 2]) } });
+  try {
+    const r = await fetch(new URL("/metrics", server.url));
+    expect(r.headers.get("Content-Type")).toContain("text/plain; version=0.0.4");
+    const families = parsePrometheusTextFormat(await r.text()) as Family[];
+    const value = (name: string, labels: Record<string, string>) => {
+      const f = families.find((x) => x.name === name)!;
+      const s = f.metrics.find((x) => Object.entries(labels).every(([k, v]) => x.labels[k] === v))!;
+      return Number(s.value);
+    };
+    const snap = tm.metrics();
+    expect(families.find((f) => f.name === "btm_tasks_submitted_total")!.type).toBe("COUNTER");
+    expect(value("btm_tasks_submitted_total", { pool: "cpu", kind: "compute" })).toBe(snap.cpu!.submitted);
+    expect(value("btm_tasks_completed_total", { pool: "cpu" })).toBe(snap.cpu!.completed);
+    expect(value("btm_tasks_failed_total", { pool: "cpu" })).toBe(1);
+    expect(value("btm_tasks_completed_total", { pool: "io", kind: "async" })).toBe(1);
+    const live = families.find((f) => f.name === "btm_threads")!.metrics.filter((s) => s.labels.pool === "cpu");
+    expect(live.reduce((n, s) => n + Number(s.value), 0)).toBe(2); // static 1 + dynamic 1, by role and status
+    expect(new Set(live.map((s) => s.labels.role))).toEqual(new Set(["static", "dynamic", "standalone"]));
+    expect(value("btm_standalone_spawned_total", { pool: "cpu" })).toBe(snap.cpu!.scaler!.spawned);
+  } finally {
+    server.stop(true);
+  }
+});
