@@ -12,6 +12,7 @@
  * @example
  * Bun.serve({ port: 0, routes: { "/hash": poolHandler(tm.compute("cpu"), "hash", (req) => req.text()) } });
  */
+export { registerPoolMetrics, type PromClientLike } from "./prom-client.ts";
 import {
   DataCloneError, HandlerNotFoundError, InvalidArgumentError, PayloadTooLargeError, PoolBusyError, PoolClosedError, PoolNotFoundError, TaskError,
 } from "./errors.ts";

@@ -6,8 +6,8 @@
  */
 import type { PoolMetrics } from "./pool-metrics.ts";
 
-type Sample = { labels: Record<string, string>; value: number };
-interface Family {
+export type Sample = { labels: Record<string, string>; value: number };
+export interface Family {
   name: string;
   type: "counter" | "gauge";
   help: string;
@@ -30,6 +30,16 @@ const GAUGES: Array<[keyof PoolMetrics, string, string]> = [
 
 /** The text exposition of `pools` (name -> metrics()). */
 export function prometheusText(pools: Record<string, PoolMetrics>): string {
+  const out: string[] = [];
+  for (const f of prometheusFamilies(pools)) {
+    out.push(`# HELP ${f.name} ${f.help}`, `# TYPE ${f.name} ${f.type}`);
+    for (const s of f.samples) out.push(`${f.name}{${labelText(s.labels)}} ${formatValue(s.value)}`);
+  }
+  return out.join("\n") + "\n";
+}
+
+/** The metric families of `pools`, each with its samples (families without samples left out). */
+export function prometheusFamilies(pools: Record<string, PoolMetrics>): Family[] {
   const families: Family[] = [];
   const family = (name: string, type: Family["type"], help: string) => {
     const f: Family = { name, type, help, samples: [] };
@@ -61,13 +71,7 @@ export function prometheusText(pools: Record<string, PoolMetrics>): string {
       spawned.samples.push({ labels: base, value: m.scaler.spawned });
     }
   }
-  const out: string[] = [];
-  for (const f of families) {
-    if (f.samples.length === 0) continue;
-    out.push(`# HELP ${f.name} ${f.help}`, `# TYPE ${f.name} ${f.type}`);
-    for (const s of f.samples) out.push(`${f.name}{${labelText(s.labels)}} ${formatValue(s.value)}`);
-  }
-  return out.join("\n") + "\n";
+  return families.filter((f) => f.samples.length > 0);
 }
 
 function labelText(labels: Record<string, string>): string {

@@ -2,7 +2,7 @@
 import { afterEach, expect, test } from "bun:test";
 // @ts-expect-error: the package ships no types
 import parsePrometheusTextFormat from "parse-prometheus-text-format";
-import { metricsHandler, poolHandler } from "../../src/serve.ts";
+import { metricsHandler, poolHandler, registerPoolMetrics } from "../../src/serve.ts";
 import { IO, MATH, managers } from "../pools/helpers.ts";
 
 const m = managers();
@@ -39,4 +39,19 @@ test("the Prometheus text parses, and its counts match metrics()", async () => {
   } finally {
     server.stop(true);
   }
+});
+
+test("registerPoolMetrics puts the pools into an app's prom-client registry, read at each scrape", async () => {
+  const client = await import("prom-client");
+  const registry = new client.Registry();
+  const tm = await m.start({ compute: { cpu: { module: MATH, max_threads: 1 } } });
+  const names = registerPoolMetrics(client, tm, { registers: [registry] });
+  expect(names).toContain("btm_tasks_completed_total");
+  await Promise.all(Array.from({ length: 7 }, (_, i) => tm.compute("cpu").run("add", [i, i])));
+  const families = parsePrometheusTextFormat(await registry.metrics()) as Family[];
+  const completed = families.find((f) => f.name === "btm_tasks_completed_total")!.metrics.find((s) => s.labels.pool === "cpu")!;
+  expect(Number(completed.value)).toBe(7);
+  await tm.compute("cpu").run("add", [1, 1]);
+  const again = parsePrometheusTextFormat(await registry.metrics()) as Family[];
+  expect(Number(again.find((f) => f.name === "btm_tasks_completed_total")!.metrics[0]!.value)).toBe(8);
 });
