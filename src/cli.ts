@@ -59,7 +59,8 @@ function plan(r: ResolvedConfig): string {
     for (let i = 0; i < p.threads; i++) {
       const cores = coresForThread(p.placement, i);
       const name = threadName(p.name, i, roleTag(p.scaling, i));
-      const role = p.kind === "native" ? "native (up to)" : p.scaling ? `${p.kind} ${roleOfSeat(p.scaling, i)}${roleOfSeat(p.scaling, i) === "standalone" ? " (on demand)" : ""}` : p.kind;
+      const seatRole = roleOfSeat(p.scaling, i);
+      const role = p.kind === "native" ? "native (up to)" : p.scaling ? `${p.kind} ${seatRole}${seatRole === "standalone" ? " (on demand)" : ""}` : p.kind;
       rows.push([p.name, role, name, formatCpuList(cores), ...sched(p.placement)]);
       note(cores, name);
     }

@@ -27,6 +27,16 @@ interface GaugeLike {
  * counters cannot be set). Returns the names registered.
  */
 export function registerPoolMetrics(client: PromClientLike, manager: ThreadManager, options: { registers?: unknown[] } = {}): string[] {
+  // One snapshot serves every family of a scrape (prom-client collects them one after another): a
+  // family that already read the current snapshot takes a new one, so no family ever reads older data.
+  let snapshot: { families: Map<string, Family>; readBy: Set<string> } | undefined;
+  const current = (name: string) => {
+    if (!snapshot || snapshot.readBy.has(name)) {
+      snapshot = { families: new Map(prometheusFamilies(manager.metrics()).map((f) => [f.name, f])), readBy: new Set() };
+    }
+    snapshot.readBy.add(name);
+    return snapshot.families.get(name);
+  };
   // The families and label names come from a snapshot now; scaling pools add scaler families.
   const families = prometheusFamilies(manager.metrics());
   for (const f of families) {
@@ -34,9 +44,8 @@ export function registerPoolMetrics(client: PromClientLike, manager: ThreadManag
     new client.Gauge({
       name: f.name, help: f.help, labelNames, registers: options.registers,
       collect(this: GaugeLike) {
-        const now = prometheusFamilies(manager.metrics()).find((x: Family) => x.name === f.name);
         this.reset();
-        for (const s of now?.samples ?? []) this.set(s.labels, s.value);
+        for (const s of current(f.name)?.samples ?? []) this.set(s.labels, s.value);
       },
     });
   }

@@ -8,9 +8,15 @@ import type { ThreadRole } from "./pool-setup.ts";
 
 const ROLE_TAG: Record<ThreadRole, string> = { static: "s", dynamic: "d", standalone: "x" };
 
+/** The dynamic seats, [start, end): empty for a pool that does not scale. Standalone seats follow. */
+export function dynamicSeats(scaling: PoolScaling | undefined): { start: number; end: number } {
+  return scaling ? { start: scaling.staticThreads, end: scaling.staticThreads + scaling.dynamicThreads } : { start: 0, end: 0 };
+}
+
 export function roleOfSeat(scaling: PoolScaling | undefined, seat: number): ThreadRole {
-  if (!scaling || seat < scaling.staticThreads) return "static";
-  return seat < scaling.staticThreads + scaling.dynamicThreads ? "dynamic" : "standalone";
+  const { start, end } = dynamicSeats(scaling);
+  if (!scaling || seat < start) return "static";
+  return seat < end ? "dynamic" : "standalone";
 }
 
 /** The thread name's kind letter; "" for a pool that does not scale (its threads stay `cpu-0`, `cpu-1`). */

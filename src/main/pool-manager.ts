@@ -28,7 +28,7 @@ export class PoolManagerThread {
    * process's allowed cores. Undefined when no pool scales.
    */
   static async start(pools: TaskPool[], placement: PlacementPlan | undefined): Promise<PoolManagerThread | undefined> {
-    const scaled = pools.filter((p) => p.scaling !== undefined);
+    const scaled = pools.filter((p) => p.seats.scaling !== undefined);
     if (scaled.length === 0) return undefined;
     const byName = new Map(scaled.map((p) => [p.name, p]));
     const worker = new Worker(WORKER_URL);
@@ -46,7 +46,7 @@ export class PoolManagerThread {
       worker.onmessage = (e: MessageEvent<PoolManagerMessage>) => {
         const msg = e.data;
         if (msg.type === "ready") resolve(msg.tid);
-        else if (msg.type === "failed") reject(new PlacementError("(manager)", MANAGER_THREAD_NAME, msg.error.split(":")[0]!, msg.error.split(": ")[1] ?? ""));
+        else if (msg.type === "failed") reject(new PlacementError("(manager)", MANAGER_THREAD_NAME, msg.refused.operation, msg.refused.errno));
         else if (msg.type === "spawn") byName.get(msg.pool)?.seats.request(msg.n, msg.at);
         else if (msg.type === "stopped") worker.terminate(); // told to stop, or every pool closed
       };

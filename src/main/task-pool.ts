@@ -103,7 +103,6 @@ export abstract class TaskPool {
   readonly stuck: StuckTasks;
   /** Seats by role; starts the standalone threads the pool manager asks for. */
   readonly seats: ThreadSeats;
-  readonly scaling: PoolScaling | undefined;
   private readonly completions: Injector;
   private readonly store: PayloadStore;
   private readonly mailer: PoolMailer;
@@ -170,7 +169,6 @@ export abstract class TaskPool {
     };
     const policy = o.kind === "compute" ? "BATCH" : "OTHER"; // as the config's default (validate.ts, DEFAULT_POLICY)
     this.placement = o.placement ?? { path: o.name, allocation: "OsDefault", cores: allowedCores(), policy, nice: null, priority: 0 };
-    this.scaling = o.scaling;
     this.seats = new ThreadSeats(this, o.scaling, o.threads, this.setup.concurrency);
     this.workers = new WorkerSet(o.name, o.threads, (index, registryPort) => ({
       ...this.setup, index, registryPort, shared: this.shared.snapshot(), strings: this.shared.mailedStrings(), segments: this.store.refs(),

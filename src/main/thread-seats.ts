@@ -6,7 +6,7 @@
  * retires (idle for standalone_idle_ms) leaves its seat free again.
  */
 import type { ThreadRole } from "../common/pool-setup.ts";
-import { roleOfSeat, roleTag } from "../common/thread-roles.ts";
+import { dynamicSeats, roleOfSeat, roleTag } from "../common/thread-roles.ts";
 import type { PoolScaling } from "../config/types.ts";
 import { threadName } from "../platform/placement.ts";
 import { POOL_SPAWNS_WANTED } from "../shm/layout.ts";
@@ -55,7 +55,7 @@ export class ThreadSeats {
     /** Tasks one thread runs at once (async pools; 1 for compute). */
     private readonly concurrency: number,
   ) {
-    this.dynamicEnd = scaling ? scaling.staticThreads + scaling.dynamicThreads : size;
+    this.dynamicEnd = scaling ? dynamicSeats(scaling).end : size;
     this.trace = scaling ? new ScalingTrace() : undefined;
   }
 

@@ -10,7 +10,7 @@
  * Worker cost ~150 us of CPU per wake-up (measured), which made the manager the largest idle cost.
  */
 import { gettid } from "../platform/libc.ts";
-import { placeSelf, type ThreadPlacement } from "../platform/placement.ts";
+import { placeSelf, type PlacementFailure, type ThreadPlacement } from "../platform/placement.ts";
 import { PoolSampler, type ScaledPoolRefs } from "./pool-sampler.ts";
 
 declare const self: Worker;
@@ -26,7 +26,7 @@ export interface PoolManagerSetup {
 /** Manager -> main. */
 export type PoolManagerMessage =
   | { type: "ready"; tid: number }
-  | { type: "failed"; error: string }
+  | { type: "failed"; refused: PlacementFailure }
   /** The pool wants `n` more standalone threads (already added to POOL_SPAWNS_WANTED); `at`: epoch ms of the tick. */
   | { type: "spawn"; pool: string; n: number; at: number }
   | { type: "stopped" };
@@ -39,7 +39,7 @@ self.onmessage = (event: MessageEvent<PoolManagerSetup>) => {
   self.onmessage = null;
   const setup = event.data;
   const refused = placeSelf(setup.placement);
-  if (refused) return post({ type: "failed", error: `${refused.operation}: ${refused.errno}` });
+  if (refused) return post({ type: "failed", refused });
   const samplers = setup.pools.map((refs) => new PoolSampler(refs));
   post({ type: "ready", tid: gettid() });
   manage(samplers, new Int32Array(setup.stop));

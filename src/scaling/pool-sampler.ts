@@ -11,8 +11,10 @@ import { PoolControl } from "../common/pool-control.ts";
 import type { PoolScaling } from "../config/types.ts";
 import { DequeStealer } from "../shm/deque.ts";
 import { Injector } from "../shm/injector.ts";
-import { IDLE_SHUTDOWN, POOL_ARRIVALS, POOL_SPAWNS_WANTED, WORKER_ALIVE, WORKER_FINISHED, WORKER_RUNNING } from "../shm/layout.ts";
+import { POOL_ARRIVALS, POOL_SPAWNS_WANTED, WORKER_ALIVE, WORKER_FINISHED, WORKER_RUNNING } from "../shm/layout.ts";
+import { IdleState } from "../shm/idle.ts";
 import { ManagerGate } from "../shm/manager-gate.ts";
+import { dynamicSeats, roleOfSeat } from "../common/thread-roles.ts";
 import type { PoolQueueRefs } from "../shm/work-finder.ts";
 import { ScalingRule, type ScalerDecision, type ScalerSample } from "./scaling-rule.ts";
 import { ScalingTrace, type ThreadKinds } from "./scaling-trace.ts";
@@ -41,9 +43,9 @@ export class PoolSampler {
   private readonly injector: Injector;
   private readonly deques: DequeStealer[];
   private readonly gate: ManagerGate;
-  private readonly idleWords: Int32Array;
-  private readonly staticEnd: number;
-  private readonly dynamicEnd: number;
+  private readonly idle: IdleState;
+  /** The dynamic seats, [start, end); static ones before, standalone ones after. */
+  private readonly dynamic: { start: number; end: number };
   private finishedBefore = 0;
 
   constructor(private readonly refs: ScaledPoolRefs) {
@@ -58,15 +60,14 @@ export class PoolSampler {
     this.injector = Injector.attach(refs.queues.injector);
     this.deques = refs.queues.deques.map((r) => new DequeStealer(r));
     this.gate = ManagerGate.attach(refs.queues.idle);
-    this.idleWords = new Int32Array(refs.queues.idle.buffer, refs.queues.idle.byteOffset);
-    this.staticEnd = s.staticThreads;
-    this.dynamicEnd = s.staticThreads + s.dynamicThreads;
+    this.idle = IdleState.attach(refs.queues.idle, () => false); // only read: shutdown
+    this.dynamic = dynamicSeats(s);
     this.finishedBefore = this.finished();
   }
 
   /** True once the pool shut down: nothing more to manage. */
   get closed(): boolean {
-    return Atomics.load(this.idleWords, IDLE_SHUTDOWN) !== 0;
+    return this.idle.isShutdown();
   }
 
   /** One tick: sample, decide, carry out, trace. Returns the decision (and asks main for spawns through `spawn`). */
@@ -74,7 +75,7 @@ export class PoolSampler {
     const sample = this.sample(now);
     const decision = this.rule.tick(sample);
     let opened = 0;
-    for (let i = this.staticEnd; i < this.dynamicEnd && opened < decision.unpark; i++) {
+    for (let i = this.dynamic.start; i < this.dynamic.end && opened < decision.unpark; i++) {
       if (this.alive(i) && this.gate.open(i)) opened++;
     }
     if (decision.spawn > 0) {
@@ -102,7 +103,7 @@ export class PoolSampler {
       if (!this.alive(i)) continue;
       total++;
       if (this.gate.isClosed(i)) {
-        if (i >= this.staticEnd && i < this.dynamicEnd) parkedDynamic++;
+        if (roleOfSeat(this.refs.scaling, i) === "dynamic") parkedDynamic++;
         continue;
       }
       active++;
@@ -116,9 +117,9 @@ export class PoolSampler {
     const k: ThreadKinds = { static: 0, dynamicActive: 0, dynamicParked: 0, standalone: 0 };
     for (let i = 0; i < this.refs.seats; i++) {
       if (!this.alive(i)) continue;
-      if (i < this.staticEnd) k.static++;
-      else if (i < this.dynamicEnd) this.gate.isClosed(i) ? k.dynamicParked++ : k.dynamicActive++;
-      else k.standalone++;
+      const role = roleOfSeat(this.refs.scaling, i);
+      if (role === "dynamic") this.gate.isClosed(i) ? k.dynamicParked++ : k.dynamicActive++;
+      else k[role]++;
     }
     return k;
   }

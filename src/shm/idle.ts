@@ -17,8 +17,8 @@
  */
 import { InvalidArgumentError } from "../errors.ts";
 import {
-  GATE_CLOSED, GATE_OPEN, HDR_MAGIC, IDLE_GATE, IDLE_MAGIC, IDLE_NUM_WORKERS, IDLE_PARK_WORDS, IDLE_SEARCHING, IDLE_SHUTDOWN, IDLE_SLEEPING,
-  LINE, PARK_AWAKE, PARK_NOTIFIED, PARK_PARKED, attachHeader, checkRoom, idleBytes, type SharedRef,
+  GATE_CLOSED, GATE_OPEN, HDR_MAGIC, IDLE_MAGIC, IDLE_NUM_WORKERS, IDLE_PARK_WORDS, IDLE_SEARCHING, IDLE_SHUTDOWN, IDLE_SLEEPING,
+  LINE, PARK_AWAKE, PARK_NOTIFIED, PARK_PARKED, attachHeader, checkRoom, gateWord, idleBytes, type SharedRef,
 } from "./layout.ts";
 
 /** How a park ended. */
@@ -128,7 +128,7 @@ export class IdleState {
     Atomics.store(w, IDLE_SHUTDOWN, 1);
     for (let i = 0; i < this.workers; i++) {
       this.unpark(i); // woken workers see SHUTDOWN
-      const gate = IDLE_PARK_WORDS + i * LINE + IDLE_GATE; // G5 (manager-gate.ts): after SHUTDOWN, open
+      const gate = gateWord(i); // G5 (manager-gate.ts): after SHUTDOWN, open
       if (Atomics.exchange(w, gate, GATE_OPEN) === GATE_CLOSED) Atomics.notify(w, gate);
     }
   }

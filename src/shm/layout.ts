@@ -109,6 +109,11 @@ export const IDLE_GATE = 1;
 export const GATE_OPEN = 0;
 export const GATE_CLOSED = 1;
 
+/** Word index of worker i's manager gate within the idle state. */
+export function gateWord(i: number): number {
+  return IDLE_PARK_WORDS + i * LINE + IDLE_GATE;
+}
+
 export function idleBytes(workers: number): number {
   return (IDLE_PARK_WORDS + workers * LINE) * WORD_BYTES;
 }

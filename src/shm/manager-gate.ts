@@ -9,8 +9,7 @@
  * (IdleState.shutdown). Protocol: PROTOCOL.md, "Manager gate".
  */
 import {
-  GATE_CLOSED, GATE_OPEN, IDLE_GATE, IDLE_MAGIC, IDLE_NUM_WORKERS, IDLE_PARK_WORDS, IDLE_SHUTDOWN, LINE,
-  attachHeader, idleBytes, type SharedRef,
+  GATE_CLOSED, GATE_OPEN, IDLE_MAGIC, IDLE_NUM_WORKERS, IDLE_SHUTDOWN, attachHeader, gateWord, idleBytes, type SharedRef,
 } from "./layout.ts";
 
 /** How a wait behind the gate ended. */
@@ -39,16 +38,12 @@ export class ManagerGate {
     return new ManagerGate(ref);
   }
 
-  private word(i: number): number {
-    return IDLE_PARK_WORDS + i * LINE + IDLE_GATE;
-  }
-
   /**
    * G1-G2, worker i: closes its gate and looks at shutdown once more. True when the pool shuts
    * down (the gate is open again and the thread must not wait).
    */
   close(i: number): boolean {
-    const word = this.word(i);
+    const word = gateWord(i);
     Atomics.store(this.w, word, GATE_CLOSED);
     if (Atomics.load(this.w, IDLE_SHUTDOWN) === 0) return false;
     Atomics.store(this.w, word, GATE_OPEN);
@@ -57,7 +52,7 @@ export class ManagerGate {
 
   /** G3, worker i, after close: sleeps until the gate opens or `timeoutMs` passes (the gate stays closed). */
   wait(i: number, timeoutMs = Infinity): GateExit {
-    const word = this.word(i);
+    const word = gateWord(i);
     const deadline = performance.now() + timeoutMs;
     while (Atomics.load(this.w, word) === GATE_CLOSED) {
       const left = deadline - performance.now();
@@ -69,7 +64,7 @@ export class ManagerGate {
 
   /** Like wait, with Atomics.waitAsync: the thread's event loop keeps running (async pools). */
   async waitAsync(i: number, timeoutMs = Infinity): Promise<GateExit> {
-    const word = this.word(i);
+    const word = gateWord(i);
     const deadline = performance.now() + timeoutMs;
     while (Atomics.load(this.w, word) === GATE_CLOSED) {
       const left = deadline - performance.now();
@@ -82,7 +77,7 @@ export class ManagerGate {
 
   /** G4, any thread: opens worker i's gate if it is closed. True when it let a thread out. */
   open(i: number): boolean {
-    const word = this.word(i);
+    const word = gateWord(i);
     if (Atomics.compareExchange(this.w, word, GATE_CLOSED, GATE_OPEN) !== GATE_CLOSED) return false;
     Atomics.notify(this.w, word);
     return true;
@@ -90,7 +85,7 @@ export class ManagerGate {
 
   /** True while worker i waits behind its gate (or is about to). */
   isClosed(i: number): boolean {
-    return Atomics.load(this.w, this.word(i)) === GATE_CLOSED;
+    return Atomics.load(this.w, gateWord(i)) === GATE_CLOSED;
   }
 
   private exit(): GateExit {
