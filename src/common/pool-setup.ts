@@ -38,6 +38,8 @@ export interface PoolWorkerSetup {
   role: ThreadRole;
   /** Dynamic: idle ms before going behind the manager gate; standalone: idle ms before exiting. */
   idleMs: number;
+  /** Task wait/run histograms (src/common/task-timings.ts) and the main thread's time origin. */
+  timings: { buffer: SharedArrayBuffer; slots: number; mainOrigin: number };
   /** The first local id this thread's shared-object registry hands out (a seat's threads never reuse one). */
   firstId: number;
 }

@@ -8,6 +8,7 @@ import type { ThreadRole } from "../common/pool-setup.ts";
 import { ManagerGate } from "../shm/manager-gate.ts";
 import type { TraceRecord } from "../scaling/scaling-trace.ts";
 import type { TaskPool } from "./task-pool.ts";
+import type { LatencyHistogram, LatencyMetrics } from "./task-latency.ts";
 import type { ThreadSeats } from "./thread-seats.ts";
 
 /** A snapshot of one pool's counters (tm.metrics() builds on this). */
@@ -52,6 +53,10 @@ export interface PoolMetrics {
   }>;
   /** Live threads by role and status, now (retired standalone threads: `scaler.retired`). */
   threadsByRole: Record<ThreadRole, { running: number; parked: number }>;
+  /** Task wait and run times in the current window (see metrics({ resetWindow })). */
+  latency: LatencyMetrics;
+  /** The same times since the pool started, in Prometheus buckets (never reset). */
+  histograms: { wait: LatencyHistogram; run: LatencyHistogram };
   /** The pool manager's view (undefined for a fixed pool). */
   scaler?: ScalerMetrics;
 }

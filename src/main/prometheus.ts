@@ -1,15 +1,17 @@
 /**
  * `tm.prometheus()`: every compute and async pool's metrics() in the Prometheus text exposition
  * format (version 0.0.4): counters (`_total`), gauges, labels `pool`, `kind` and, per thread kind,
- * `role`. Built from the same snapshot as metrics(), so the two agree. Task-time histograms are
- * not exported yet.
+ * `role`, and the task wait/run histograms (`_bucket` with `le`, `_sum`, `_count`, in seconds,
+ * cumulative since the pool started). Built from the same snapshot as metrics(), so the two agree.
  */
 import type { PoolMetrics } from "./pool-metrics.ts";
+import type { LatencyHistogram } from "./task-latency.ts";
 
-export type Sample = { labels: Record<string, string>; value: number };
+/** One line: `suffix` is added to the family's name (a histogram's `_bucket`, `_sum`, `_count`). */
+export type Sample = { labels: Record<string, string>; value: number; suffix?: string };
 export interface Family {
   name: string;
-  type: "counter" | "gauge";
+  type: "counter" | "gauge" | "histogram";
   help: string;
   samples: Sample[];
 }
@@ -33,7 +35,7 @@ export function prometheusText(pools: Record<string, PoolMetrics>): string {
   const out: string[] = [];
   for (const f of prometheusFamilies(pools)) {
     out.push(`# HELP ${f.name} ${f.help}`, `# TYPE ${f.name} ${f.type}`);
-    for (const s of f.samples) out.push(`${f.name}{${labelText(s.labels)}} ${formatValue(s.value)}`);
+    for (const s of f.samples) out.push(`${f.name}${s.suffix ?? ""}{${labelText(s.labels)}} ${formatValue(s.value)}`);
   }
   return out.join("\n") + "\n";
 }
@@ -54,6 +56,8 @@ export function prometheusFamilies(pools: Record<string, PoolMetrics>): Family[]
     const f = family(name, "gauge", help);
     for (const m of Object.values(pools)) f.samples.push({ labels: { pool: m.pool, kind: m.kind }, value: m[key] as number });
   }
+  const wait = family("btm_task_wait_seconds", "histogram", "From a task's publication in shared memory to a thread starting it.");
+  const run = family("btm_task_run_seconds", "histogram", "From a thread starting a task to it posting the result or error.");
   const threads = family("btm_threads", "gauge", "Live pool threads by role (static, dynamic, standalone) and status (running, parked).");
   const arena = family("btm_arena_bytes", "gauge", "Bytes of the pool's payload arena.");
   const scaler = family("btm_scaler_rate", "gauge", "Tasks per ms in the pool manager's last tick.");
@@ -65,6 +69,8 @@ export function prometheusFamilies(pools: Record<string, PoolMetrics>): Family[]
       for (const [status, n] of Object.entries(by)) threads.samples.push({ labels: { ...base, role, status }, value: n });
     }
     arena.samples.push({ labels: base, value: m.arena.bytes });
+    histogramSamples(wait, base, m.histograms.wait);
+    histogramSamples(run, base, m.histograms.run);
     if (m.scaler) {
       scaler.samples.push({ labels: base, value: m.scaler.last?.rate ?? 0 });
       ema.samples.push({ labels: base, value: m.scaler.last?.currEma ?? 0 });
@@ -72,6 +78,13 @@ export function prometheusFamilies(pools: Record<string, PoolMetrics>): Family[]
     }
   }
   return families.filter((f) => f.samples.length > 0);
+}
+
+function histogramSamples(f: Family, labels: Record<string, string>, h: LatencyHistogram): void {
+  for (const [le, n] of h.buckets) f.samples.push({ labels: { ...labels, le: String(le) }, value: n, suffix: "_bucket" });
+  f.samples.push({ labels: { ...labels, le: "+Inf" }, value: h.count, suffix: "_bucket" });
+  f.samples.push({ labels, value: h.sumSeconds, suffix: "_sum" });
+  f.samples.push({ labels, value: h.count, suffix: "_count" });
 }
 
 function labelText(labels: Record<string, string>): string {

@@ -32,6 +32,8 @@ import { watchAbort } from "./task-abort.ts";
 import { PoolMailer } from "./pool-mailer.ts";
 import { scalerMetrics, threadCounters, threadsByRole, type PoolMetrics } from "./pool-metrics.ts";
 import { TaskTable } from "./task-table.ts";
+import { TaskTimings } from "../common/task-timings.ts";
+import { TaskLatency } from "./task-latency.ts";
 import { WorkerSet, type PoolThread } from "./worker-set.ts";
 import { ThreadSeats } from "./thread-seats.ts";
 import type { TraceRecord } from "../scaling/scaling-trace.ts";
@@ -103,6 +105,9 @@ export abstract class TaskPool {
   readonly stuck: StuckTasks;
   /** Seats by role; starts the standalone threads the pool manager asks for. */
   readonly seats: ThreadSeats;
+  /** Wait and run times, recorded by the threads (src/common/task-timings.ts). */
+  readonly timings: TaskTimings;
+  private readonly latency: TaskLatency;
   private readonly completions: Injector;
   private readonly store: PayloadStore;
   private readonly mailer: PoolMailer;
@@ -143,6 +148,8 @@ export abstract class TaskPool {
       admit: (bytes) => this.argBytes + bytes <= this.store.capacity / 2,
     });
     this.tasks = new TaskTable(this.control);
+    this.timings = TaskTimings.allocate(slots, o.threads);
+    this.latency = new TaskLatency(this.timings);
     this.stuck = new StuckTasks(this, o.abortGraceMs ?? 1000, o.taskTimeoutMs);
     this.admission = new Admission(() => this.growStore());
     this.batch = new Int32Array(64 * REC_WORDS);
@@ -166,6 +173,7 @@ export abstract class TaskPool {
       pool: o.name, kind: o.kind, module: o.module, queues: this.queues.refs, completions: this.completions.ref,
       control: this.control.buffer, spinMicros: o.spinMicros ?? 50, maxPayload,
       concurrency: o.concurrency ?? 1, joinDepth: this.control.joinDepth,
+      timings: { buffer: this.timings.buffer, slots, mainOrigin: performance.timeOrigin },
     };
     const policy = o.kind === "compute" ? "BATCH" : "OTHER"; // as the config's default (validate.ts, DEFAULT_POLICY)
     this.placement = o.placement ?? { path: o.name, allocation: "OsDefault", cores: allowedCores(), policy, nice: null, priority: 0 };
@@ -215,14 +223,19 @@ export abstract class TaskPool {
     return this.seats.trace?.read(last) ?? [];
   }
 
-  /** Counters and per-thread state, read now. */
-  metrics(): PoolMetrics {
+  /**
+   * Counters, per-thread state and task times, read now. `resetWindow`: the wait/run percentiles
+   * start a new window after this read (the Prometheus histograms never reset).
+   */
+  metrics(options?: { resetWindow?: boolean }): PoolMetrics {
     const threads = threadCounters(this.control, this.queues.idle, this.workers.seats, this.seats);
     return {
       pool: this.name, kind: this.kind, ...this.counts, pending: this.pending,
       threadsByRole: threadsByRole(threads), scaler: scalerMetrics(this),
       queueDepth: this.queues.pending() + this.batched, mainWakeups: this.pump.wakeups,
       stolen: threads.reduce((n, t) => n + t.stolen, 0), threads,
+      latency: this.latency.window(options?.resetWindow === true),
+      histograms: { wait: this.latency.histogram(0), run: this.latency.histogram(1) },
       arena: {
         segments: this.store.count, maxSegments: this.maxSegments, bytes: this.store.capacity,
         argumentBytes: this.argBytes, waiting: this.admission.waiting, sharedBuffers: this.shared.size,
@@ -354,6 +367,8 @@ export abstract class TaskPool {
   /** Publishes the records batched since the last flush, with one claim and at most one wake-up. */
   private flush(): void {
     if (this.batched === 0) return;
+    const at = this.timings.now();
+    for (let i = 0; i < this.batched; i++) this.timings.queued(this.batch[i * REC_WORDS + REC_ID]! & ID_SLOT_MASK, at);
     const r = this.queues.submitBatch(this.batch, 0, this.batched);
     Atomics.add(this.control.w, POOL_ARRIVALS, r.published); // the pool manager's frequency detector
     this.pump.published(r.published, r.wokeWorker);

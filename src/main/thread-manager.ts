@@ -124,10 +124,10 @@ export class ThreadManager {
     return describeThreads(this.runtime, [...this.pools.values()], this.manager?.tid);
   }
 
-  /** Counters of every compute and async pool, by name. */
-  metrics(): Record<string, PoolMetrics> {
+  /** Counters of every compute and async pool, by name; `resetWindow` opens a new window of task-time percentiles. */
+  metrics(options?: { resetWindow?: boolean }): Record<string, PoolMetrics> {
     const out: Record<string, PoolMetrics> = {};
-    for (const p of this.pools.values()) if (!(p instanceof NativePool)) out[p.name] = p.metrics();
+    for (const p of this.pools.values()) if (!(p instanceof NativePool)) out[p.name] = p.metrics(options);
     return out;
   }
 

@@ -12,6 +12,7 @@ import type { PoolWorkerSetup } from "../common/pool-setup.ts";
 import { SharedObjects } from "../common/shared-objects.ts";
 import { DataCloneError, PayloadTooLargeError } from "../errors.ts";
 import { Injector } from "../shm/injector.ts";
+import { TaskTimings } from "../common/task-timings.ts";
 import {
   DONE_OK, DONE_SKIPPED, DONE_THREW, DONE_UNSENDABLE, ID_GEN_SHIFT, ID_SLOT_MASK, OP_HANDLER_MASK, OP_TYPE_MASK, OP_TYPE_SHIFT,
   REC_A, REC_B, REC_ID, REC_OP, REC_WORDS, TASK_GEN_MASK, TS_ABORT_FLAG, TS_CANCELLED, TS_STATE_MASK, TS_QUEUED, TS_RUNNING, WORKER_EXECUTED, WORKER_FAULTS, WORKER_FINISHED, WORKER_RUNNING,
@@ -44,6 +45,7 @@ export class WorkerCore {
   private readonly faultsLogged = new Set<string>();
   private readonly executedWord: number;
   private readonly finishedWord: number;
+  private readonly timings: TaskTimings;
 
   constructor(setup: PoolWorkerSetup, mod: Record<string, unknown>, names: string[]) {
     this.pool = setup.pool;
@@ -69,6 +71,7 @@ export class WorkerCore {
     this.runningWord = this.control.workerWord(setup.index, WORKER_RUNNING);
     this.executedWord = this.control.workerWord(setup.index, WORKER_EXECUTED);
     this.finishedWord = this.control.workerWord(setup.index, WORKER_FINISHED);
+    this.timings = TaskTimings.attach(setup.timings.buffer, setup.timings.slots, this.control.workers, setup.timings.mainOrigin);
     this.role = new RoleLoop(setup.role, setup.index, setup.idleMs, setup.queues.idle);
   }
 
@@ -87,6 +90,7 @@ export class WorkerCore {
       // Only this thread writes its counters: plain increments, read by the main thread for metrics.
       this.control.w[this.runningWord]++;
       this.control.w[this.executedWord]++;
+      this.timings.started(this.index, slot);
       return true;
     }
     const op = rec[REC_OP]!;
@@ -172,6 +176,7 @@ export class WorkerCore {
   }
 
   private finish(id: number, status: number, type: number, a: number, b: number): void {
+    this.timings.finished(this.index, id & ID_SLOT_MASK);
     this.control.w[this.runningWord]--;
     this.control.w[this.finishedWord]++; // own counter: plain; the pool manager reads it
     this.post(id, status, type, a, b);

@@ -20,7 +20,8 @@ test("the Prometheus text parses, and its counts match metrics()", async () => {
   try {
     const r = await fetch(new URL("/metrics", server.url));
     expect(r.headers.get("Content-Type")).toContain("text/plain; version=0.0.4");
-    const families = parsePrometheusTextFormat(await r.text()) as Family[];
+    const text = await r.text();
+    const families = parsePrometheusTextFormat(text) as Family[];
     const value = (name: string, labels: Record<string, string>) => {
       const f = families.find((x) => x.name === name)!;
       const s = f.metrics.find((x) => Object.entries(labels).every(([k, v]) => x.labels[k] === v))!;
@@ -36,6 +37,19 @@ test("the Prometheus text parses, and its counts match metrics()", async () => {
     expect(live.reduce((n, s) => n + Number(s.value), 0)).toBe(2); // static 1 + dynamic 1, by role and status
     expect(new Set(live.map((s) => s.labels.role))).toEqual(new Set(["static", "dynamic", "standalone"]));
     expect(value("btm_standalone_spawned_total", { pool: "cpu" })).toBe(snap.cpu!.scaler!.spawned);
+    // Histograms: every finished task once, buckets cumulative up to +Inf = count, per pool.
+    // (parse-prometheus-text-format folds labelled histograms into one and keeps _sum/_count only
+    // unlabelled, so the type comes from it and the per-pool lines are read from the text.)
+    expect(families.find((f) => f.name === "btm_task_run_seconds")!.type).toBe("HISTOGRAM");
+    expect(families.find((f) => f.name === "btm_task_wait_seconds")!.type).toBe("HISTOGRAM");
+    const line = (name: string, pool: string, le?: string) => {
+      const re = new RegExp(`^${name}\\{pool="${pool}",kind="\\w+"${le ? `,le="${le.replace("+", "\\+")}"` : ""}\\} (\\S+)$`, "m");
+      return Number(re.exec(text)![1]);
+    };
+    expect(line("btm_task_run_seconds_count", "cpu")).toBe(snap.cpu!.completed + snap.cpu!.failed);
+    expect(line("btm_task_run_seconds_bucket", "cpu", "+Inf")).toBe(snap.cpu!.completed + snap.cpu!.failed);
+    expect(line("btm_task_run_seconds_sum", "cpu")).toBeCloseTo(snap.cpu!.histograms.run.sumSeconds, 6);
+    expect(line("btm_task_wait_seconds_count", "io")).toBe(1);
   } finally {
     server.stop(true);
   }
@@ -54,4 +68,7 @@ test("registerPoolMetrics puts the pools into an app's prom-client registry, rea
   await tm.compute("cpu").run("add", [1, 1]);
   const again = parsePrometheusTextFormat(await registry.metrics()) as Family[];
   expect(Number(again.find((f) => f.name === "btm_tasks_completed_total")!.metrics[0]!.value)).toBe(8);
+  const run = again.find((f) => f.name === "btm_task_run_seconds")!;
+  expect(run.type).toBe("HISTOGRAM");
+  expect((await registry.metrics())).toMatch(/^btm_task_run_seconds_count\{pool="cpu",kind="compute"\} 8$/m);
 });

@@ -1,0 +1,97 @@
+/**
+ * Main thread: a pool's wait-time and run-time histograms as metrics. The threads' counts only grow
+ * (src/common/task-timings.ts); a window is the counts now minus a copy taken when it opened, so
+ * resetting one needs no write to what the threads own. Prometheus gets the cumulative counts.
+ */
+import { BUCKETS, bucketTop, type TaskTimings } from "../common/task-timings.ts";
+
+/** Percentiles in ms, at the bucket's upper edge (values under 32 us exact, above within 6.25%). */
+export interface LatencySummary {
+  count: number;
+  meanMs: number;
+  p50: number;
+  p90: number;
+  p99: number;
+  max: number;
+}
+
+/** Since the pool started: Prometheus buckets (upper bound in seconds, cumulative count). */
+export interface LatencyHistogram {
+  count: number;
+  sumSeconds: number;
+  buckets: Array<[le: number, count: number]>;
+}
+
+export interface LatencyMetrics {
+  /** When the current window opened (ms since the epoch) and how long it has been open. */
+  windowStart: number;
+  windowMs: number;
+  /** Queued in shared memory -> a thread started it. */
+  wait: LatencySummary;
+  /** Started -> the thread posted its result or error. */
+  run: LatencySummary;
+}
+
+/** Prometheus bucket bounds in us: powers of four from 4 us to ~67 s (bucket edges, so exact). */
+const LE_US = Array.from({ length: 13 }, (_, k) => 4 ** (k + 1));
+
+export class TaskLatency {
+  private readonly base = [new Float64Array(BUCKETS), new Float64Array(BUCKETS)];
+  private readonly baseSum = [0, 0];
+  private windowStart = Date.now();
+
+  constructor(private readonly timings: TaskTimings) {}
+
+  /** The current window; with `reset`, the next one opens now. */
+  window(reset = false): LatencyMetrics {
+    const now = Date.now();
+    const out: LatencyMetrics = { windowStart: this.windowStart, windowMs: now - this.windowStart, wait: this.summary(0, reset), run: this.summary(1, reset) };
+    if (reset) this.windowStart = now;
+    return out;
+  }
+
+  /** Cumulative counts since start, in Prometheus' shape. */
+  histogram(which: 0 | 1): LatencyHistogram {
+    const counts = new Float64Array(BUCKETS);
+    const sumUs = this.timings.collect(which, counts);
+    const buckets: Array<[number, number]> = [];
+    let cumulative = 0;
+    let i = 0;
+    for (const le of LE_US) {
+      while (i < BUCKETS && bucketTop(i) < le) cumulative += counts[i++]!;
+      buckets.push([le / 1e6, cumulative]);
+    }
+    while (i < BUCKETS) cumulative += counts[i++]!;
+    return { count: cumulative, sumSeconds: sumUs / 1e6, buckets };
+  }
+
+  private summary(which: 0 | 1, reset: boolean): LatencySummary {
+    const now = new Float64Array(BUCKETS);
+    const sum = this.timings.collect(which, now);
+    const base = this.base[which]!;
+    const counts = new Float64Array(BUCKETS);
+    let count = 0;
+    for (let i = 0; i < BUCKETS; i++) count += counts[i] = now[i]! - base[i]!;
+    const out = {
+      count, meanMs: count > 0 ? (sum - this.baseSum[which]!) / count / 1000 : 0,
+      p50: percentile(counts, count, 0.5), p90: percentile(counts, count, 0.9), p99: percentile(counts, count, 0.99), max: percentile(counts, count, 1),
+    };
+    if (reset) {
+      base.set(now);
+      this.baseSum[which] = sum;
+    }
+    return out;
+  }
+}
+
+/** The value (ms) at or below which a fraction `q` of the samples fall; 0 with no samples. */
+function percentile(counts: Float64Array, total: number, q: number): number {
+  if (total === 0) return 0;
+  const rank = Math.max(1, Math.ceil(q * total));
+  let seen = 0;
+  for (let i = 0; i < BUCKETS; i++) {
+    seen += counts[i]!;
+    if (seen >= rank) return bucketTop(i) / 1000;
+  }
+  return bucketTop(BUCKETS - 1) / 1000;
+}
