@@ -202,6 +202,19 @@ export class ConfigError extends ThreadManagerError {
   }
 }
 
+/** An async pool's `serve` module could not run: no usable default export, or its port could not be bound. */
+export class ServeError extends ThreadManagerError {
+  declare readonly code: "ERR_SERVE";
+  readonly pool: string;
+  /** file: URL of the serve module. */
+  readonly module: string;
+  constructor(pool: string, module: string, message: string) {
+    super("ERR_SERVE", message);
+    this.pool = pool;
+    this.module = module;
+  }
+}
+
 /** The kernel refused a thread's placement (affinity, policy, priority, nice). */
 export class PlacementError extends ThreadManagerError {
   declare readonly code: "ERR_PLACEMENT";

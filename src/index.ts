@@ -3,6 +3,7 @@ export {
   ThreadManagerError, InvalidArgumentError, PayloadTooLargeError, TimeoutError, SharedLayoutError, ConfigError,
   PoolNotFoundError, PoolBusyError, PoolClosedError, WorkerCrashedError, HandlerNotFoundError, DataCloneError, TaskError,
   PlacementError,
+  ServeError,
 } from "./errors.ts";
 export { ThreadManager, type StartOptions } from "./main/thread-manager.ts";
 export { manager } from "./main/global-manager.ts";

@@ -3,6 +3,7 @@ import type { MessagePort } from "node:worker_threads";
 import type { SharedRef } from "../shm/layout.ts";
 import type { PoolQueueRefs } from "../shm/work-finder.ts";
 import type { PlacementFailure, ThreadPlacement } from "../platform/placement.ts";
+import type { ServeSetup, ServingAt } from "../worker/pool-server.ts";
 
 export type PoolKind = "compute" | "async";
 
@@ -40,16 +41,19 @@ export interface PoolWorkerSetup {
   idleMs: number;
   /** Task wait/run histograms (src/common/task-timings.ts) and the main thread's time origin. */
   timings: { buffer: SharedArrayBuffer; slots: number; mainOrigin: number };
+  /** Async pools with `serve`: this thread runs a server (src/worker/pool-server.ts). */
+  serve?: ServeSetup;
   /** The first local id this thread's shared-object registry hands out (a seat's threads never reuse one). */
   firstId: number;
 }
 
 /** Worker -> main, once the module is loaded (or failed to load). */
 export type PoolWorkerHello =
-  | { type: "ready"; handlers: string[]; tid: number }
+  | { type: "ready"; handlers: string[]; tid: number; serving?: ServingAt }
   /** A standalone thread idle for standalone_idle_ms: it left the pool cleanly and may be terminated. */
   | { type: "retired" }
-  | { type: "failed"; error: string; placement?: PlacementFailure };
+  /** `serve`: the serve module failed (bad export, port taken), named here. */
+  | { type: "failed"; error: string; placement?: PlacementFailure; serve?: string };
 
 /** Main -> async worker: the caller aborted a running task. */
 export interface AbortNotice {

@@ -71,7 +71,16 @@ export interface ComputePoolConfig extends PlacementConfig, TaskPoolLimits, Scal
 }
 
 export interface AsyncPoolConfig extends PlacementConfig, TaskPoolLimits, ScaledPoolConfig {
-  module: string | URL;
+  /** Handler module (optional when `serve` is given: a pool that only serves HTTP). */
+  module?: string | URL;
+  /**
+   * A module whose default export is Bun.serve options (or a function of { pool, threadIndex }
+   * returning them): each thread of the pool runs one server on the shared port (reusePort).
+   * Such a pool has a fixed size, worker_threads (default: its cores).
+   */
+  serve?: string | URL;
+  /** The servers' port, overriding the serve module's; 0 picks a free port at start. */
+  port?: number;
   /** A fixed pool of this many threads (no scaling; not with static/dynamic/max_threads). */
   worker_threads?: number;
   /** Tasks in flight per thread. Default 256. */
@@ -129,6 +138,8 @@ export interface ResolvedPool {
   scaling?: PoolScaling;
   /** The key to name when the threads that always run outnumber the cores (the one the user set, where one was). */
   threadsKey?: "max_threads" | "worker_threads" | "static_threads" | "dynamic_threads";
+  /** Async pools with `serve`: the server module (file: URL) and the port from the config, if any. */
+  serve?: { module: string; port?: number };
 }
 
 /** The scaler table, resolved. */

@@ -29,7 +29,7 @@ const SCALING_KEYS = ["static_threads", "dynamic_threads", "max_threads", "scale
 const KEYS = {
   root: ["default_core_allocation", "exclusive_dedicated_cores", "runtime", "compute", "async", "native", "mapping"],
   compute: ["module", "max_queue", ...SCALING_KEYS, ...PAYLOAD_KEYS, ...PLACEMENT_KEYS],
-  async: ["module", "worker_threads", "concurrency", "max_queue", ...SCALING_KEYS, ...PAYLOAD_KEYS, ...PLACEMENT_KEYS],
+  async: ["module", "serve", "port", "worker_threads", "concurrency", "max_queue", ...SCALING_KEYS, ...PAYLOAD_KEYS, ...PLACEMENT_KEYS],
   native: ["max_threads", ...PLACEMENT_KEYS],
   runtime: PLACEMENT_KEYS,
 };
@@ -163,8 +163,10 @@ export function checkConfig(config: ThreadManagerConfig, baseDir: string): { res
       const payload = kind === "native" ? undefined : payloadLimits(c, p, path);
       if (kind === "compute" || kind === "async") {
         const concurrency = kind === "async" ? c.int(p.concurrency, `${path}.concurrency`, 1, 1 << 16, 256) : 1;
-        const { threads, scaling, threadsKey } = threadKinds(c, p, path, placement.cores.length);
-        pools.push({ name, kind, module: c.module(p.module, `${path}.module`), threads, maxQueue, concurrency, placement, payload, scaling, threadsKey });
+        const serve = kind === "async" ? serverSettings(c, p, path) : undefined;
+        const { threads, scaling, threadsKey } = serve ? serverThreads(c, p, path, placement.cores.length) : threadKinds(c, p, path, placement.cores.length);
+        const module = serve && p.module === undefined ? "" : c.module(p.module, `${path}.module`);
+        pools.push({ name, kind, module, threads, maxQueue, concurrency, placement, payload, scaling, threadsKey, serve });
       } else {
         const threads = c.int(p.max_threads, `${path}.max_threads`, 1, MAX_THREADS, 1);
         pools.push({ name, kind, module: "", threads, maxQueue, concurrency: 1, placement });
@@ -242,6 +244,28 @@ function threadKinds(c: Checker, p: Table, path: string, cores: number): Pick<Re
   const threadsKey = !scaler && p.max_threads !== undefined ? "max_threads" : dyn >= 0 ? "dynamic_threads" : stat > cores ? "static_threads" : "max_threads";
   if (!scaler) return { threads: max, threadsKey };
   return { threads: max, threadsKey, scaling: { staticThreads, dynamicThreads, ...scaler } };
+}
+
+/**
+ * An async pool's `serve` (a module whose default export is Bun.serve options, started on every
+ * thread with reusePort) and `port` (overrides the module's; 0: a free port picked at start).
+ */
+function serverSettings(c: Checker, p: Table, path: string): ResolvedPool["serve"] {
+  if (p.serve === undefined) {
+    if (p.port !== undefined) c.fail(`${path}.port`, "is the port of the pool's servers: set serve = \"./server.ts\" too");
+    return undefined;
+  }
+  const module = c.module(p.serve, `${path}.serve`);
+  const port = p.port === undefined ? undefined : c.int(p.port, `${path}.port`, 0, 65535, 0);
+  return { module, port };
+}
+
+/** A pool that serves HTTP runs a server on each of a fixed number of threads: worker_threads (default: its cores). */
+function serverThreads(c: Checker, p: Table, path: string, cores: number): Pick<ResolvedPool, "threads" | "threadsKey" | "scaling"> {
+  for (const k of ["static_threads", "dynamic_threads", "max_threads", "scaler"]) {
+    if (p[k] !== undefined) c.fail(`${path}.${k}`, "a pool with serve runs one server per thread and does not scale: set worker_threads instead");
+  }
+  return { threads: c.int(p.worker_threads, `${path}.worker_threads`, 1, MAX_THREADS, Math.max(1, cores)), threadsKey: "worker_threads" };
 }
 
 const SCALER_KEYS = ["interval_ms", "window", "low_watermark", "standalone_idle_ms", "max_spawn_per_tick", "enabled"];

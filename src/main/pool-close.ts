@@ -31,6 +31,8 @@ export async function shutDown(pool: TaskPool, drain: boolean, timeoutMs: number
   pool.queues.shutdown();
   // A standalone thread still loading is let finish (terminating it mid-load has crashed Bun), within the close's deadline.
   await pool.seats.settled(Math.max(0, deadline - performance.now()));
+  // Threads with servers stop them gracefully (in-flight requests finish) and exit by themselves.
+  if (pool.serves && !timedOut) await pool.workers.exits(Math.max(0, deadline - performance.now()));
   await pool.workers.stop();
   if (timedOut) {
     const late = (what: string) => new PoolClosedError(pool.name, `was closed after ${timeoutMs} ms with this task ${what}`);

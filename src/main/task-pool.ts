@@ -34,6 +34,7 @@ import { scalerMetrics, threadCounters, threadsByRole, type PoolMetrics } from "
 import { TaskTable } from "./task-table.ts";
 import { TaskTimings } from "../common/task-timings.ts";
 import { TaskLatency } from "./task-latency.ts";
+import type { ServeSetup } from "../worker/pool-server.ts";
 import { WorkerSet, type PoolThread } from "./worker-set.ts";
 import { ThreadSeats } from "./thread-seats.ts";
 import type { TraceRecord } from "../scaling/scaling-trace.ts";
@@ -69,6 +70,8 @@ export interface TaskPoolOptions {
   abortGraceMs?: number;
   /** A task running longer than this is aborted with TimeoutError (default: no limit). */
   taskTimeoutMs?: number;
+  /** Async pools: a Bun.serve per thread on a shared port (src/worker/pool-server.ts). */
+  serve?: ServeSetup;
 }
 
 export interface RunOptions {
@@ -122,12 +125,15 @@ export abstract class TaskPool {
   private argBytes = 0;
   private readonly sweeper: ReturnType<typeof setInterval>;
   closing: Promise<void> | undefined;
+  /** Its threads run servers (async pools with `serve`). */
+  readonly serves: boolean;
 
   protected constructor(o: TaskPoolOptions) {
     this.name = o.name;
     this.kind = o.kind;
     this.threads = o.threads;
     this.maxQueue = o.maxQueue;
+    this.serves = o.serve !== undefined;
     const slots = nextPowerOfTwo(o.maxQueue);
     // Every record is in the batch, the injector or a deque; joins add at most a deque's worth per thread.
     this.queues = PoolQueues.allocate({
@@ -173,7 +179,7 @@ export abstract class TaskPool {
       pool: o.name, kind: o.kind, module: o.module, queues: this.queues.refs, completions: this.completions.ref,
       control: this.control.buffer, spinMicros: o.spinMicros ?? 50, maxPayload,
       concurrency: o.concurrency ?? 1, joinDepth: this.control.joinDepth,
-      timings: { buffer: this.timings.buffer, slots, mainOrigin: performance.timeOrigin },
+      timings: { buffer: this.timings.buffer, slots, mainOrigin: performance.timeOrigin }, serve: o.serve,
     };
     const policy = o.kind === "compute" ? "BATCH" : "OTHER"; // as the config's default (validate.ts, DEFAULT_POLICY)
     this.placement = o.placement ?? { path: o.name, allocation: "OsDefault", cores: allowedCores(), policy, nice: null, priority: 0 };
@@ -182,7 +188,7 @@ export abstract class TaskPool {
       ...this.setup, index, registryPort, shared: this.shared.snapshot(), strings: this.shared.mailedStrings(), segments: this.store.refs(),
       placement: threadPlacement(o.name, this.placement, index, coresForThread(this.placement, index), this.seats.tagOf(index)),
       role: this.seats.roleOf(index), idleMs: this.seats.idleMsOf(index), firstId: this.mailer.firstIdFor(index),
-    }), (index, detail) => repairAfterDeath(this, index, detail), (thread) => this.seats.retired(thread));
+    }), (index, detail) => repairAfterDeath(this, index, detail), (thread) => this.seats.retired(thread), this.serves);
   }
 
   /**

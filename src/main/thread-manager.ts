@@ -73,7 +73,7 @@ export class ThreadManager {
     const started = await Promise.allSettled(
       resolved.pools.map(async (p) => {
         if (p.kind === "native") return new NativePool(p.name, p.threads, p.placement);
-        const o = { name: p.name, module: p.module, threads: p.threads, maxQueue: p.maxQueue, concurrency: p.concurrency, placement: p.placement, scaling: p.scaling, ...p.payload };
+        const o = { name: p.name, module: p.module, threads: p.threads, maxQueue: p.maxQueue, concurrency: p.concurrency, placement: p.placement, scaling: p.scaling, serve: p.serve, ...p.payload };
         return p.kind === "compute" ? ComputePool.start(o) : AsyncPool.start(o);
       }),
     );

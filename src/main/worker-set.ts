@@ -7,7 +7,8 @@
  */
 import { MessageChannel, type MessagePort } from "node:worker_threads";
 import type { PoolWorkerHello, PoolWorkerSetup } from "../common/pool-setup.ts";
-import { PlacementError, ThreadManagerError } from "../errors.ts";
+import { PlacementError, ServeError, ThreadManagerError } from "../errors.ts";
+import type { ServingAt } from "../worker/pool-server.ts";
 import { threadName } from "../platform/placement.ts";
 
 const WORKER_URL = new URL("../worker/pool-worker.ts", import.meta.url);
@@ -19,6 +20,8 @@ export interface PoolThread {
   readonly port: MessagePort;
   readonly tid: number;
   readonly handlers: string[];
+  /** Async pools with `serve`: where this thread's server listens. */
+  readonly serving?: ServingAt;
   /** Resolves when the thread has exited, for whatever reason. */
   readonly exited: Promise<number>;
 }
@@ -44,6 +47,8 @@ export class WorkerSet {
     private readonly onDeath: (index: number, detail: string) => void,
     /** A standalone thread left the pool cleanly (its seat is still set while this runs). */
     private readonly onRetire: (thread: PoolThread) => void = () => {},
+    /** Threads that run servers keep the process alive, as a Bun.serve on the main thread would. */
+    private readonly keepAlive = false,
   ) {
     this.seats = new Array(size).fill(undefined);
   }
@@ -90,16 +95,19 @@ export class WorkerSet {
         if (msg.type === "ready") {
           started = true;
           this.starting.delete(index);
-          const thread: PoolThread = { index, worker, port: port1, tid: msg.tid, handlers: msg.handlers, exited };
+          const thread: PoolThread = { index, worker, port: port1, tid: msg.tid, handlers: msg.handlers, exited, serving: msg.serving };
           this.seats[index] = thread;
-          worker.unref(); // an idle pool must not keep the process alive
+          if (this.keepAlive) worker.ref();
+          else worker.unref(); // an idle pool must not keep the process alive
           resolve(thread);
         } else if (msg.type === "failed") {
           worker.terminate();
           const refused = msg.placement;
           reject(refused
             ? new PlacementError(this.pool, threadName(this.pool, index), refused.operation, refused.errno)
-            : new ThreadManagerError("ERR_MODULE_LOAD", `pool "${this.pool}": ${msg.error}`));
+            : msg.serve
+              ? new ServeError(this.pool, msg.serve, `pool "${this.pool}" (thread ${index}): ${msg.error}`)
+              : new ThreadManagerError("ERR_MODULE_LOAD", `pool "${this.pool}": ${msg.error}`));
         } else if (msg.type === "retired") {
           // Left the pool cleanly after its idle time (standalone): read its last mail, free the seat
           // (the thread holds nothing of it any more: PROTOCOL.md, X1-X3), then end it; not a death.
@@ -133,6 +141,13 @@ export class WorkerSet {
 
   live(): PoolThread[] {
     return this.seats.filter((t): t is PoolThread => t !== undefined);
+  }
+
+  /** Resolves once every thread has exited by itself, or after `ms`. */
+  async exits(ms: number): Promise<void> {
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    await Promise.race([Promise.all(this.alive.values()), new Promise((resolve) => (timer = setTimeout(resolve, ms)))]);
+    clearTimeout(timer);
   }
 
   /** Terminates every thread, including ones still starting, and waits until each has exited. */

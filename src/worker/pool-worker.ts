@@ -8,6 +8,7 @@ import { WORKER_ALIVE, WORKER_TID } from "../shm/layout.ts";
 import { gettid } from "../platform/libc.ts";
 import { placeSelf } from "../platform/placement.ts";
 import { AsyncRuntime } from "./async-runtime.ts";
+import { PoolServer } from "./pool-server.ts";
 import { ComputeRuntime } from "./compute-runtime.ts";
 import { WorkerCore } from "./worker-core.ts";
 
@@ -25,19 +26,28 @@ self.onmessage = async (event: MessageEvent<PoolWorkerSetup>) => {
     hello({ type: "failed", error: `${refused.operation}: ${refused.errno}`, placement: refused });
     return;
   }
-  let mod: Record<string, unknown>;
+  let mod: Record<string, unknown> = {}; // a pool that only serves HTTP has no handler module
   try {
-    mod = await import(setup.module);
+    if (setup.module !== "") mod = await import(setup.module);
   } catch (e) {
     hello({ type: "failed", error: `cannot load module ${setup.module}: ${(e as Error)?.stack ?? e}` });
     return;
+  }
+  let server: PoolServer | undefined;
+  if (setup.serve) {
+    try {
+      server = await PoolServer.start(setup.serve, setup.pool, setup.index);
+    } catch (e) {
+      hello({ type: "failed", error: `serve module ${setup.serve.module}: ${(e as Error)?.message ?? e}`, serve: setup.serve.module });
+      return;
+    }
   }
   const tid = gettid();
   const names = handlerNames(mod);
   const core = new WorkerCore(setup, mod, names);
   Atomics.store(core.control.w, core.control.workerWord(setup.index, WORKER_TID), tid);
   Atomics.store(core.control.w, core.control.workerWord(setup.index, WORKER_ALIVE), 1);
-  hello({ type: "ready", handlers: names, tid });
+  hello({ type: "ready", handlers: names, tid, serving: server?.at });
   let ended: "closed" | "retired";
   if (setup.kind === "compute") {
     // A compute handler's stray timer or promise fails nothing: counted and logged, the thread serves on.
@@ -49,6 +59,7 @@ self.onmessage = async (event: MessageEvent<PoolWorkerSetup>) => {
     self.onmessage = (e: MessageEvent) => runtime.onControl(e.data);
     ended = await runtime.run();
     self.onmessage = null;
+    await server?.stop(); // "closed": the pool is shutting down; its close deadline bounds this
   }
   if (ended === "retired") {
     // Left the pool cleanly (no task held, deque empty): say so first, so the exit is not read as a crash.

@@ -1,0 +1,58 @@
+/**
+ * Worker side of an async pool with `serve`: this thread's own Bun.serve, on the port every thread
+ * of the pool shares (reusePort: the kernel spreads connections over the threads' sockets). The
+ * module's default export is Bun.serve options, or a function of { pool, threadIndex } returning
+ * them. Stopped gracefully when the pool closes (in-flight requests finish; the pool's close
+ * deadline bounds it).
+ */
+import type { Server } from "bun";
+
+export interface ServeSetup {
+  /** file: URL of the serve module. */
+  module: string;
+  /** From the config; undefined: the module's own port (or Bun's default). */
+  port?: number;
+}
+
+/** What the thread reports once its server listens. */
+export interface ServingAt {
+  port: number;
+  url: string;
+}
+
+export class PoolServer {
+  private constructor(private readonly server: Server<unknown>) {}
+
+  get at(): ServingAt {
+    return { port: this.server.port!, url: this.server.url.href };
+  }
+
+  /** Loads the module and listens; throws an Error whose message says what is wrong with the module or the port. */
+  static async start(setup: ServeSetup, pool: string, threadIndex: number): Promise<PoolServer> {
+    const mod = (await import(setup.module)) as { default?: unknown };
+    let options = mod.default;
+    if (typeof options === "function") options = await options({ pool, threadIndex });
+    if (options === null || typeof options !== "object") {
+      throw new Error(`has no default export of Bun.serve options (got ${options === undefined ? "no default export" : typeof options}): export default { fetch(req) { ... } }`);
+    }
+    const o = options as Record<string, unknown>;
+    if (typeof o.fetch !== "function" && (o.routes === null || typeof o.routes !== "object")) {
+      throw new Error("default export has neither fetch nor routes: Bun.serve needs one of them");
+    }
+    if (o.reusePort === false) throw new Error("sets reusePort: false, but every thread of the pool listens on the same port");
+    if (o.unix !== undefined) throw new Error("listens on a unix socket, which threads cannot share: give it a port");
+    const port = setup.port ?? o.port;
+    try {
+      return new PoolServer(Bun.serve({ ...o, ...(port === undefined ? {} : { port }), reusePort: true } as Parameters<typeof Bun.serve>[0]));
+    } catch (e) {
+      const why = (e as Error)?.message ?? String(e);
+      const taken = /in use|EADDRINUSE/i.test(why);
+      throw new Error(`cannot listen on port ${port ?? "(Bun's default)"}: ${why}${taken ? " (taken by a socket without SO_REUSEPORT, e.g. another program or a Bun.serve without reusePort: choose another port or stop it)" : ""}`);
+    }
+  }
+
+  /** Stops accepting, lets in-flight requests finish. */
+  async stop(): Promise<void> {
+    await this.server.stop(false);
+  }
+}

@@ -1,0 +1,100 @@
+/** Async pools with `serve`: one Bun.serve per pool thread on a shared port (reusePort). */
+import { afterEach, expect, test } from "bun:test";
+import { ConfigError, ServeError, ThreadManager } from "../../src/index.ts";
+import { readdirSync, readFileSync } from "node:fs";
+import { CORES, IO, managers, rejection, until } from "../pools/helpers.ts";
+
+const m = managers();
+afterEach(() => m.closeAll());
+const SERVER = new URL("../fixtures/serve/server.ts", import.meta.url).href;
+const NO_DEFAULT = new URL("../fixtures/serve/no-default.ts", import.meta.url).href;
+const FIXED = new URL("../fixtures/serve/fixed-port.ts", import.meta.url).href;
+
+/** New connection per request, so the kernel's reusePort hashing can pick any thread's socket. */
+async function who(url: string): Promise<{ threadIndex: number; tid: number }> {
+  const r = await fetch(new URL("/who", url), { headers: { Connection: "close" } });
+  return (await r.json()) as { threadIndex: number; tid: number };
+}
+
+test.skipIf(CORES < 2)("reusePort servers on two pinned threads both answer, each from its own core", async () => {
+  const tm = await m.start({
+    async: { web: { serve: SERVER, port: 0, worker_threads: 2, core_allocation: { PinnedCores: { min: 0, max: 2 } } } },
+  });
+  const at = tm.async("web").server!;
+  expect(at.port).toBeGreaterThan(0);
+  const seen = new Map<number, number>();
+  for (let i = 0; i < 200 && seen.size < 2; i++) {
+    const { threadIndex, tid } = await who(at.url);
+    seen.set(threadIndex, tid);
+  }
+  expect([...seen.keys()].sort()).toEqual([0, 1]);
+  const threads = tm.threads().filter((t) => t.pool === "web");
+  for (const [index, tid] of seen) {
+    expect(tid).not.toBe(process.pid); // a pool thread, not main
+    expect(threads.find((t) => t.tid === tid)!.cores).toEqual([index]); // PinnedCores: thread i on core i
+  }
+});
+
+test("close lets an in-flight request finish, then nothing listens; the servers kept the process alive meanwhile", async () => {
+  const tm = await ThreadManager.start({ async: { web: { serve: SERVER, port: 0, worker_threads: 1 } } });
+  const { url } = tm.async("web").server!;
+  const slow = fetch(new URL("/slow", url));
+  await Bun.sleep(50); // the request is in the handler's sleep
+  await tm.close({ timeoutMs: 3000 });
+  const r = await slow;
+  expect(r.status).toBe(200);
+  expect(await r.text()).toBe("done");
+  expect(await rejection(fetch(new URL("/who", url)))).toBeTruthy(); // connection refused
+});
+
+test("a handler that throws is the server's 500; the thread serves on", async () => {
+  const tm = await m.start({ async: { web: { serve: SERVER, port: 0, worker_threads: 1 } } });
+  const { url } = tm.async("web").server!;
+  const r = await fetch(new URL("/throw", url));
+  expect(r.status).toBe(500);
+  expect(await r.text()).toBe("internal error");
+  expect((await who(url)).threadIndex).toBe(0);
+  expect(tm.metrics().web!.threads[0]!.alive).toBe(true);
+});
+
+test("a pool can serve and run tasks: module and serve together", async () => {
+  const tm = await m.start({ async: { web: { module: IO, serve: SERVER, port: 0, worker_threads: 1 } } });
+  expect(await tm.async("web").run("echo", 5)).toBe(5);
+  expect((await who(tm.async("web").server!.url)).threadIndex).toBe(0);
+});
+
+test("bad serve modules and taken ports: ServeError naming the pool and the module; no thread is left", async () => {
+  const e1 = await rejection(ThreadManager.start({ compute: { cpu: { module: new URL("../fixtures/math.ts", import.meta.url).href, max_threads: 1 } }, async: { web: { serve: NO_DEFAULT, worker_threads: 1 } } }));
+  expect(e1).toBeInstanceOf(ServeError);
+  expect(e1.code).toBe("ERR_SERVE");
+  expect(e1.pool).toBe("web");
+  expect(e1.module).toBe(NO_DEFAULT);
+  expect(e1.message).toContain('pool "web"');
+  expect(e1.message).toContain("no default export");
+  const taken = Bun.serve({ port: 0, fetch: () => new Response("main") }); // no reusePort
+  try {
+    const e2 = await rejection(ThreadManager.start({ async: { web: { serve: FIXED, port: taken.port, worker_threads: 1 } } }));
+    expect(e2).toBeInstanceOf(ServeError);
+    expect(e2.message).toContain(`port ${taken.port}`);
+    expect(e2.message).toContain("SO_REUSEPORT");
+  } finally {
+    taken.stop(true);
+  }
+  // (Bun's own helper threads come and go: count the pools' named threads, not all of them.)
+  const poolThreads = () => readdirSync("/proc/self/task").filter((t) => /^(web|cpu)-/.test(readFileSync(`/proc/self/task/${t}/comm`, "utf8"))).length;
+  await until(() => poolThreads() === 0, 5000, "the failed pools' threads to exit");
+});
+
+test("config: serve with scaling keys, port without serve, a missing serve module", async () => {
+  const cases: Array<[object, string]> = [
+    [{ async: { web: { serve: SERVER, max_threads: 2 } } }, "async.web.max_threads"],
+    [{ async: { web: { module: IO, port: 8080 } } }, "async.web.port"],
+    [{ async: { web: { serve: "./nope.ts" } } }, "async.web.serve"],
+    [{ async: { web: { serve: SERVER, port: 70000 } } }, "async.web.port"],
+  ];
+  for (const [config, path] of cases) {
+    const e = await rejection(ThreadManager.start(config as never));
+    expect(e).toBeInstanceOf(ConfigError);
+    expect(e.path).toBe(path);
+  }
+});
