@@ -2,6 +2,7 @@
 /**
  * bunx bun-thread-manager check <file>   validates a config; prints every error with its key path
  * bunx bun-thread-manager plan <file>    prints the pools, their threads and cores, and a per-core map
+ * bunx bun-thread-manager top <url>       live view of a running process from its /metrics endpoint
  * bunx bun-thread-manager --help | --version
  * Nothing is started, even with the preload in bunfig.toml (the preload stands aside for the CLI).
  * Exit codes: 0 ok, 1 the config has errors, 2 usage.
@@ -15,16 +16,18 @@ import { formatCpuList } from "./platform/cpus.ts";
 import { roleOfSeat, roleTag } from "./common/thread-roles.ts";
 import { threadName } from "./platform/placement.ts";
 import { parseConfigToml } from "./main/thread-manager.ts";
+import { top } from "./top/top.ts";
 
-const USAGE = `usage: bun-thread-manager <command> <config.toml>
+const USAGE = `usage: bun-thread-manager <command> <config.toml | metrics url>
 
 commands:
   check <file>   validate a config; print every error with its key path (exit 1 if any)
   plan <file>    print the pools, their threads, cores, policy and priority, and a per-core map
+  top <url>      live view of a running process from its /metrics endpoint (q quits; --once: one frame)
   --help         this text
   --version      the package version
 
-Nothing is started: no pool, no thread.`;
+check and plan start nothing: no pool, no thread.`;
 
 function version(): string {
   return (JSON.parse(readFileSync(new URL("../package.json", import.meta.url), "utf8")) as { version: string }).version;
@@ -88,8 +91,9 @@ function plan(r: ResolvedConfig): string {
   ].join("\n");
 }
 
-export function main(argv: string[]): number {
+export async function main(argv: string[]): Promise<number> {
   const [command, file] = argv;
+  if (command === "top") return top(argv.slice(1));
   if (command === "--help" || command === "-h" || command === "help") {
     console.log(USAGE);
     return 0;
@@ -119,4 +123,4 @@ export function main(argv: string[]): number {
   return 0;
 }
 
-if (import.meta.main) process.exit(main(process.argv.slice(2)));
+if (import.meta.main) process.exit(await main(process.argv.slice(2)));

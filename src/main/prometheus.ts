@@ -6,6 +6,8 @@
  */
 import type { PoolMetrics } from "./pool-metrics.ts";
 import type { LatencyHistogram } from "./task-latency.ts";
+import type { ThreadInfo } from "./thread-list.ts";
+import { formatCpuList } from "../platform/cpus.ts";
 
 /** One line: `suffix` is added to the family's name (a histogram's `_bucket`, `_sum`, `_count`). */
 export type Sample = { labels: Record<string, string>; value: number; suffix?: string };
@@ -30,18 +32,18 @@ const GAUGES: Array<[keyof PoolMetrics, string, string]> = [
   ["queueDepth", "btm_queue_depth", "Task records waiting in the injector and the deques."],
 ];
 
-/** The text exposition of `pools` (name -> metrics()). */
-export function prometheusText(pools: Record<string, PoolMetrics>): string {
+/** The text exposition of `pools` (name -> metrics()) and, when given, `threads` (tm.threads()). */
+export function prometheusText(pools: Record<string, PoolMetrics>, threads?: ThreadInfo[]): string {
   const out: string[] = [];
-  for (const f of prometheusFamilies(pools)) {
+  for (const f of prometheusFamilies(pools, threads)) {
     out.push(`# HELP ${f.name} ${f.help}`, `# TYPE ${f.name} ${f.type}`);
     for (const s of f.samples) out.push(`${f.name}${s.suffix ?? ""}{${labelText(s.labels)}} ${formatValue(s.value)}`);
   }
   return out.join("\n") + "\n";
 }
 
-/** The metric families of `pools`, each with its samples (families without samples left out). */
-export function prometheusFamilies(pools: Record<string, PoolMetrics>): Family[] {
+/** The metric families of `pools` (and `threads`), each with its samples (families without samples left out). */
+export function prometheusFamilies(pools: Record<string, PoolMetrics>, threadList?: ThreadInfo[]): Family[] {
   const families: Family[] = [];
   const family = (name: string, type: Family["type"], help: string) => {
     const f: Family = { name, type, help, samples: [] };
@@ -63,6 +65,7 @@ export function prometheusFamilies(pools: Record<string, PoolMetrics>): Family[]
   const scaler = family("btm_scaler_rate", "gauge", "Tasks per ms in the pool manager's last tick.");
   const ema = family("btm_scaler_ema", "gauge", "The scaler's EMA of the rate after its last tick.");
   const spawned = family("btm_standalone_spawned_total", "counter", "Standalone threads started by the pool manager's request.");
+  const ticks = family("btm_scaler_ticks_total", "counter", "Pool manager ticks; label case: the rule's case in the last one.");
   for (const m of Object.values(pools)) {
     const base = { pool: m.pool, kind: m.kind };
     for (const [role, by] of Object.entries(m.threadsByRole)) {
@@ -75,7 +78,12 @@ export function prometheusFamilies(pools: Record<string, PoolMetrics>): Family[]
       scaler.samples.push({ labels: base, value: m.scaler.last?.rate ?? 0 });
       ema.samples.push({ labels: base, value: m.scaler.last?.currEma ?? 0 });
       spawned.samples.push({ labels: base, value: m.scaler.spawned });
+      ticks.samples.push({ labels: { ...base, case: m.scaler.last?.case ?? "none" }, value: m.scaler.ticks });
     }
+  }
+  const info = family("btm_thread_info", "gauge", "Every managed thread (value 1): its pool, role, kernel name, cores, policy and run state.");
+  for (const t of threadList ?? []) {
+    info.samples.push({ labels: { pool: t.pool, role: t.role, thread: t.name, tid: String(t.tid), cores: formatCpuList(t.cores), policy: t.policy, status: t.status }, value: 1 });
   }
   return families.filter((f) => f.samples.length > 0);
 }

@@ -32,8 +32,8 @@ export interface LatencyMetrics {
   run: LatencySummary;
 }
 
-/** Prometheus bucket bounds in us: powers of four from 4 us to ~67 s (bucket edges, so exact). */
-const LE_US = Array.from({ length: 13 }, (_, k) => 4 ** (k + 1));
+/** Prometheus bucket bounds in us: powers of two from 2 us to ~67 s (edges of the fine buckets, so exact). */
+const LE_US = Array.from({ length: 26 }, (_, k) => 2 ** (k + 1));
 
 export class TaskLatency {
   private readonly base = [new Float64Array(BUCKETS), new Float64Array(BUCKETS)];

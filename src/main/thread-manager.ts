@@ -133,7 +133,7 @@ export class ThreadManager {
 
   /** metrics() of every compute and async pool in the Prometheus text format (see src/main/prometheus.ts). */
   prometheus(): string {
-    return prometheusText(this.metrics());
+    return prometheusText(this.metrics(), this.threads());
   }
 
   /** Closes every pool (see TaskPool.close), stops native threads, gives main and helper threads their cores back. */

@@ -1,0 +1,116 @@
+/**
+ * `top`'s model and screen, pure: from two scrapes of a /metrics endpoint (the previous one for
+ * rates and interval percentiles) to the text of one frame. Tested on fixtures; top.ts only fetches,
+ * times and draws.
+ */
+import { parsePrometheusText, type PromSample } from "./prometheus-text.ts";
+
+export interface Scrape {
+  at: number; // ms
+  samples: PromSample[];
+}
+
+export interface PoolRow {
+  pool: string;
+  kind: string;
+  threads: string; // running/parked by role
+  queue: number;
+  pending: number;
+  donePerSec: number;
+  failedPerSec: number;
+  wait: [p50: number, p99: number]; // ms over the interval (since start on the first frame)
+  run: [p50: number, p99: number];
+  scaler: string;
+}
+
+export function scrape(text: string, at: number): Scrape {
+  return { at, samples: parsePrometheusText(text) };
+}
+
+const pick = (s: Scrape | undefined, name: string, pool: string) => s?.samples.filter((x) => x.name === name && x.labels.pool === pool) ?? [];
+const one = (s: Scrape | undefined, name: string, pool: string) => pick(s, name, pool).reduce((n, x) => n + x.value, 0);
+
+/** histogram_quantile over the bucket deltas between two scrapes, linear within a bucket (ms). */
+export function quantile(now: Scrape, before: Scrape | undefined, name: string, pool: string, q: number): number {
+  const buckets = (s: Scrape | undefined) => new Map(pick(s, `${name}_bucket`, pool).map((x) => [x.labels.le!, x.value]));
+  const cur = buckets(now);
+  const prev = buckets(before);
+  const rows = [...cur].map(([le, v]) => ({ le: le === "+Inf" ? Infinity : Number(le), n: v - (prev.get(le) ?? 0) })).sort((a, b) => a.le - b.le);
+  const total = rows.at(-1)?.n ?? 0;
+  if (total <= 0) return 0;
+  const rank = q * total;
+  let lower = 0;
+  let below = 0;
+  for (const r of rows) {
+    if (r.n >= rank) {
+      if (r.le === Infinity) return lower * 1000;
+      const inBucket = r.n - below;
+      return (lower + (r.le - lower) * (inBucket > 0 ? (rank - below) / inBucket : 1)) * 1000;
+    }
+    lower = r.le;
+    below = r.n;
+  }
+  return lower * 1000;
+}
+
+export function poolRows(now: Scrape, before?: Scrape): PoolRow[] {
+  const pools = [...new Set(now.samples.filter((x) => x.name === "btm_tasks_submitted_total").map((x) => x.labels.pool!))].sort();
+  const seconds = before ? Math.max(0.001, (now.at - before.at) / 1000) : 0;
+  const rate = (name: string, pool: string) => (before ? (one(now, name, pool) - one(before, name, pool)) / seconds : 0);
+  return pools.map((pool) => {
+    const kind = pick(now, "btm_tasks_submitted_total", pool)[0]?.labels.kind ?? "?";
+    const byRole = new Map<string, { running: number; parked: number }>();
+    for (const x of pick(now, "btm_threads", pool)) {
+      const r = byRole.get(x.labels.role!) ?? { running: 0, parked: 0 };
+      r[x.labels.status as "running" | "parked"] += x.value;
+      byRole.set(x.labels.role!, r);
+    }
+    const threads = [...byRole].filter(([, r]) => r.running + r.parked > 0).map(([role, r]) => `${ROLE_TAG[role] ?? role}${r.running}/${r.parked}`).join(" ") || "-";
+    const ticks = pick(now, "btm_scaler_ticks_total", pool)[0];
+    const scaler = ticks ? `${one(now, "btm_scaler_rate", pool).toFixed(2)}/ms ema ${one(now, "btm_scaler_ema", pool).toFixed(2)} ${ticks.labels.case}` : "fixed";
+    const p = (name: string): [number, number] => [quantile(now, before, name, pool, 0.5), quantile(now, before, name, pool, 0.99)];
+    return {
+      pool, kind, threads, queue: one(now, "btm_queue_depth", pool), pending: one(now, "btm_tasks_pending", pool),
+      donePerSec: rate("btm_tasks_completed_total", pool), failedPerSec: rate("btm_tasks_failed_total", pool),
+      wait: p("btm_task_wait_seconds"), run: p("btm_task_run_seconds"), scaler,
+    };
+  });
+}
+
+/** Threads by the cores they may run on: "0" -> ["cpu-s0 (static, running)", ...]. */
+export function threadsByCore(now: Scrape): Map<string, string[]> {
+  const out = new Map<string, string[]>();
+  for (const x of now.samples.filter((s) => s.name === "btm_thread_info")) {
+    const list = out.get(x.labels.cores!) ?? [];
+    list.push(`${x.labels.thread} (${x.labels.role}${x.labels.status === "parked" ? ", parked" : ""})`);
+    out.set(x.labels.cores!, list);
+  }
+  return new Map([...out].sort(([a], [b]) => a.localeCompare(b, undefined, { numeric: true })));
+}
+
+/** As in thread names (cpu-s0, cpu-d1, cpu-x2). */
+const ROLE_TAG: Record<string, string> = { static: "s", dynamic: "d", standalone: "x" };
+
+const ms = (v: number) => (v >= 100 ? v.toFixed(0) : v >= 1 ? v.toFixed(1) : v.toFixed(3));
+
+export function renderFrame(url: string, now: Scrape, before: Scrape | undefined, width = 120): string {
+  const rows = poolRows(now, before);
+  const head = ["pool", "kind", "threads r/p", "queue", "pending", "done/s", "fail/s", "wait p50/p99 ms", "run p50/p99 ms", "scaler"];
+  const cells = rows.map((r) => [
+    r.pool, r.kind, r.threads, String(r.queue), String(r.pending), r.donePerSec.toFixed(0), r.failedPerSec.toFixed(0),
+    `${ms(r.wait[0])}/${ms(r.wait[1])}`, `${ms(r.run[0])}/${ms(r.run[1])}`, r.scaler,
+  ]);
+  const widths = head.map((h, i) => Math.max(h.length, ...cells.map((c) => c[i]!.length)));
+  const line = (c: string[]) => c.map((x, i) => x.padEnd(widths[i]!)).join("  ").trimEnd();
+  const cores = [...threadsByCore(now)].map(([c, names]) => `  cores ${c.padEnd(6)} ${names.join(", ")}`.slice(0, width));
+  return [
+    `bun-thread-manager top  ${url}  ${new Date(now.at).toISOString().slice(11, 19)}  ${before ? `rates over ${((now.at - before.at) / 1000).toFixed(1)} s` : "first scrape: totals since start"}  (q: quit)`,
+    "",
+    line(head),
+    ...cells.map(line),
+    ...(rows.length === 0 ? ["(no pools: is this a bun-thread-manager /metrics endpoint?)"] : []),
+    "",
+    "threads by core; threads r/p: running/parked by role (s static, d dynamic, x standalone)",
+    ...(cores.length ? cores : ["  (no thread list: serve tm.prometheus() for it)"]),
+  ].join("\n");
+}
