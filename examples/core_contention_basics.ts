@@ -36,11 +36,13 @@ for (const regime of REGIMES) {
     console.log(`${REGIME_TITLES[regime]}: skipped, ${skip}`);
     continue;
   }
+  const tty = process.stdout.isTTY === true;
+  if (!tty) console.log(`  running ${regime} (${seconds} s)...`);
   results.push(await runRegime(regime, {
     cores, seconds, generator,
-    progress: (r, done, total) => process.stdout.write(`\r  running ${r.padEnd(9)} ${"#".repeat(done).padEnd(total, ".")} ${done}/${total} s`),
+    progress: tty ? (r, done, total) => process.stdout.write(`\r  running ${r.padEnd(9)} ${"#".repeat(done).padEnd(total, ".")} ${done}/${total} s`) : undefined,
   }));
-  process.stdout.write("\r\x1b[2K");
+  if (tty) process.stdout.write("\r\x1b[2K");
 }
 console.log(formatTable(results));
 console.log(conclusion(results));

@@ -54,8 +54,12 @@ for (const k of counts) {
 const json = `${values.out}.json`;
 writeFileSync(json, JSON.stringify({ bun: Bun.version, generator, allowed: allowed.length, rows }, null, 2));
 const svg = `${values.out}.svg`;
-writeFileSync(svg, await sweepChart(rows));
-console.log(`\nwrote ${json} and ${svg}`);
+const chart = await sweepChart(rows).catch((e) => {
+  console.log(`\nno chart: ${(e as Error).message} (the chart needs vega and vega-lite: bun add -d vega vega-lite)`);
+  return undefined;
+});
+if (chart) writeFileSync(svg, chart);
+console.log(`\nwrote ${json}${chart ? ` and ${svg}` : ""}`);
 
 /** Three panels over core count, one line per regime (vega-lite, rendered to SVG headless). */
 async function sweepChart(data: RegimeResult[]): Promise<string> {

@@ -31,13 +31,13 @@ export function registerPoolMetrics(client: PromClientLike, manager: ThreadManag
   let snapshot: { families: Map<string, Family>; readBy: Set<string> } | undefined;
   const current = (name: string) => {
     if (!snapshot || snapshot.readBy.has(name)) {
-      snapshot = { families: new Map(prometheusFamilies(manager.metrics()).map((f) => [f.name, f])), readBy: new Set() };
+      snapshot = { families: new Map(prometheusFamilies(manager.metrics(), manager.threads()).map((f) => [f.name, f])), readBy: new Set() };
     }
     snapshot.readBy.add(name);
     return snapshot.families.get(name);
   };
   // The families come from a snapshot now; scaling pools add scaler families.
-  const families = prometheusFamilies(manager.metrics());
+  const families = prometheusFamilies(manager.metrics(), manager.threads());
   const registers = options.registers ?? [client.register];
   for (const f of families) {
     const metric = {

@@ -9,14 +9,15 @@
  *
  * Clock reads cost ~40 ns each here (kvm-clock), two per task: a thread whose last timed task ran
  * under SAMPLE_BELOW_US times only one task in SAMPLE_EVERY and counts the others at the last timed
- * values (counts stay exact; percentiles of such streaks come from the sample). Tiny-task
- * throughput fell ~30% when every task was timed; a task longer than that pays < 0.5%.
+ * values (counts stay exact; percentiles of such streaks come from the sample; their sums reach
+ * the shared sums with the next timed task). Tiny-task throughput fell ~30% when every task was
+ * timed; a task longer than that pays < 0.5%.
  *
  * Who writes what (PROTOCOL.md, "Task timings"):
  * - stamp[slot]: the main thread writes the time it publishes the task's record (one clock read per
  *   flush), before the record's seq-cst publish; the thread that claims the task (the state CAS
- *   makes it the only one) overwrites it with its start time and reads it back when the task ends.
- *   The slot is not reused before its completion reaches the main thread.
+ *   makes it the only one) reads it when it times the task. Threads never write stamps: a start
+ *   time stays in the thread's own map (writing it back cost a shared cache line per task).
  * - a seat's counts and sums: only the thread in that seat (plain increments; a replacement
  *   thread carries on the counts). The main thread reads them without a lock; a read racing a
  *   write can miss the newest sample, never tear a count.
@@ -33,8 +34,6 @@ export const BUCKETS = EXACT + (TOP_EXPONENT - SUB_BITS - 1) * SUB;
 /** A thread whose tasks run shorter than this samples them (above: every task timed). */
 const SAMPLE_BELOW_US = 20;
 const SAMPLE_EVERY = 16;
-/** stamps[slot] of a task its thread did not time. */
-const UNTIMED = -1;
 
 const SEAT_F64 = 2; // wait sum, run sum (us)
 const SEAT_I32 = 2 * BUCKETS; // wait counts, run counts
@@ -72,10 +71,17 @@ export class TaskTimings {
   private readonly counts: Int32Array[] = [];
   /** Added to this thread's performance.now() to read the main thread's clock. */
   private readonly shift: number;
+  /** Pool thread: start times of the tasks it is timing, by slot (thread-local: no shared line written per task). */
+  private readonly open = new Map<number, number>();
   /** Pool thread: tasks left to count without timing, and the last timed values (us). */
   private untimedLeft = 0;
   private lastWaitUs = 0;
   private lastRunUs = 0;
+  private lastWaitBucket = 0;
+  private lastRunBucket = BUCKETS;
+  /** Sums of sampled-out tasks not yet added to the shared sums (at most SAMPLE_EVERY - 1 tasks' worth). */
+  private lagWaitUs = 0;
+  private lagRunUs = 0;
 
   private constructor(buffer: SharedArrayBuffer, slots: number, seats: number, mainOrigin: number) {
     this.buffer = buffer;
@@ -111,30 +117,41 @@ export class TaskTimings {
 
   /** Pool thread in `seat`: the task in `slot` starts now; records its wait. */
   started(seat: number, slot: number): void {
+    const counts = this.counts[seat]!;
     if (this.untimedLeft > 0) {
+      // Sampling: counted at the last timed value; its sum lags in a local until the next timed task.
       this.untimedLeft--;
-      this.stamps[slot] = UNTIMED;
-      this.add(seat, 0, this.lastWaitUs);
+      counts[this.lastWaitBucket]++;
+      this.lagWaitUs += this.lastWaitUs;
       return;
     }
     const now = this.now();
-    this.lastWaitUs = toMicros(now - this.stamps[slot]!);
-    this.add(seat, 0, this.lastWaitUs);
-    this.stamps[slot] = now;
+    const us = toMicros(now - this.stamps[slot]!);
+    this.lastWaitUs = us;
+    this.lastWaitBucket = bucketOf(us);
+    counts[this.lastWaitBucket]++;
+    this.sums[seat]![0] += us + this.lagWaitUs;
+    this.lagWaitUs = 0;
+    this.open.set(slot, now);
   }
 
   /** Pool thread in `seat`: the task in `slot` (started by this thread) ends now; records its run time. */
   finished(seat: number, slot: number): void {
-    const start = this.stamps[slot]!;
-    if (start === UNTIMED) return this.add(seat, 1, this.lastRunUs);
-    this.lastRunUs = toMicros(this.now() - start);
-    this.add(seat, 1, this.lastRunUs);
-    if (this.lastRunUs < SAMPLE_BELOW_US) this.untimedLeft = SAMPLE_EVERY - 1;
-  }
-
-  private add(seat: number, which: 0 | 1, us: number): void {
-    this.counts[seat]![which * BUCKETS + bucketOf(us)]++;
-    this.sums[seat]![which] += us;
+    const counts = this.counts[seat]!;
+    const start = this.open.get(slot);
+    if (start === undefined) {
+      counts[this.lastRunBucket]++;
+      this.lagRunUs += this.lastRunUs;
+      return;
+    }
+    this.open.delete(slot);
+    const us = toMicros(this.now() - start);
+    this.lastRunUs = us;
+    this.lastRunBucket = BUCKETS + bucketOf(us);
+    counts[this.lastRunBucket]++;
+    this.sums[seat]![1] += us + this.lagRunUs;
+    this.lagRunUs = 0;
+    if (us < SAMPLE_BELOW_US) this.untimedLeft = SAMPLE_EVERY - 1;
   }
 
   /** Main thread: adds every seat's counts of `which` (0 wait, 1 run) into `into` (BUCKETS long); returns the sum in us. */

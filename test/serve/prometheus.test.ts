@@ -50,6 +50,12 @@ test("the Prometheus text parses, and its counts match metrics()", async () => {
     expect(line("btm_task_run_seconds_bucket", "cpu", "+Inf")).toBe(snap.cpu!.completed + snap.cpu!.failed);
     expect(line("btm_task_run_seconds_sum", "cpu")).toBeCloseTo(snap.cpu!.histograms.run.sumSeconds, 6);
     expect(line("btm_task_wait_seconds_count", "io")).toBe(1);
+    // Every managed thread once, with its cores, as tm.threads() has it.
+    const info = families.find((f) => f.name === "btm_thread_info")!.metrics;
+    expect(info.length).toBe(tm.threads().length);
+    const s0 = info.find((s) => s.labels.thread === "cpu-s0")!;
+    expect(s0.labels.role).toBe("static");
+    expect(Number(s0.labels.tid)).toBe(tm.threads().find((t) => t.name === "cpu-s0")!.tid);
   } finally {
     server.stop(true);
   }
