@@ -121,7 +121,7 @@ export class TaskTimings {
     if (this.untimedLeft > 0) {
       // Sampling: counted at the last timed value; its sum lags in a local until the next timed task.
       this.untimedLeft--;
-      counts[this.lastWaitBucket]++;
+      counts[this.lastWaitBucket] = counts[this.lastWaitBucket]! + 1;
       this.lagWaitUs += this.lastWaitUs;
       return;
     }
@@ -129,8 +129,9 @@ export class TaskTimings {
     const us = toMicros(now - this.stamps[slot]!);
     this.lastWaitUs = us;
     this.lastWaitBucket = bucketOf(us);
-    counts[this.lastWaitBucket]++;
-    this.sums[seat]![0] += us + this.lagWaitUs;
+    counts[this.lastWaitBucket] = counts[this.lastWaitBucket]! + 1;
+    const sums = this.sums[seat]!;
+    sums[0] = sums[0]! + us + this.lagWaitUs;
     this.lagWaitUs = 0;
     this.open.set(slot, now);
   }
@@ -140,7 +141,7 @@ export class TaskTimings {
     const counts = this.counts[seat]!;
     const start = this.open.get(slot);
     if (start === undefined) {
-      counts[this.lastRunBucket]++;
+      counts[this.lastRunBucket] = counts[this.lastRunBucket]! + 1;
       this.lagRunUs += this.lastRunUs;
       return;
     }
@@ -148,8 +149,9 @@ export class TaskTimings {
     const us = toMicros(this.now() - start);
     this.lastRunUs = us;
     this.lastRunBucket = BUCKETS + bucketOf(us);
-    counts[this.lastRunBucket]++;
-    this.sums[seat]![1] += us + this.lagRunUs;
+    counts[this.lastRunBucket] = counts[this.lastRunBucket]! + 1;
+    const sums = this.sums[seat]!;
+    sums[1] = sums[1]! + us + this.lagRunUs;
     this.lagRunUs = 0;
     if (us < SAMPLE_BELOW_US) this.untimedLeft = SAMPLE_EVERY - 1;
   }
@@ -160,7 +162,7 @@ export class TaskTimings {
     for (let s = 0; s < this.seats; s++) {
       const c = this.counts[s]!;
       const base = which * BUCKETS;
-      for (let i = 0; i < BUCKETS; i++) into[i] += c[base + i]!;
+      for (let i = 0; i < BUCKETS; i++) into[i] = into[i]! + c[base + i]!;
       sum += this.sums[s]![which]!;
     }
     return sum;
