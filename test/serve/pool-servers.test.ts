@@ -35,7 +35,19 @@ test.skipIf(CORES < 2)("reusePort servers on two pinned threads both answer, eac
   }
 });
 
-test("close lets an in-flight request finish, then nothing listens; the servers kept the process alive meanwhile", async () => {
+test("the servers keep a program that only starts them alive; closing the manager lets it exit", async () => {
+  const app = Bun.spawn(["bun", new URL("../fixtures/serve/serve-only-app.ts", import.meta.url).pathname], { stdout: "pipe", stderr: "inherit" });
+  const reader = app.stdout.getReader();
+  const url = new TextDecoder().decode((await reader.read()).value).trim();
+  await Bun.sleep(500); // nothing else keeps it alive
+  expect(app.exitCode).toBeNull();
+  expect((await who(url)).threadIndex).toBe(0);
+  app.kill("SIGTERM");
+  expect(await app.exited).toBe(0);
+  expect(new TextDecoder().decode((await reader.read()).value)).toContain("closed");
+});
+
+test("close lets an in-flight request finish, then nothing listens", async () => {
   const tm = await ThreadManager.start({ async: { web: { serve: SERVER, port: 0, worker_threads: 1 } } });
   const { url } = tm.async("web").server!;
   const slow = fetch(new URL("/slow", url));
@@ -55,6 +67,18 @@ test("a handler that throws is the server's 500; the thread serves on", async ()
   expect(await r.text()).toBe("internal error");
   expect((await who(url)).threadIndex).toBe(0);
   expect(tm.metrics().web!.threads[0]!.alive).toBe(true);
+});
+
+test("a serving thread that dies is replaced, and the replacement serves on the same port", async () => {
+  const tm = await m.start({ async: { web: { serve: SERVER, port: 0, worker_threads: 1 } } });
+  const { url } = tm.async("web").server!;
+  const first = (await who(url)).tid;
+  await fetch(new URL("/exit", url)).catch(() => {}); // the thread exits mid-request
+  let again: { tid: number } | undefined;
+  await until(() => tm.threads().some((t) => t.pool === "web" && t.tid !== first), 10_000, "a replacement thread");
+  for (let i = 0; i < 100 && !again; i++) again = await who(url).catch(() => undefined) ?? (await Bun.sleep(20), undefined);
+  expect(again!.tid).not.toBe(first);
+  expect(tm.async("web").server!.port).toBe(Number(new URL(url).port));
 });
 
 test("a pool can serve and run tasks: module and serve together", async () => {
