@@ -4,7 +4,20 @@
  * `timeoutMs` threads are stopped and whatever is left rejects with PoolClosedError.
  */
 import { packState } from "../common/pool-control.ts";
-import { PoolClosedError } from "../errors.ts";
+import { InvalidArgumentError, PoolClosedError } from "../errors.ts";
+import type { CloseOptions } from "./task-pool.ts";
+import { within } from "../common/within.ts";
+
+/** close()'s options with their defaults; a bad value is an InvalidArgumentError naming it. */
+export function closeOptions(o: CloseOptions | undefined): { drain: boolean; timeoutMs: number } {
+  const drain = o?.drain ?? true;
+  const timeoutMs = o?.timeoutMs ?? 5000;
+  if (typeof drain !== "boolean") throw new InvalidArgumentError("options.drain", `must be true or false, got ${String(drain)}`);
+  if (typeof timeoutMs !== "number" || Number.isNaN(timeoutMs) || timeoutMs < 0) {
+    throw new InvalidArgumentError("options.timeoutMs", `must be a number of ms >= 0 (Infinity: no deadline), got ${typeof timeoutMs === "string" ? JSON.stringify(timeoutMs) : String(timeoutMs)}`);
+  }
+  return { drain, timeoutMs };
+}
 import { TS_CANCELLED, TS_QUEUED } from "../shm/layout.ts";
 import type { TaskPool } from "./task-pool.ts";
 
@@ -22,17 +35,12 @@ export async function shutDown(pool: TaskPool, drain: boolean, timeoutMs: number
     });
   }
   pool.pump.schedule();
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  const timedOut = await Promise.race([
-    whenIdle(pool).then(() => false),
-    new Promise<boolean>((resolve) => (timer = setTimeout(() => resolve(true), timeoutMs))),
-  ]);
-  clearTimeout(timer);
+  const timedOut = !(await within(whenIdle(pool), timeoutMs));
   pool.queues.shutdown();
   // A standalone thread still loading is let finish (terminating it mid-load has crashed Bun), within the close's deadline.
-  await pool.seats.settled(Math.max(0, deadline - performance.now()));
+  await pool.seats.settled(deadline - performance.now());
   // Threads with servers stop them gracefully (in-flight requests finish) and exit by themselves.
-  if (pool.serves && !timedOut) await pool.workers.exits(Math.max(0, deadline - performance.now()));
+  if (pool.serves && !timedOut) await within(pool.workers.exits(), deadline - performance.now());
   await pool.workers.stop();
   if (timedOut) {
     const late = (what: string) => new PoolClosedError(pool.name, `was closed after ${timeoutMs} ms with this task ${what}`);

@@ -26,7 +26,7 @@ import { threadPlacement } from "../platform/placement.ts";
 import { Admission, type WaitingTask } from "./admission.ts";
 import { CompletionPump } from "./completion-pump.ts";
 import { repairAfterDeath } from "./crash-repair.ts";
-import { keepingAlive, shutDown } from "./pool-close.ts";
+import { closeOptions, keepingAlive, shutDown } from "./pool-close.ts";
 import { StuckTasks } from "./stuck-tasks.ts";
 import { watchAbort } from "./task-abort.ts";
 import { PoolMailer } from "./pool-mailer.ts";
@@ -82,7 +82,7 @@ export interface RunOptions {
 export interface CloseOptions {
   /** true (default): finish queued tasks first. false: reject queued tasks with PoolClosedError. */
   drain?: boolean;
-  /** Past this, threads are stopped and what is left rejects with PoolClosedError. Default 5000. */
+  /** Past this, threads are stopped and what is left rejects with PoolClosedError. Default 5000; Infinity: no deadline. */
   timeoutMs?: number;
 }
 
@@ -323,9 +323,15 @@ export abstract class TaskPool {
    * `drain: false` rejects them with PoolClosedError. Either way run() rejects from now on, every
    * thread exits, and the promise resolves when they have.
    */
-  close(options: CloseOptions = {}): Promise<void> {
+  close(options?: CloseOptions): Promise<void> {
     if (this.closing) return this.closing;
-    this.closing = keepingAlive(shutDown(this, options.drain ?? true, options.timeoutMs ?? 5000));
+    let o: ReturnType<typeof closeOptions>;
+    try {
+      o = closeOptions(options);
+    } catch (e) {
+      return Promise.reject(e);
+    }
+    this.closing = keepingAlive(shutDown(this, o.drain, o.timeoutMs));
     return this.closing;
   }
 

@@ -18,9 +18,9 @@ import { placementSupported } from "../platform/placement.ts";
 import { AsyncPool } from "./async-pool.ts";
 import { ComputePool } from "./compute-pool.ts";
 import { NativePool } from "./native-pool.ts";
-import { keepingAlive } from "./pool-close.ts";
 import { PoolManagerThread } from "./pool-manager.ts";
 import { prometheusText } from "./prometheus.ts";
+import { closeOptions, keepingAlive } from "./pool-close.ts";
 import { RuntimeThreads } from "./runtime-threads.ts";
 import type { PoolMetrics } from "./pool-metrics.ts";
 import type { CloseOptions } from "./task-pool.ts";
@@ -138,6 +138,7 @@ export class ThreadManager {
 
   /** Closes every pool (see TaskPool.close), stops native threads, gives main and helper threads their cores back. */
   async close(options?: CloseOptions): Promise<void> {
+    closeOptions(options); // a bad option closes nothing
     // Native threads are unref()'d too: the whole close keeps the process alive, not only the pools'.
     await keepingAlive(Promise.all([...this.pools.values()].map((p) => (p instanceof NativePool ? p.close() : p.close(options)))));
     await this.manager?.stop(); // after the pools: a closing pool may still need a gate opened to drain

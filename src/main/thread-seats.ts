@@ -5,6 +5,7 @@
  * starting many Workers at once under load: PLATFORM.md), in a free standalone seat; a thread that
  * retires (idle for standalone_idle_ms) leaves its seat free again.
  */
+import { within } from "../common/within.ts";
 import type { ThreadRole } from "../common/pool-setup.ts";
 import { dynamicSeats, roleOfSeat, roleTag } from "../common/thread-roles.ts";
 import type { PoolScaling } from "../config/types.ts";
@@ -170,10 +171,7 @@ export class ThreadSeats {
    * that is still loading has crashed Bun, but a close must not wait past its own deadline).
    */
   async settled(ms: number): Promise<void> {
-    if (!this.inFlight) return;
-    let timer: ReturnType<typeof setTimeout> | undefined;
-    await Promise.race([this.inFlight, new Promise((resolve) => (timer = setTimeout(resolve, ms)))]);
-    clearTimeout(timer);
+    if (this.inFlight) await within(this.inFlight, ms);
   }
 
   private freeSeat(): number {

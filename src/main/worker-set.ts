@@ -143,11 +143,9 @@ export class WorkerSet {
     return this.seats.filter((t): t is PoolThread => t !== undefined);
   }
 
-  /** Resolves once every thread has exited by itself, or after `ms`. */
-  async exits(ms: number): Promise<void> {
-    let timer: ReturnType<typeof setTimeout> | undefined;
-    await Promise.race([Promise.all(this.alive.values()), new Promise((resolve) => (timer = setTimeout(resolve, ms)))]);
-    clearTimeout(timer);
+  /** Resolves once every thread alive now has exited. */
+  async exits(): Promise<void> {
+    await Promise.all(this.alive.values());
   }
 
   /** Terminates every thread, including ones still starting, and waits until each has exited. */

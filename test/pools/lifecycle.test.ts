@@ -1,7 +1,7 @@
 /** Cancellation, backpressure, crash healing and close, through the public API. */
 import { afterEach, describe, expect, test } from "bun:test";
 import { existsSync } from "node:fs";
-import { PoolBusyError, PoolClosedError, ThreadManager, WorkerCrashedError } from "../../src/index.ts";
+import { InvalidArgumentError, PoolBusyError, PoolClosedError, ThreadManager, WorkerCrashedError } from "../../src/index.ts";
 import { IO, MATH, managers, rejection, threadCount, until } from "./helpers.ts";
 
 const m = managers();
@@ -142,6 +142,22 @@ describe("close", () => {
     await until(() => tm.compute("cpu").metrics().threads[0]!.running === 1, 5000, "the task to start");
     await tm.close({ timeoutMs: 50 });
     expect((await stuck).message).toContain("closed after 50 ms");
+  });
+
+  test("timeoutMs: Infinity waits for a running task; bad values close nothing and name the option", async () => {
+    const tm = await ThreadManager.start({ compute: { cpu: { module: MATH, max_threads: 1 } } });
+    for (const bad of [NaN, -5, "abc"]) {
+      const e = await rejection(tm.close({ timeoutMs: bad as never }));
+      expect(e).toBeInstanceOf(InvalidArgumentError);
+      expect(e.message).toContain("options.timeoutMs");
+    }
+    expect(await tm.compute("cpu").run("add", [1, 1])).toBe(2); // still open
+    const task = tm.compute("cpu").run("spin", 300);
+    await until(() => tm.compute("cpu").metrics().threads[0]!.running === 1, 5000, "the task to start");
+    const t0 = performance.now();
+    await tm.close({ timeoutMs: Infinity });
+    expect(await task).toBe("done"); // finished, not rejected
+    expect(performance.now() - t0).toBeGreaterThan(200);
   });
 
   test("an idle pool that is never closed lets the process exit", () => {
