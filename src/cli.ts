@@ -64,7 +64,8 @@ function plan(r: ResolvedConfig): string {
       const name = threadName(p.name, i, roleTag(p.scaling, i));
       const seatRole = roleOfSeat(p.scaling, i);
       const role = p.kind === "native" ? "native (up to)" : p.scaling ? `${p.kind} ${seatRole}${seatRole === "standalone" ? " (on demand)" : ""}` : p.kind;
-      rows.push([p.name, p.serve ? `${role} (serves HTTP)` : role, name, formatCpuList(cores), ...sched(p.placement)]);
+      const serves = p.serve ? ` (serves HTTP on ${p.serve.port === undefined ? "the module's port" : p.serve.port === 0 ? "a free port" : `port ${p.serve.port}`})` : "";
+      rows.push([p.name, role + serves, name, formatCpuList(cores), ...sched(p.placement)]);
       note(cores, name);
     }
   }

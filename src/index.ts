@@ -18,3 +18,4 @@ export type {
 } from "./config/types.ts";
 export type { NativeContext } from "./worker/native-worker.ts";
 export type { TaskContext } from "./worker/task-context.ts";
+export type { ServeContext } from "./worker/pool-server.ts";

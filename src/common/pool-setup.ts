@@ -49,6 +49,8 @@ export interface PoolWorkerSetup {
 
 /** Worker -> main, once the module is loaded (or failed to load). */
 export type PoolWorkerHello =
+  /** About to load a module (what was loading, if the thread exits before "ready"). */
+  | { type: "loading"; module: string; serve?: boolean }
   | { type: "ready"; handlers: string[]; tid: number; serving?: ServingAt }
   /** A standalone thread idle for standalone_idle_ms: it left the pool cleanly and may be terminated. */
   | { type: "retired" }

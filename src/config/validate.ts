@@ -173,6 +173,14 @@ export function checkConfig(config: ThreadManagerConfig, baseDir: string): { res
       }
     }
   }
+  const ports = new Map<number, string>();
+  for (const p of pools) {
+    const port = p.serve?.port;
+    if (port === undefined || port === 0) continue;
+    const path = `async.${p.name}.port`;
+    if (ports.has(port)) c.fail(path, `${port} is also ${ports.get(port)}: two pools' servers on one port would split its connections between them`);
+    else ports.set(port, path);
+  }
   let main: PlacementPlan | undefined;
   if (root.default_core_allocation !== undefined) {
     const { allocation, cores } = c.cores(root.default_core_allocation, "default_core_allocation");

@@ -73,6 +73,7 @@ export class WorkerSet {
     });
     return new Promise<PoolThread>((resolve, reject) => {
       let started = false;
+      let loading: { module: string; serve?: boolean } | undefined;
       worker.addEventListener("close", (e) => {
         const code = (e as CloseEvent & { code?: number }).code ?? 0;
         this.alive.delete(worker);
@@ -80,7 +81,10 @@ export class WorkerSet {
         exitCode(code);
         port1.close();
         if (!started) {
-          reject(new ThreadManagerError("ERR_WORKER_START", `thread ${index} of pool "${this.pool}" exited while starting${lastError ? `: ${lastError}` : ""}`));
+          // A thread whose event loop runs empty exits: a top-level await (or a serve factory's promise) that never settles ends here.
+          const why = lastError ? `: ${lastError}` : loading ? ` while loading ${loading.module} (did a top-level await${loading.serve ? " or the default export's promise" : ""} never settle? a thread whose event loop runs empty exits)` : "";
+          const message = `thread ${index} of pool "${this.pool}" exited while starting${why}`;
+          reject(loading?.serve ? new ServeError(this.pool, loading.module, message) : new ThreadManagerError("ERR_WORKER_START", message));
         } else if (this.retiring.delete(worker)) {
           // retired: its seat was freed when it said so
         } else if (this.seats[index]?.worker === worker) {
@@ -92,7 +96,9 @@ export class WorkerSet {
       });
       worker.onmessage = (e: MessageEvent<PoolWorkerHello | { type: "stopped" }>) => {
         const msg = e.data;
-        if (msg.type === "ready") {
+        if (msg.type === "loading") {
+          loading = msg;
+        } else if (msg.type === "ready") {
           started = true;
           this.starting.delete(index);
           const thread: PoolThread = { index, worker, port: port1, tid: msg.tid, handlers: msg.handlers, exited, serving: msg.serving };

@@ -34,7 +34,8 @@ const one = (s: Scrape | undefined, name: string, pool: string) => pick(s, name,
 export function quantile(now: Scrape, before: Scrape | undefined, name: string, pool: string, q: number): number {
   const buckets = (s: Scrape | undefined) => new Map(pick(s, `${name}_bucket`, pool).map((x) => [x.labels.le!, x.value]));
   const cur = buckets(now);
-  const prev = buckets(before);
+  // A count that went down: the process restarted; count from zero, as Prometheus' rate() does.
+  const prev = [...cur].some(([le, v]) => v < (buckets(before).get(le) ?? 0)) ? new Map<string, number>() : buckets(before);
   const rows = [...cur].map(([le, v]) => ({ le: le === "+Inf" ? Infinity : Number(le), n: v - (prev.get(le) ?? 0) })).sort((a, b) => a.le - b.le);
   const total = rows.at(-1)?.n ?? 0;
   if (total <= 0) return 0;
@@ -56,7 +57,12 @@ export function quantile(now: Scrape, before: Scrape | undefined, name: string, 
 export function poolRows(now: Scrape, before?: Scrape): PoolRow[] {
   const pools = [...new Set(now.samples.filter((x) => x.name === "btm_tasks_submitted_total").map((x) => x.labels.pool!))].sort();
   const seconds = before ? Math.max(0.001, (now.at - before.at) / 1000) : 0;
-  const rate = (name: string, pool: string) => (before ? (one(now, name, pool) - one(before, name, pool)) / seconds : 0);
+  const rate = (name: string, pool: string) => {
+    if (!before) return 0;
+    const cur = one(now, name, pool);
+    const prev = one(before, name, pool);
+    return (cur >= prev ? cur - prev : cur) / seconds; // went down: a restart, counted from zero
+  };
   return pools.map((pool) => {
     const kind = pick(now, "btm_tasks_submitted_total", pool)[0]?.labels.kind ?? "?";
     const byRole = new Map<string, { running: number; parked: number }>();
@@ -77,6 +83,11 @@ export function poolRows(now: Scrape, before?: Scrape): PoolRow[] {
   });
 }
 
+/** Whether the scrape came from a bun-thread-manager /metrics endpoint (has at least one pool or thread). */
+export function hasPools(now: Scrape): boolean {
+  return now.samples.some((s) => s.name === "btm_tasks_submitted_total" || s.name === "btm_thread_info");
+}
+
 /** Threads by the cores they may run on: "0" -> ["cpu-s0 (static, running)", ...]. */
 export function threadsByCore(now: Scrape): Map<string, string[]> {
   const out = new Map<string, string[]>();
@@ -93,7 +104,22 @@ const ROLE_TAG: Record<string, string> = { static: "s", dynamic: "d", standalone
 
 const ms = (v: number) => (v >= 100 ? v.toFixed(0) : v >= 1 ? v.toFixed(1) : v.toFixed(3));
 
-export function renderFrame(url: string, now: Scrape, before: Scrape | undefined, width = 120): string {
+/** `items` joined with ", " into lines of at most `width` (Infinity: one line), the first after `head`, the rest indented. */
+function wrap(head: string, items: string[], width: number): string[] {
+  const lines: string[] = [];
+  let line = head;
+  for (const [i, item] of items.entries()) {
+    const piece = (i === 0 ? "" : ", ") + item;
+    if (i > 0 && line.length + piece.length > width) {
+      lines.push(line + ",");
+      line = " ".repeat(head.length) + item;
+    } else line += piece;
+  }
+  return [...lines, line];
+}
+
+/** One screen; `width` wraps the thread lists (Infinity: no wrapping, as for a pipe). */
+export function renderFrame(url: string, now: Scrape, before: Scrape | undefined, width = Infinity): string {
   const rows = poolRows(now, before);
   const head = ["pool", "kind", "threads r/p", "queue", "pending", "done/s", "fail/s", "wait p50/p99 ms", "run p50/p99 ms", "scaler"];
   const cells = rows.map((r) => [
@@ -102,9 +128,9 @@ export function renderFrame(url: string, now: Scrape, before: Scrape | undefined
   ]);
   const widths = head.map((h, i) => Math.max(h.length, ...cells.map((c) => c[i]!.length)));
   const line = (c: string[]) => c.map((x, i) => x.padEnd(widths[i]!)).join("  ").trimEnd();
-  const cores = [...threadsByCore(now)].map(([c, names]) => `  cores ${c.padEnd(6)} ${names.join(", ")}`.slice(0, width));
+  const cores = [...threadsByCore(now)].flatMap(([c, names]) => wrap(`  cores ${c.padEnd(6)} `, names, width));
   return [
-    `bun-thread-manager top  ${url}  ${new Date(now.at).toISOString().slice(11, 19)}  ${before ? `rates over ${((now.at - before.at) / 1000).toFixed(1)} s` : "first scrape: totals since start"}  (q: quit)`,
+    `bun-thread-manager top  ${url}  ${new Date(now.at).toISOString().slice(11, 19)}  ${before ? `rates over ${((now.at - before.at) / 1000).toFixed(1)} s` : "first scrape: percentiles since start, rates next frame"}  (q: quit)`,
     "",
     line(head),
     ...cells.map(line),

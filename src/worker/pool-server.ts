@@ -14,6 +14,13 @@ export interface ServeSetup {
   port?: number;
 }
 
+/** What a serve module's default export receives when it is a function. */
+export interface ServeContext {
+  pool: string;
+  /** The thread's seat in the pool (0 .. worker_threads - 1). */
+  threadIndex: number;
+}
+
 /** What the thread reports once its server listens. */
 export interface ServingAt {
   port: number;
@@ -28,10 +35,10 @@ export class PoolServer {
   }
 
   /** Loads the module and listens; throws an Error whose message says what is wrong with the module or the port. */
-  static async start(setup: ServeSetup, pool: string, threadIndex: number): Promise<PoolServer> {
+  static async start(setup: ServeSetup, pool: string, threadIndex: number, threads: number): Promise<PoolServer> {
     const mod = (await import(setup.module)) as { default?: unknown };
     let options = mod.default;
-    if (typeof options === "function") options = await options({ pool, threadIndex });
+    if (typeof options === "function") options = await options({ pool, threadIndex } satisfies ServeContext);
     if (options === null || typeof options !== "object") {
       throw new Error(`has no default export of Bun.serve options (got ${options === undefined ? "no default export" : typeof options}): export default { fetch(req) { ... } }`);
     }
@@ -42,6 +49,9 @@ export class PoolServer {
     if (o.reusePort === false) throw new Error("sets reusePort: false, but every thread of the pool listens on the same port");
     if (o.unix !== undefined) throw new Error("listens on a unix socket, which threads cannot share: give it a port");
     const port = setup.port ?? o.port;
+    if (setup.port === undefined && Number(o.port) === 0 && threads > 1) {
+      throw new Error(`sets port: 0, which would give each of the pool's ${threads} threads its own random port: set port = 0 in the pool's config instead (one free port for all threads)`);
+    }
     try {
       return new PoolServer(Bun.serve({ ...o, ...(port === undefined ? {} : { port }), reusePort: true } as Parameters<typeof Bun.serve>[0]));
     } catch (e) {

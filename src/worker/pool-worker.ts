@@ -28,7 +28,10 @@ self.onmessage = async (event: MessageEvent<PoolWorkerSetup>) => {
   }
   let mod: Record<string, unknown> = {}; // a pool that only serves HTTP has no handler module
   try {
-    if (setup.module !== "") mod = await import(setup.module);
+    if (setup.module !== "") {
+      hello({ type: "loading", module: setup.module });
+      mod = await import(setup.module);
+    }
   } catch (e) {
     hello({ type: "failed", error: `cannot load module ${setup.module}: ${(e as Error)?.stack ?? e}` });
     return;
@@ -36,7 +39,8 @@ self.onmessage = async (event: MessageEvent<PoolWorkerSetup>) => {
   let server: PoolServer | undefined;
   if (setup.serve) {
     try {
-      server = await PoolServer.start(setup.serve, setup.pool, setup.index);
+      hello({ type: "loading", module: setup.serve.module, serve: true });
+      server = await PoolServer.start(setup.serve, setup.pool, setup.index, setup.queues.deques.length);
     } catch (e) {
       hello({ type: "failed", error: `serve module ${setup.serve.module}: ${(e as Error)?.message ?? e}`, serve: setup.serve.module });
       return;

@@ -42,6 +42,18 @@ test("rates and percentiles come from the difference of two scrapes", () => {
   const frame = renderFrame("http://x/metrics", now, before);
   expect(frame).toContain("cpu-d1 (dynamic, parked)");
   expect(frame).toMatch(/cpu\s+compute\s+s1\/0 d0\/1\s+7\s+7\s+100/);
+  // A narrow terminal wraps the thread lists; nothing is cut.
+  const narrow = renderFrame("http://x/metrics", now, before, 30);
+  expect(narrow).toContain("cpu-s0 (static)");
+  expect(narrow).toContain("bun (main)");
+});
+
+test("a counter that went down (the process restarted) counts from zero, never a negative rate", () => {
+  const before = scrape(fixture(5000, [2000, 5000], 0), 0);
+  const now = scrape(fixture(300, [50, 300], 0), 1000);
+  const [row] = poolRows(now, before);
+  expect(row!.donePerSec).toBe(300);
+  expect(row!.run[1]).toBeGreaterThan(0);
 });
 
 test("top --once and the live view against a real /metrics endpoint; q quits", async () => {
@@ -50,10 +62,11 @@ test("top --once and the live view against a real /metrics endpoint; q quits", a
   const server = Bun.serve({ port: 0, routes: { "/metrics": metricsHandler(tm) } });
   try {
     const url = new URL("/metrics", server.url).href;
-    const once = Bun.spawn(["bun", CLI, "top", url, "--once"], { stdout: "pipe", stderr: "pipe" });
+    const once = Bun.spawn(["bun", CLI, "top", url, "--once", "--interval", "200"], { stdout: "pipe", stderr: "pipe" });
     const text = await new Response(once.stdout).text();
     expect(await once.exited).toBe(0);
     expect(text).toMatch(/^cpu\s+compute/m);
+    expect(text).toContain("rates over");
     expect(text).toContain("cpu-s0 (static");
     expect(text).toContain("pool-manager (manager)");
     const live = Bun.spawn(["bun", CLI, "top", url, "--interval", "200"], { stdin: "pipe", stdout: "pipe", stderr: "pipe" });
@@ -80,4 +93,14 @@ test("top with a bad url or no url: a clear message and a non-zero exit", async 
   const refused = Bun.spawnSync(["bun", CLI, "top", "http://127.0.0.1:9/metrics", "--once"]);
   expect(refused.exitCode).toBe(1);
   expect(refused.stderr.toString()).toContain("top: cannot read http://127.0.0.1:9/metrics");
+  const html = Bun.serve({ port: 0, fetch: () => new Response("<html>hi</html>", { headers: { "Content-Type": "text/html" } }) });
+  try {
+    const notOurs = Bun.spawn(["bun", CLI, "top", html.url.href, "--once"], { stderr: "pipe" }); // not spawnSync: this process serves the page
+    expect(await notOurs.exited).toBe(1);
+    expect(await new Response(notOurs.stderr).text()).toContain("has no bun-thread-manager metrics");
+  } finally {
+    html.stop(true);
+  }
+  const help = Bun.spawnSync(["bun", CLI, "top", "--help"]);
+  expect(help.exitCode).toBe(0);
 });

@@ -9,6 +9,8 @@ afterEach(() => m.closeAll());
 const SERVER = new URL("../fixtures/serve/server.ts", import.meta.url).href;
 const NO_DEFAULT = new URL("../fixtures/serve/no-default.ts", import.meta.url).href;
 const FIXED = new URL("../fixtures/serve/fixed-port.ts", import.meta.url).href;
+const PORT_ZERO = new URL("../fixtures/serve/module-port-zero.ts", import.meta.url).href;
+const NEVER = new URL("../fixtures/serve/never-settles.ts", import.meta.url).href;
 
 /** New connection per request, so the kernel's reusePort hashing can pick any thread's socket. */
 async function who(url: string): Promise<{ threadIndex: number; tid: number }> {
@@ -81,6 +83,11 @@ test("a serving thread that dies is replaced, and the replacement serves on the 
   expect(tm.async("web").server!.port).toBe(Number(new URL(url).port));
 });
 
+test("one thread may take the module's own port 0", async () => {
+  const tm = await m.start({ async: { web: { serve: PORT_ZERO, worker_threads: 1 } } });
+  expect(await (await fetch(tm.async("web").server!.url)).text()).toBe("zero");
+});
+
 test("a pool can serve and run tasks: module and serve together", async () => {
   const tm = await m.start({ async: { web: { module: IO, serve: SERVER, port: 0, worker_threads: 1 } } });
   expect(await tm.async("web").run("echo", 5)).toBe(5);
@@ -104,6 +111,13 @@ test("bad serve modules and taken ports: ServeError naming the pool and the modu
   } finally {
     taken.stop(true);
   }
+  const e3 = await rejection(ThreadManager.start({ async: { web: { serve: PORT_ZERO, worker_threads: 2 } } }));
+  expect(e3).toBeInstanceOf(ServeError);
+  expect(e3.message).toContain("set port = 0 in the pool's config");
+  const e4 = await rejection(ThreadManager.start({ async: { web: { serve: NEVER, worker_threads: 1 } } }));
+  expect(e4).toBeInstanceOf(ServeError);
+  expect(e4.module).toBe(NEVER);
+  expect(e4.message).toContain("never settle");
   // (Bun's own helper threads come and go: count the pools' named threads, not all of them.)
   const poolThreads = () => readdirSync("/proc/self/task").filter((t) => /^(web|cpu)-/.test(readFileSync(`/proc/self/task/${t}/comm`, "utf8"))).length;
   await until(() => poolThreads() === 0, 5000, "the failed pools' threads to exit");
@@ -115,6 +129,7 @@ test("config: serve with scaling keys, port without serve, a missing serve modul
     [{ async: { web: { module: IO, port: 8080 } } }, "async.web.port"],
     [{ async: { web: { serve: "./nope.ts" } } }, "async.web.serve"],
     [{ async: { web: { serve: SERVER, port: 70000 } } }, "async.web.port"],
+    [{ async: { web: { serve: SERVER, port: 18080 }, api: { serve: SERVER, port: 18080 } } }, "async.api.port"],
   ];
   for (const [config, path] of cases) {
     const e = await rejection(ThreadManager.start(config as never));
