@@ -139,7 +139,7 @@ export class TaskTimings {
   /** Pool thread in `seat`: the task in `slot` (started by this thread) ends now; records its run time. */
   finished(seat: number, slot: number): void {
     const counts = this.counts[seat]!;
-    const start = this.open.get(slot);
+    const start = this.open.size === 0 ? undefined : this.open.get(slot); // sampled-out streaks skip the lookup
     if (start === undefined) {
       counts[this.lastRunBucket] = counts[this.lastRunBucket]! + 1;
       this.lagRunUs += this.lastRunUs;
