@@ -2,13 +2,15 @@
 /**
  * bunx bun-thread-manager check <file>   validates a config; prints every error with its key path
  * bunx bun-thread-manager plan <file>    prints the pools, their threads and cores, and a per-core map
+ * bunx bun-thread-manager types <file>   declarations for "pool:NAME" imports (bun-thread-manager/plugin)
  * bunx bun-thread-manager top <url>       live view of a running process from its /metrics endpoint
  * bunx bun-thread-manager --help | --version
  * Nothing is started, even with the preload in bunfig.toml (the preload stands aside for the CLI).
  * Exit codes: 0 ok, 1 the config has errors, 2 usage.
  */
 import { dirname, resolve } from "node:path";
-import { readFileSync } from "node:fs";
+import { readFileSync, writeFileSync } from "node:fs";
+import { poolTypes } from "./codegen/pool-types.ts";
 import { coresForThread, type ResolvedConfig } from "./config/types.ts";
 import { checkConfig } from "./config/validate.ts";
 import { ConfigError } from "./errors.ts";
@@ -23,6 +25,7 @@ const USAGE = `usage: bun-thread-manager <command> <config.toml | metrics url>
 commands:
   check <file>   validate a config; print every error with its key path (exit 1 if any)
   plan <file>    print the pools, their threads, cores, policy and priority, and a per-core map
+  types <file>   declarations for the runtime plugin's "pool:NAME" imports (stdout; --out FILE writes it)
   top <url>      live view of a running process from its /metrics endpoint (q quits; --once: one frame)
   --help         this text
   --version      the package version
@@ -103,7 +106,7 @@ export async function main(argv: string[]): Promise<number> {
     console.log(version());
     return 0;
   }
-  if ((command !== "check" && command !== "plan") || !file) {
+  if ((command !== "check" && command !== "plan" && command !== "types") || !file) {
     console.error(USAGE);
     return 2;
   }
@@ -114,6 +117,14 @@ export async function main(argv: string[]): Promise<number> {
     return 1;
   }
   for (const w of warnings) console.error(`warning: ${w}`);
+  if (command === "types") {
+    const at = argv.indexOf("--out");
+    const outFile = at >= 0 ? argv[at + 1] : undefined;
+    const text = poolTypes(resolved!, outFile ? dirname(resolve(outFile)) : process.cwd(), file);
+    if (outFile) writeFileSync(outFile, text);
+    else process.stdout.write(text);
+    return 0;
+  }
   if (command === "check") {
     const threads = resolved!.pools.reduce((n, p) => n + p.threads, 0);
     const warned = warnings.length ? `, ${warnings.length} warning${warnings.length === 1 ? "" : "s"}` : "";

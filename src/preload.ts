@@ -10,6 +10,7 @@ import { fileURLToPath } from "node:url";
 import { ConfigError } from "./errors.ts";
 import { notePreload, setManager } from "./main/global-manager.ts";
 import { ThreadManager } from "./main/thread-manager.ts";
+import { registerPoolPlugin } from "./plugin.ts";
 
 function runningTheCli(): boolean {
   try {
@@ -20,6 +21,7 @@ function runningTheCli(): boolean {
 }
 
 if (!runningTheCli()) {
+  registerPoolPlugin(); // import { fib } from "pool:cpu" (src/plugin.ts)
   const fromEnv = process.env.THREAD_MANAGER_CONFIG;
   const path = fromEnv || "./threads.toml";
   if (fromEnv && !existsSync(fromEnv)) {

@@ -5,6 +5,7 @@
 import { HandlerNotFoundError, InvalidArgumentError } from "../errors.ts";
 import { KIND_RANGE } from "../shm/layout.ts";
 import { TaskPool, type RunOptions, type TaskPoolOptions } from "./task-pool.ts";
+import { handleOf, type KernelHandle } from "./pool-handle.ts";
 
 export interface ParallelForOptions extends RunOptions {
   /** Ranges of at most this many indices run in one kernel call. Default: about 8 pieces per thread. */
@@ -43,6 +44,14 @@ export class ComputePool extends TaskPool {
       return Promise.reject(new InvalidArgumentError("parallelFor options.grain", `must be a positive integer, got ${grain}`));
     }
     return this.submit(kernel, h, KIND_RANGE, options, { start, end, grain, arg: options.arg }, this.encodeRange) as Promise<T>;
+  }
+
+  /**
+   * parallelFor kernels, typed: the module's `(start, end, arg, ctx)` exports as methods.
+   * @example const k = tm.compute("cpu").kernels<typeof import("./cpu.ts")>(); await k.sum(0, n, { arg: data });
+   */
+  kernels<M>(): KernelHandle<M> {
+    return handleOf<KernelHandle<M>>((name, start, end, options) => this.parallelFor(name, start, end, options));
   }
 
   /** The range task's argument: [start, end, grain, arg's type, a, b], the kernels' argument encoded once beside it. */

@@ -5,7 +5,22 @@ import type { ThreadManager } from "./thread-manager.ts";
 // A global symbol, so a preload loaded by path and user code loaded by package name share it.
 const KEY = Symbol.for("bun-thread-manager.manager");
 const PRELOAD = Symbol.for("bun-thread-manager.preload");
-type Holder = { [KEY]?: ThreadManager; [PRELOAD]?: { missing?: string } };
+const STARTED = Symbol.for("bun-thread-manager.started");
+type Holder = { [KEY]?: ThreadManager; [PRELOAD]?: { missing?: string }; [STARTED]?: ThreadManager[] };
+
+/** ThreadManager.start and close keep this list: the runtime plugin falls back to the newest open one. */
+export function noteStarted(tm: ThreadManager, open: boolean): void {
+  const holder = globalThis as Holder;
+  const list = (holder[STARTED] ??= []).filter((x) => x !== tm);
+  if (open) list.push(tm);
+  holder[STARTED] = list;
+}
+
+/** The preload's manager, else the newest one started and not closed; undefined if none. */
+export function currentManager(): ThreadManager | undefined {
+  const holder = globalThis as Holder;
+  return holder[KEY] ?? holder[STARTED]?.at(-1);
+}
 
 /** The preload ran; `missing`: the config file it looked for and did not find. */
 export function notePreload(missing: string | undefined): void {

@@ -34,6 +34,7 @@ import { scalerMetrics, threadCounters, threadsByRole, type PoolMetrics } from "
 import { TaskTable } from "./task-table.ts";
 import { TaskTimings } from "../common/task-timings.ts";
 import { TaskLatency } from "./task-latency.ts";
+import { handleOf, type PoolHandle } from "./pool-handle.ts";
 import type { ServeSetup } from "../worker/pool-server.ts";
 import { WorkerSet, type PoolThread } from "./worker-set.ts";
 import { ThreadSeats } from "./thread-seats.ts";
@@ -257,6 +258,14 @@ export abstract class TaskPool {
     const h = this.handlerIds.get(handler);
     if (h === undefined) return Promise.reject(new HandlerNotFoundError(this.name, handler, this.handlerList));
     return this.submit(handler, h, KIND_TASK, options, arg, this.encodeArgument) as Promise<T>;
+  }
+
+  /**
+   * A typed handle: the module's function exports as methods that call run().
+   * @example const cpu = tm.compute("cpu").bind<typeof import("./cpu.ts")>(); await cpu.fib(30, { signal });
+   */
+  bind<M>(): PoolHandle<M> {
+    return handleOf<PoolHandle<M>>((name, arg, options) => this.run(name, arg, options));
   }
 
   private readonly encodeArgument = (arg: unknown, handler: string): number => this.codec.encode(arg, "argument", handler);

@@ -21,6 +21,7 @@ import { NativePool } from "./native-pool.ts";
 import { PoolManagerThread } from "./pool-manager.ts";
 import { prometheusText } from "./prometheus.ts";
 import { closeOptions, keepingAlive } from "./pool-close.ts";
+import { noteStarted } from "./global-manager.ts";
 import { RuntimeThreads } from "./runtime-threads.ts";
 import type { PoolMetrics } from "./pool-metrics.ts";
 import type { CloseOptions } from "./task-pool.ts";
@@ -91,7 +92,9 @@ export class ThreadManager {
       await Promise.all([...pools.values()].map((p) => (p instanceof NativePool ? p.close() : p.close({ drain: false }))));
       throw e;
     }
-    return new ThreadManager(resolved, pools, runtime, manager);
+    const tm = new ThreadManager(resolved, pools, runtime, manager);
+    noteStarted(tm, true);
+    return tm;
   }
 
   /** The compute pool `name` (or what [mapping] maps it to); throws PoolNotFoundError. */
@@ -139,6 +142,7 @@ export class ThreadManager {
   /** Closes every pool (see TaskPool.close), stops native threads, gives main and helper threads their cores back. */
   async close(options?: CloseOptions): Promise<void> {
     closeOptions(options); // a bad option closes nothing
+    noteStarted(this, false);
     // Native threads are unref()'d too: the whole close keeps the process alive, not only the pools'.
     await keepingAlive(Promise.all([...this.pools.values()].map((p) => (p instanceof NativePool ? p.close() : p.close(options)))));
     await this.manager?.stop(); // after the pools: a closing pool may still need a gate opened to drain

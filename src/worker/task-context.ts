@@ -1,7 +1,26 @@
 /** What a handler receives as its last argument. */
 
 /** The context a handler gets: where it runs, cancellation, and (compute pools) fork-join. */
-export interface TaskContext {
+type Fn = (...args: any[]) => any;
+type HandlerNames<M> = { [K in keyof M]: K extends string ? (M[K] extends Fn ? K : never) : never }[keyof M];
+type ArgOf<F> = F extends Fn ? (Parameters<F> extends [] ? undefined : Parameters<F>[0]) : never;
+type ResultOf<F> = F extends Fn ? ReturnType<F> : never;
+
+/** rayon's join over the handlers of module type `M` (checked names, arguments and results). */
+export interface TypedJoin<M> {
+  <A extends HandlerNames<M>, B extends HandlerNames<M>>(a: [A, ArgOf<M[A]>], b: [B, ArgOf<M[B]>]): [ResultOf<M[A]>, ResultOf<M[B]>];
+}
+
+/** join with any handler name (TaskContext without a module type). */
+export interface UntypedJoin {
+  <A = unknown, B = unknown>(a: [string, unknown], b: [string, unknown]): [A, B];
+}
+
+/**
+ * What a handler gets as its last parameter. `TaskContext<typeof import("./cpu.ts")>` types
+ * `ctx.join` by the module's handlers (names, arguments, results); plain `TaskContext` does not.
+ */
+export interface TaskContext<M = any> {
   /** The pool's name. */
   readonly pool: string;
   /** This thread's index in its pool (0-based). */
@@ -18,7 +37,7 @@ export interface TaskContext {
    * results (rayon's join). Nests to any depth; past the pool's join depth it runs both inline.
    * @example const [x, y] = ctx.join(["fib", n - 1], ["fib", n - 2]);
    */
-  join<A = unknown, B = unknown>(a: [string, unknown], b: [string, unknown]): [A, B];
+  readonly join: unknown extends M ? UntypedJoin : TypedJoin<M>;
 }
 
 const NEVER = new AbortController().signal;

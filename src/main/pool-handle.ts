@@ -1,0 +1,56 @@
+/**
+ * Typed pool handles: `pool.bind<typeof import("./cpu.ts")>()` is an object whose methods are the
+ * module's function exports, each taking the handler's argument (its first parameter) and an
+ * optional `{ signal }`, and returning a promise of its result: `run(name, arg, options)` with
+ * the handler's name and types checked by TypeScript. `ctx` is never part of the caller's side.
+ * The object is a Proxy over run(): no handler module is loaded here, and a name the pool does not
+ * have rejects like run() does (HandlerNotFoundError).
+ */
+import type { ParallelForOptions } from "./compute-pool.ts";
+import type { RunOptions } from "./task-pool.ts";
+
+type Fn = (...args: any[]) => any;
+
+/** What a caller passes for handler `F`: its first parameter (a handler without one: nothing). */
+export type HandlerArg<F extends Fn> = Parameters<F> extends [] ? undefined : Parameters<F>[0];
+
+/** A handler as the caller sees it. */
+export type PoolFunction<F extends Fn> = undefined extends HandlerArg<F>
+  ? (arg?: HandlerArg<F>, options?: RunOptions) => Promise<Awaited<ReturnType<F>>>
+  : (arg: HandlerArg<F>, options?: RunOptions) => Promise<Awaited<ReturnType<F>>>;
+
+/** One export of a handler module as the runtime plugin gives it (a non-function export: never). */
+export type PoolExport<T> = T extends Fn ? PoolFunction<T> : never;
+
+/** The function exports of module type `M`, as pool-backed async functions. */
+export type PoolHandle<M> = {
+  readonly [K in keyof M as K extends string ? (M[K] extends Fn ? K : never) : never]: M[K] extends Fn ? PoolFunction<M[K]> : never;
+};
+
+/** parallelFor kernels: exports shaped `(start: number, end: number, arg?, ctx?)`. */
+type Kernel = (start: number, end: number, ...rest: any[]) => any;
+export type KernelArg<F extends Kernel> = Parameters<F> extends [number, number, infer A, ...any[]] ? A : undefined;
+
+/** A kernel as the caller sees it: parallelFor over [start, end); numeric kernel results are summed. */
+export type KernelFunction<F extends Kernel> = (
+  start: number,
+  end: number,
+  options?: Omit<ParallelForOptions, "arg"> & (undefined extends KernelArg<F> ? { arg?: KernelArg<F> } : { arg: KernelArg<F> }),
+) => Promise<Awaited<ReturnType<F>> extends number ? number : undefined>;
+
+export type KernelHandle<M> = {
+  readonly [K in keyof M as K extends string ? (M[K] extends Kernel ? K : never) : never]: M[K] extends Kernel ? KernelFunction<M[K]> : never;
+};
+
+/** The Proxy behind bind(): property `name` is `(arg, options) => call(name, arg, options)`. */
+export function handleOf<H>(call: (name: string, ...rest: any[]) => Promise<unknown>): H {
+  const cache = new Map<string, (...args: any[]) => Promise<unknown>>();
+  return new Proxy(Object.create(null), {
+    get(_, name) {
+      if (typeof name !== "string") return undefined;
+      let f = cache.get(name);
+      if (!f) cache.set(name, (f = (...args: any[]) => call(name, ...args)));
+      return f;
+    },
+  }) as H;
+}

@@ -1,0 +1,52 @@
+/**
+ * The runtime plugin: `import { fib, hash } from "pool:cpu"` yields pool-backed async functions
+ * named after the pool's handlers, each `(arg, { signal }?) => pool.run(name, arg, options)`.
+ * The handler module is never loaded on the main thread: the names come from the running pool.
+ *
+ * Registered by the preload (bunfig.toml: preload = ["bun-thread-manager/preload"]), or by
+ * `import "bun-thread-manager/plugin"` in an app that starts its manager itself; then the modules
+ * that import "pool:..." must load after ThreadManager.start (e.g. `await import("./app.ts")`),
+ * since static imports are evaluated before the importing module's code.
+ *
+ * Why "pool:NAME" and not `import ... from "./cpu.ts" with { pool: "cpu" }`: Bun 1.4.5 passes a
+ * runtime plugin's onResolve only { path, importer }, no import attributes (checked), so the
+ * attribute form cannot be told from a plain import (which would run the module on main).
+ * Types: `bunx bun-thread-manager types threads.toml > pools.d.ts`.
+ */
+import { plugin } from "bun";
+import { PoolNotFoundError, ThreadManagerError } from "./errors.ts";
+import { currentManager } from "./main/global-manager.ts";
+import type { TaskPool } from "./main/task-pool.ts";
+
+const REGISTERED = Symbol.for("bun-thread-manager.plugin");
+
+/** The exports of "pool:NAME": one function per handler, calling run() directly. */
+export function poolExports(name: string): Record<string, unknown> {
+  const tm = currentManager();
+  if (!tm) {
+    throw new ThreadManagerError(
+      "ERR_NO_MANAGER",
+      `import "pool:${name}": no thread manager is running. Start one first (the preload with a threads.toml, or ThreadManager.start(...) before this module loads: import modules that use "pool:" imports with await import(...) after start)`,
+    );
+  }
+  const pool: TaskPool | undefined = tm.tryCompute(name) ?? tm.tryAsync(name);
+  if (!pool) throw new PoolNotFoundError(name, "compute or async", Object.keys(tm.metrics()));
+  const out: Record<string, unknown> = {};
+  for (const handler of pool.handlers) out[handler] = (arg?: unknown, options?: { signal?: AbortSignal }) => pool.run(handler, arg, options);
+  return out;
+}
+
+/** Registers the plugin once per process (the preload and an explicit import may both ask). */
+export function registerPoolPlugin(): void {
+  const holder = globalThis as { [REGISTERED]?: boolean };
+  if (holder[REGISTERED]) return;
+  holder[REGISTERED] = true;
+  plugin({
+    name: "bun-thread-manager",
+    setup(build) {
+      build.onLoad({ filter: /.*/, namespace: "pool" }, (args) => ({ exports: poolExports(args.path), loader: "object" }));
+    },
+  });
+}
+
+registerPoolPlugin();
