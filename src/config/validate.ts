@@ -71,7 +71,7 @@ class Checker {
     else if (typeof v === "string" && v.startsWith("file:")) file = fileURLToPath(v);
     else if (typeof v === "string" && v.length > 0) file = isAbsolute(v) ? v : resolve(this.baseDir, v);
     else return this.fail(path, v === undefined ? "is required: the handler module's path" : `must be a module path or file: URL, got ${describe(v)}`) ?? "";
-    if (!existsSync(file)) return this.fail(path, `module not found: ${file}`) ?? "";
+    if (!existsSync(file) && !embedded(file)) return this.fail(path, `module not found: ${file}`) ?? "";
     return pathToFileURL(file).href;
   }
 
@@ -142,6 +142,11 @@ export function resolveConfig(config: ThreadManagerConfig, baseDir: string): Res
 }
 
 /** Like resolveConfig, but returns every error instead of throwing (the CLI's `check`). */
+/** A module inside a `bun build --compile` executable: its .ts entry is stored as .js (import() maps it back). */
+function embedded(file: string): boolean {
+  return file.startsWith("/$bunfs/") && existsSync(file.replace(/\.(ts|tsx|mts)$/, ".js"));
+}
+
 export function checkConfig(config: ThreadManagerConfig, baseDir: string): { resolved: ResolvedConfig; errors: ConfigError[]; warnings: string[] } {
   const c = new Checker(baseDir, allowedCores());
   const root = c.table(config, "(root)") ?? {};

@@ -51,7 +51,7 @@ export class ComputePool extends TaskPool {
    * @example const k = tm.compute("cpu").kernels<typeof import("./cpu.ts")>(); await k.sum(0, n, { arg: data });
    */
   kernels<M>(): KernelHandle<M> {
-    return handleOf<KernelHandle<M>>((name, start, end, options) => this.parallelFor(name, start, end, options));
+    return handleOf<KernelHandle<M>>(this.handlers, (name, start, end, options) => this.parallelFor(name, start, end, options));
   }
 
   /** The range task's argument: [start, end, grain, arg's type, a, b], the kernels' argument encoded once beside it. */

@@ -6,13 +6,16 @@
  * const t = tm.native("bg").spawn(new URL("./poller.ts", import.meta.url), { every: 100 });
  * console.log(t.name, await t.tid); await t.exited;
  */
+import { workerEntry } from "../platform/worker-entry.ts";
 import { pathToFileURL } from "node:url";
 import { coresForThread, type PlacementPlan } from "../config/types.ts";
 import { PlacementError, PoolBusyError, PoolClosedError, ThreadManagerError } from "../errors.ts";
 import { threadPlacement } from "../platform/placement.ts";
 import type { NativeSetup } from "../worker/native-worker.ts";
 
-const NATIVE_URL = new URL("../worker/native-worker.ts", import.meta.url);
+/** Resolved at the first start (inside a compiled executable it is looked up in $bunfs). */
+let native_url: URL | string | undefined;
+const NATIVE_URL = () => (native_url ??= workerEntry("../worker/native-worker.ts", import.meta.url));
 
 /** A running (or finished) native thread. */
 export interface NativeThread {
@@ -54,7 +57,7 @@ export class NativePool {
     if (seat < 0) throw new PoolBusyError(this.name, this.maxThreads, "threads running (max_threads); wait for one to exit");
     const href = module instanceof URL ? module.href : module.startsWith("file:") ? module : pathToFileURL(module).href;
     const placement = threadPlacement(this.name, this.placement, seat, coresForThread(this.placement, seat));
-    const worker = new Worker(NATIVE_URL);
+    const worker = new Worker(NATIVE_URL());
     const tid = Promise.withResolvers<number>();
     const exited = Promise.withResolvers<number>();
     tid.promise.catch(() => {}); // callers who only await `exited` must not see an unhandled rejection

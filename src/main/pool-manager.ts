@@ -3,13 +3,16 @@
  * every pool that scales, and starts the standalone threads it asks for (a Worker is started from
  * the main thread; the pool does it one at a time).
  */
+import { workerEntry } from "../platform/worker-entry.ts";
 import type { PlacementPlan } from "../config/types.ts";
 import { PlacementError, ThreadManagerError } from "../errors.ts";
 import { allowedCores } from "../platform/cpus.ts";
 import type { PoolManagerMessage, PoolManagerSetup } from "../scaling/pool-manager-worker.ts";
 import type { TaskPool } from "./task-pool.ts";
 
-const WORKER_URL = new URL("../scaling/pool-manager-worker.ts", import.meta.url);
+/** Resolved at the first start (inside a compiled executable it is looked up in $bunfs). */
+let worker_url: URL | string | undefined;
+const WORKER_URL = () => (worker_url ??= workerEntry("../scaling/pool-manager-worker.ts", import.meta.url));
 export const MANAGER_THREAD_NAME = "pool-manager";
 
 export class PoolManagerThread {
@@ -31,7 +34,7 @@ export class PoolManagerThread {
     const scaled = pools.filter((p) => p.seats.scaling !== undefined);
     if (scaled.length === 0) return undefined;
     const byName = new Map(scaled.map((p) => [p.name, p]));
-    const worker = new Worker(WORKER_URL);
+    const worker = new Worker(WORKER_URL());
     const exited = new Promise<void>((resolve) => worker.addEventListener("close", () => resolve()));
     const stop = new SharedArrayBuffer(4);
     const setup: PoolManagerSetup = {

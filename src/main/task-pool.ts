@@ -265,7 +265,7 @@ export abstract class TaskPool {
    * @example const cpu = tm.compute("cpu").bind<typeof import("./cpu.ts")>(); await cpu.fib(30, { signal });
    */
   bind<M>(): PoolHandle<M> {
-    return handleOf<PoolHandle<M>>((name, arg, options) => this.run(name, arg, options));
+    return handleOf<PoolHandle<M>>(this.handlerList, (name, arg, options) => this.run(name, arg, options));
   }
 
   private readonly encodeArgument = (arg: unknown, handler: string): number => this.codec.encode(arg, "argument", handler);

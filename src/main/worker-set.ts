@@ -5,13 +5,16 @@
  * the others to steal, and for the replacement). A standalone thread that retires says so first:
  * its exit frees the seat and is not a death.
  */
+import { workerEntry } from "../platform/worker-entry.ts";
 import { MessageChannel, type MessagePort } from "node:worker_threads";
 import type { PoolWorkerHello, PoolWorkerSetup } from "../common/pool-setup.ts";
 import { PlacementError, ServeError, ThreadManagerError } from "../errors.ts";
 import type { ServingAt } from "../worker/pool-server.ts";
 import { threadName } from "../platform/placement.ts";
 
-const WORKER_URL = new URL("../worker/pool-worker.ts", import.meta.url);
+/** Resolved at the first start (inside a compiled executable it is looked up in $bunfs). */
+let worker_url: URL | string | undefined;
+const WORKER_URL = () => (worker_url ??= workerEntry("../worker/pool-worker.ts", import.meta.url));
 
 export interface PoolThread {
   readonly index: number;
@@ -60,7 +63,7 @@ export class WorkerSet {
    * be awaited in a program that has nothing else to do yet.
    */
   start(index: number, unrefNow = false): Promise<PoolThread> {
-    const worker = new Worker(WORKER_URL);
+    const worker = new Worker(WORKER_URL());
     if (unrefNow) worker.unref();
     this.starting.add(index);
     const { port1, port2 } = new MessageChannel();
