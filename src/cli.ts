@@ -9,7 +9,7 @@
  * Exit codes: 0 ok, 1 the config has errors, 2 usage.
  */
 import { dirname, resolve } from "node:path";
-import { readFileSync, writeFileSync } from "node:fs";
+import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { poolTypes } from "./codegen/pool-types.ts";
 import { coresForThread, type ResolvedConfig } from "./config/types.ts";
 import { checkConfig } from "./config/validate.ts";
@@ -96,8 +96,21 @@ function plan(r: ResolvedConfig): string {
 }
 
 export async function main(argv: string[]): Promise<number> {
-  const [command, file] = argv;
-  if (command === "top") return top(argv.slice(1));
+  if (argv[0] === "top") return top(argv.slice(1));
+  // --out FILE / --out=FILE (types), anywhere after the command
+  let outFile: string | undefined;
+  const rest: string[] = [];
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i]!;
+    if (a === "--out" || a.startsWith("--out=")) {
+      outFile = a === "--out" ? argv[++i] : a.slice(6);
+      if (!outFile) {
+        console.error("error: --out needs a file name");
+        return 2;
+      }
+    } else rest.push(a);
+  }
+  const [command, file] = rest;
   if (command === "--help" || command === "-h" || command === "help") {
     console.log(USAGE);
     return 0;
@@ -118,11 +131,18 @@ export async function main(argv: string[]): Promise<number> {
   }
   for (const w of warnings) console.error(`warning: ${w}`);
   if (command === "types") {
-    const at = argv.indexOf("--out");
-    const outFile = at >= 0 ? argv[at + 1] : undefined;
     const text = poolTypes(resolved!, outFile ? dirname(resolve(outFile)) : process.cwd(), file);
-    if (outFile) writeFileSync(outFile, text);
-    else process.stdout.write(text);
+    if (!outFile) process.stdout.write(text);
+    else {
+      try {
+        mkdirSync(dirname(resolve(outFile)), { recursive: true });
+        writeFileSync(outFile, text);
+      } catch (e) {
+        console.error(`error: cannot write ${outFile}: ${(e as Error).message}`);
+        return 1;
+      }
+      console.error(`${outFile}: declarations for ${resolved!.pools.filter((p) => p.module !== "").length} pools (make sure tsconfig's include covers it)`);
+    }
     return 0;
   }
   if (command === "check") {

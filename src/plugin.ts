@@ -15,24 +15,59 @@
  */
 import { plugin } from "bun";
 import { PoolNotFoundError, ThreadManagerError } from "./errors.ts";
-import { currentManager } from "./main/global-manager.ts";
+import { currentManager, manager } from "./main/global-manager.ts";
 import type { TaskPool } from "./main/task-pool.ts";
 
 const REGISTERED = Symbol.for("bun-thread-manager.plugin");
 
-/** The exports of "pool:NAME": one function per handler, calling run() directly. */
-export function poolExports(name: string): Record<string, unknown> {
+/** The running pool `name` of the current manager; throws saying what is missing. */
+function poolNamed(name: string): TaskPool {
   const tm = currentManager();
   if (!tm) {
+    let why = "no thread manager is running";
+    try {
+      manager(); // throws the reason: no preload, or the preload found no config
+    } catch (e) {
+      why = (e as Error).message;
+    }
     throw new ThreadManagerError(
       "ERR_NO_MANAGER",
-      `import "pool:${name}": no thread manager is running. Start one first (the preload with a threads.toml, or ThreadManager.start(...) before this module loads: import modules that use "pool:" imports with await import(...) after start)`,
+      `import "pool:${name}": ${why}. (Start one before the importing module loads, e.g. ThreadManager.start(...) then await import("./uses-pools.ts").)`,
     );
   }
   const pool: TaskPool | undefined = tm.tryCompute(name) ?? tm.tryAsync(name);
   if (!pool) throw new PoolNotFoundError(name, "compute or async", Object.keys(tm.metrics()));
+  return pool;
+}
+
+/**
+ * The exports of "pool:NAME": one function per handler of the pool as it runs now. Bun caches the
+ * module, so each call looks the pool up again when the manager changed (a closed manager and a
+ * new one, e.g. test files in one `bun test` process) instead of keeping the first one's pool.
+ */
+export function poolExports(name: string): Record<string, unknown> {
+  let pool = poolNamed(name);
+  let owner = currentManager();
+  const current = (): TaskPool => {
+    const tm = currentManager();
+    if (tm !== owner) {
+      pool = poolNamed(name);
+      owner = tm;
+    }
+    return pool;
+  };
   const out: Record<string, unknown> = {};
-  for (const handler of pool.handlers) out[handler] = (arg?: unknown, options?: { signal?: AbortSignal }) => pool.run(handler, arg, options);
+  for (const handler of pool.handlers) {
+    out[handler] = (arg?: unknown, options?: { signal?: AbortSignal }) => {
+      let p: TaskPool;
+      try {
+        p = current();
+      } catch (e) {
+        return Promise.reject(e);
+      }
+      return p.run(handler, arg, options);
+    };
+  }
   return out;
 }
 

@@ -2,19 +2,39 @@
  * `bunx bun-thread-manager types threads.toml > pools.d.ts`: declarations for the runtime plugin's
  * "pool:NAME" imports, typed from each pool's handler module (`typeof import(...)`), so
  * `import { fib } from "pool:cpu"` checks names, arguments and results. Export names come from
- * Bun's transpiler scanning the module's source: nothing is run. Aliases in [mapping] get the
- * declarations of the pool they name.
+ * Bun's transpiler scanning the module's source (and `export * from` targets): nothing is run.
+ * Aliases in [mapping] get the declarations of the pool they name. Non-function exports are
+ * declared `never` (a module declaration cannot leave a name out by its type): do not import them.
  */
-import { readFileSync } from "node:fs";
-import { extname, relative } from "node:path";
+import { existsSync, readFileSync, statSync } from "node:fs";
+import { dirname, extname, relative, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import type { ResolvedConfig } from "../config/types.ts";
 
-/** The export names of a module's source, without running it ("default" left out). */
-export function exportNames(file: string): string[] {
-  const loader = extname(file).slice(1) as "ts" | "tsx" | "js" | "jsx";
-  const { exports } = new Bun.Transpiler({ loader: ["ts", "tsx", "js", "jsx"].includes(loader) ? loader : "ts" }).scan(readFileSync(file, "utf8"));
-  return exports.filter((n) => n !== "default").sort();
+const STAR = /export\s*\*\s*from\s*["']([^"']+)["']/g;
+
+/**
+ * The export names of a module's source, without running it, with the names `export * from`
+ * brings in (followed to other files; ESM leaves their default out).
+ */
+export function exportNames(file: string, seen = new Set<string>()): string[] {
+  if (seen.has(file)) return [];
+  seen.add(file);
+  const source = readFileSync(file, "utf8");
+  const ext = extname(file).slice(1);
+  const loader = (["ts", "tsx", "js", "jsx"].includes(ext) ? ext : "ts") as "ts" | "tsx" | "js" | "jsx";
+  const names = new Set(new Bun.Transpiler({ loader }).scan(source).exports);
+  for (const [, spec] of source.matchAll(STAR)) {
+    if (!spec!.startsWith(".")) continue; // a package's names: not followed
+    const target = resolveFile(resolve(dirname(file), spec!));
+    if (target) for (const n of exportNames(target, seen)) if (n !== "default") names.add(n);
+  }
+  return [...names].sort();
+}
+
+function resolveFile(base: string): string | undefined {
+  const candidates = [base, ...[".ts", ".tsx", ".js", ".mjs"].map((e) => base.replace(/\.js$/, "") + e), `${base}/index.ts`, `${base}/index.js`];
+  return candidates.find((c) => existsSync(c) && !statSync(c).isDirectory());
 }
 
 /** The declarations, with module paths relative to `outDir` (where the .d.ts will be). */
@@ -28,7 +48,10 @@ export function poolTypes(config: ResolvedConfig, outDir: string, source: string
     let path = relative(outDir, file).replace(/\\/g, "/").replace(/\.(ts|tsx|js|jsx|mts|mjs)$/, "");
     if (!path.startsWith(".")) path = `./${path}`;
     out.push(`declare module "pool:${specifier}" {`, `  import type { PoolExport } from "bun-thread-manager";`, `  type M = typeof import(${JSON.stringify(path)});`);
-    for (const name of exportNames(file)) out.push(`  export const ${name}: PoolExport<M[${JSON.stringify(name)}]>;`);
+    for (const name of exportNames(file)) {
+      if (name === "default") out.push(`  const _default: PoolExport<M["default"]>;`, `  export default _default;`);
+      else out.push(`  export const ${name}: PoolExport<M[${JSON.stringify(name)}]>;`);
+    }
     out.push("}", "");
   };
   const files = new Map<string, string>();
@@ -39,6 +62,7 @@ export function poolTypes(config: ResolvedConfig, outDir: string, source: string
     decl(p.name, file);
   }
   for (const [alias, target] of Object.entries(config.mapping)) {
+    if (alias === "default") continue; // the fallback for unmapped names, not an alias one imports
     const file = files.get(target);
     if (file && !files.has(alias)) decl(alias, file);
   }

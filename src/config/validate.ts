@@ -71,7 +71,10 @@ class Checker {
     else if (typeof v === "string" && v.startsWith("file:")) file = fileURLToPath(v);
     else if (typeof v === "string" && v.length > 0) file = isAbsolute(v) ? v : resolve(this.baseDir, v);
     else return this.fail(path, v === undefined ? "is required: the handler module's path" : `must be a module path or file: URL, got ${describe(v)}`) ?? "";
-    if (!existsSync(file) && !embedded(file)) return this.fail(path, `module not found: ${file}`) ?? "";
+    if (!existsSync(file) && !embedded(file)) {
+      const hint = file.startsWith("/$bunfs/") ? " (inside a compiled executable: add it as an entry point of bun build --compile)" : "";
+      return this.fail(path, `module not found: ${file}${hint}`) ?? "";
+    }
     return pathToFileURL(file).href;
   }
 

@@ -33,23 +33,28 @@ export type KernelArg<F extends Kernel> = Parameters<F> extends [number, number,
 
 /** A kernel as the caller sees it: parallelFor over [start, end); numeric kernel results are summed. */
 export type KernelFunction<F extends Kernel> = (
-  start: number,
-  end: number,
-  options?: Omit<ParallelForOptions, "arg"> & (undefined extends KernelArg<F> ? { arg?: KernelArg<F> } : { arg: KernelArg<F> }),
+  ...args: undefined extends KernelArg<F>
+    ? [start: number, end: number, options?: Omit<ParallelForOptions, "arg"> & { arg?: KernelArg<F> }]
+    : [start: number, end: number, options: Omit<ParallelForOptions, "arg"> & { arg: KernelArg<F> }]
 ) => Promise<Awaited<ReturnType<F>> extends number ? number : undefined>;
 
 export type KernelHandle<M> = {
   readonly [K in keyof M as K extends string ? (M[K] extends Kernel ? K : never) : never]: M[K] extends Kernel ? KernelFunction<M[K]> : never;
 };
 
+/** Names the fallback must not turn into handler calls: a thenable handle would never settle when awaited. */
+const NOT_HANDLERS = new Set(["then", "toJSON", "inspect", "asymmetricMatch", "$$typeof", ...Object.getOwnPropertyNames(Object.prototype)]);
+
 /**
  * The object behind bind(): one own method per handler the pool has (a plain call, ~0 ns over
  * run(); a Proxy trap cost ~25 ns a call), over a Proxy that turns any other name into a call too,
- * so a name the pool lacks rejects like run() does instead of "is not a function".
+ * so a name the pool lacks rejects like run() does instead of "is not a function". Object's own
+ * names, `then` and `toJSON` are left alone, so a handle can be awaited, printed and serialized.
  */
 export function handleOf<H>(names: readonly string[], call: (name: string, ...rest: any[]) => Promise<unknown>): H {
-  const others = new Proxy(Object.create(null), {
-    get: (_, name) => (typeof name === "string" ? (...args: any[]) => call(name, ...args) : undefined),
+  const others = new Proxy(Object.create(Object.prototype), {
+    get: (target, name, receiver) =>
+      typeof name === "string" && !NOT_HANDLERS.has(name) ? (...args: any[]) => call(name, ...args) : Reflect.get(target, name, receiver),
   });
   const handle = Object.create(others);
   for (const name of names) handle[name] = (...args: any[]) => call(name, ...args);

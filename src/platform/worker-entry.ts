@@ -16,7 +16,7 @@ export function workerEntry(relative: string, base: string): URL | string {
   const found = embeddedFiles().find((f) => f.endsWith(`/${name}`));
   if (!found) {
     throw new Error(
-      `${name} is not in this executable: add ${relative.replace(/^\.\.\//, "bun-thread-manager/src/")} as an entry point of bun build --compile (README, "Single-file executables")`,
+      `${name} is not in this executable: add ./node_modules/bun-thread-manager/src/${relative.replace(/^\.\.\//, "")} as an entry point of bun build --compile (README, "Single-file executables")`,
     );
   }
   return found; // a path, not a URL: the name may hold ".." segments a URL would fold away

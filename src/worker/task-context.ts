@@ -8,8 +8,11 @@ type ResultOf<F> = F extends Fn ? ReturnType<F> : never;
 
 /** rayon's join over the handlers of module type `M` (checked names, arguments and results). */
 export interface TypedJoin<M> {
-  <A extends HandlerNames<M>, B extends HandlerNames<M>>(a: [A, ArgOf<M[A]>], b: [B, ArgOf<M[B]>]): [ResultOf<M[A]>, ResultOf<M[B]>];
+  <A extends HandlerNames<M>, B extends HandlerNames<M>>(a: JoinCall<M, A>, b: JoinCall<M, B>): [ResultOf<M[A]>, ResultOf<M[B]>];
 }
+
+/** [name, arg]; [name] alone for a handler whose argument may be left out. */
+type JoinCall<M, K extends keyof M> = undefined extends ArgOf<M[K]> ? [K, ArgOf<M[K]>?] : [K, ArgOf<M[K]>];
 
 /** join with any handler name (TaskContext without a module type). */
 export interface UntypedJoin {

@@ -44,6 +44,20 @@ test("bind(): methods run the named handler on a pool thread, with signal and Ta
   expect(await rejection((cpu as any).renamed(1))).toBeInstanceOf(HandlerNotFoundError);
 });
 
+test("a handle can be awaited, returned from async functions, printed and serialized", async () => {
+  const tm = await start();
+  const get = async () => tm.compute("cpu").bind<Cpu>();
+  const cpu = await get(); // would never settle if the handle had a "then"
+  expect(await cpu.add([1, 1])).toBe(2);
+  expect(JSON.stringify({ cpu })).toBe('{"cpu":{}}'); // methods are left out, no toJSON call reaches the pool
+  expect(String(cpu)).toBe("[object Object]");
+  expect(cpu instanceof Object).toBe(true);
+  expect("add" in cpu).toBe(true);
+  const [tid, three] = await cpu.pair();
+  expect(three).toBe(3);
+  expect(tid).toBeGreaterThan(0);
+});
+
 test("kernels(): parallelFor through typed methods", async () => {
   const tm = await start();
   const k = tm.compute("cpu").kernels<Cpu>();
