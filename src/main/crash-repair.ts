@@ -13,7 +13,7 @@ export function repairAfterDeath(pool: TaskPool, index: number, detail: string):
   const { control, queues, tasks } = pool;
   const w = control.w;
   Atomics.store(w, control.workerWord(index, WORKER_ALIVE), 0);
-  // Join owners parked for a half this thread took look at WORKER_ALIVE when woken (U1).
+  // Join owners parked for a half this thread took look at WORKER_ALIVE when woken (targeted unpark).
   for (let i = 0; i < pool.threads; i++) if (i !== index) queues.idle.unpark(i);
   pool.pump.drain();
   tasks.entries.forEach((e, slot) => {

@@ -105,7 +105,7 @@ export class DequeOwner extends DequeView {
 
   constructor(ref: SharedRef, private readonly overflow?: Injector) {
     super(ref);
-    // A replacement owner adopts the deque as it is; an owner that died inside pop (O3) may have
+    // A replacement owner adopts the deque as it is; an owner that died inside pop (after reserving bottom) may have
     // left bottom below top: the deque is empty then, and bottom goes back to top.
     const top = Atomics.load(this.w, DEQ_TOP);
     this.topSeen = top;
@@ -123,7 +123,7 @@ export class DequeOwner extends DequeView {
    */
   push(src: ArrayLike<number>, srcOffset = 0): boolean {
     const w = this.w;
-    // O1: top only grows, so a stale top only under-counts free room: look at the real one only
+    // DQ-O1: top only grows, so a stale top only under-counts free room: look at the real one only
     // when the last one seen says full.
     if (((this.bottom - this.topSeen) | 0) >= this.capacity) {
       this.topSeen = Atomics.load(w, DEQ_TOP);
@@ -133,7 +133,7 @@ export class DequeOwner extends DequeView {
     const s = this.slot(b);
     for (let i = 0; i < this.recordWords; i++) w[s + i] = src[srcOffset + i]!;
     this.bottom = (b + 1) | 0;
-    Atomics.store(w, DEQ_BOTTOM, this.bottom); // O2: publish to thieves
+    Atomics.store(w, DEQ_BOTTOM, this.bottom); // DQ-O2: publish to thieves
     return true;
   }
 
@@ -141,7 +141,7 @@ export class DequeOwner extends DequeView {
   pop(dst: Int32Array, dstOffset = 0): boolean {
     const w = this.w;
     const b = (this.bottom - 1) | 0;
-    Atomics.store(w, DEQ_BOTTOM, b); // O3: reserve b before looking at top (SC store/load = the fence)
+    Atomics.store(w, DEQ_BOTTOM, b); // DQ-O3: reserve b before looking at top (SC store/load = the fence)
     const t = Atomics.load(w, DEQ_TOP);
     this.topSeen = t;
     const size = (b - t) | 0;
@@ -155,7 +155,7 @@ export class DequeOwner extends DequeView {
       this.bottom = b;
       return true;
     }
-    // O4: the last record; race the thieves for it through top.
+    // DQ-O4: the last record; race the thieves for it through top.
     const won = Atomics.compareExchange(w, DEQ_TOP, t, (t + 1) | 0) === t;
     this.bottom = (t + 1) | 0;
     Atomics.store(w, DEQ_BOTTOM, this.bottom);
@@ -163,7 +163,7 @@ export class DequeOwner extends DequeView {
   }
 
   /**
-   * O5 (tokio's push_overflow): claims the older half of the deque from the top with one CAS and
+   * DQ-O5 (tokio's push_overflow): claims the older half of the deque from the top with one CAS and
    * appends it to the injector. Safe without per-item CAS because only the owner moves bottom, and
    * the owner is here, not popping. Records the injector cannot take go back in at the bottom.
    * Returns true when at least one slot was freed.
@@ -205,18 +205,18 @@ export class DequeStealer extends DequeView {
   /** Steals the oldest record into `dst`. */
   steal(dst: Int32Array, dstOffset = 0): Steal {
     const w = this.w;
-    const t = Atomics.load(w, DEQ_TOP); // T1: top before bottom
+    const t = Atomics.load(w, DEQ_TOP); // DQ-T1: top before bottom
     const b = Atomics.load(w, DEQ_BOTTOM);
     if (((b - t) | 0) <= 0) return Steal.Empty;
     const s = this.slot(t);
     for (let i = 0; i < this.recordWords; i++) dst[dstOffset + i] = w[s + i]!;
-    // T2: the copy is ours only if top did not move meanwhile.
+    // DQ-T2: the copy is ours only if top did not move meanwhile.
     return Atomics.compareExchange(w, DEQ_TOP, t, (t + 1) | 0) === t ? Steal.Success : Steal.Retry;
   }
 
   /**
    * Steals up to `max` records (at most half of what the deque holds, at least one), one CAS each:
-   * a single CAS over several slots could take records the owner is popping (PROTOCOL.md, T3).
+   * a single CAS over several slots could take records the owner is popping (PROTOCOL.md, DQ-T3).
    * Returns how many were taken; 0 means empty or lost every race.
    */
   stealBatch(dst: Int32Array, dstOffset: number, max: number): number {

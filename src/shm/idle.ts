@@ -89,26 +89,26 @@ export class IdleState {
   notifyOne(): boolean {
     const w = this.w;
     for (;;) {
-      // N1, N2: a searcher will find the work; an unparked worker rechecks before sleeping.
+      // PARK-N1, PARK-N2: a searcher will find the work; an unparked worker rechecks before sleeping.
       if (Atomics.load(w, IDLE_SEARCHING) !== 0 || Atomics.load(w, IDLE_SLEEPING) === 0) return false;
-      // N3: take the searcher slot for the worker we are about to wake.
+      // PARK-N3: take the searcher slot for the worker we are about to wake.
       if (Atomics.compareExchange(w, IDLE_SEARCHING, 0, 1) !== 0) return false;
       for (let i = 0; i < this.workers; i++) {
         const word = IDLE_PARK_WORDS + i * LINE;
         if (Atomics.compareExchange(w, word, PARK_PARKED, PARK_NOTIFIED) === PARK_PARKED) {
-          Atomics.sub(w, IDLE_SLEEPING, 1); // N4: whoever moves a worker out of PARKED uncounts it
+          Atomics.sub(w, IDLE_SLEEPING, 1); // PARK-N4: whoever moves a worker out of PARKED uncounts it
           Atomics.notify(w, word, 1);
           return true;
         }
       }
-      // N5: the sleeper we counted cancelled meanwhile. Give the slot back with the last searcher's
+      // PARK-N5: the sleeper we counted cancelled meanwhile. Give the slot back with the last searcher's
       // duty: a producer may have skipped its notify because it saw our slot.
       if (Atomics.sub(w, IDLE_SEARCHING, 1) !== 1 || !this.hasWork()) return false;
     }
   }
 
   /**
-   * U1, any thread: wakes worker i if it is parked, without making it a searcher (R2 as for
+   * PARK-U1, any thread: wakes worker i if it is parked, without making it a searcher (PARK-R2 as for
    * shutdown). For a condition only that worker waits for: store the condition first, then unpark.
    */
   unpark(i: number): boolean {
@@ -134,7 +134,7 @@ export class IdleState {
   }
 
   /**
-   * R4, any thread, for worker i that died: takes it out of the counts as if it had woken and
+   * PARK-R4, any thread, for worker i that died: takes it out of the counts as if it had woken and
    * stopped searching (`wasSearching` from its mirror word), so producers do not wait on a searcher
    * or sleeper that will never run. Then notifies if work is visible (the last-searcher duty).
    */
@@ -182,15 +182,15 @@ export class IdleState {
 
   /**
    * Stops searching. Returns true when this was the last searcher and work is still visible: the
-   * caller must then either take that work itself or call notifyOne (S2 in PROTOCOL.md).
+   * caller must then either take that work itself or call notifyOne (the last searcher's duty in PROTOCOL.md).
    */
   stopSearching(): boolean {
     return Atomics.sub(this.w, IDLE_SEARCHING, 1) === 1 && this.hasWork();
   }
 
   /**
-   * Parks worker i until notified, unparked, shutdown, or `timeoutMs`. See PROTOCOL.md, P1-P5.
-   * `until`, when given, is looked at in P3 with the queues: a condition another thread makes true
+   * Parks worker i until notified, unparked, shutdown, or `timeoutMs`. See PROTOCOL.md, "Park and unpark".
+   * `until`, when given, is looked at with the queues in the last look before sleeping: a condition another thread makes true
    * and then calls `unpark(i)` for (a join half finishing).
    */
   park(i: number, timeoutMs = Infinity, until?: () => boolean): Wake {
@@ -201,7 +201,7 @@ export class IdleState {
     while (Atomics.load(this.w, word) === PARK_PARKED) {
       const left = deadline - performance.now();
       if (left <= 0) break;
-      Atomics.wait(this.w, word, PARK_PARKED, left);
+      Atomics.wait(this.w, word, PARK_PARKED, left); // PARK-P4
     }
     return this.finishPark(i);
   }
@@ -221,13 +221,13 @@ export class IdleState {
     return this.finishPark(i);
   }
 
-  /** P1-P3: announce, then look once more; returns how the park ended if it need not sleep. */
+  /** Announce the park, then look once more; returns how the park ended if it need not sleep. */
   private announcePark(i: number, until?: () => boolean): Wake | undefined {
     const w = this.w;
     const word = IDLE_PARK_WORDS + i * LINE;
-    Atomics.store(w, word, PARK_PARKED); // P1
-    Atomics.add(w, IDLE_SLEEPING, 1); // P2
-    if (!this.hasWork() && !this.isShutdown() && !until?.()) return undefined; // P3
+    Atomics.store(w, word, PARK_PARKED); // PARK-P1
+    Atomics.add(w, IDLE_SLEEPING, 1); // PARK-P2
+    if (!this.hasWork() && !this.isShutdown() && !until?.()) return undefined; // PARK-P3
     if (Atomics.compareExchange(w, word, PARK_PARKED, PARK_AWAKE) === PARK_PARKED) {
       Atomics.sub(w, IDLE_SLEEPING, 1);
       return this.isShutdown() ? Wake.Shutdown : Wake.Cancelled;
@@ -235,7 +235,7 @@ export class IdleState {
     return this.finishPark(i); // a notifier or shutdown got here first
   }
 
-  /** P5: leaves the park word AWAKE and says why the worker is up. */
+  /** PARK-P5: leaves the park word AWAKE and says why the worker is up. */
   private finishPark(i: number): Wake {
     const w = this.w;
     const word = IDLE_PARK_WORDS + i * LINE;

@@ -64,7 +64,7 @@ export class Injector {
     w[INJ_CAPACITY] = options.capacity;
     w[INJ_RECORD_WORDS] = options.recordWords;
     w[INJ_STRIDE] = stride;
-    // Cell for position p holds seq == p while free for the producer of p (PROTOCOL.md, I1).
+    // Cell for position p holds seq == p while free for the producer of p (PROTOCOL.md, INJ-I1).
     for (let i = 0; i < options.capacity; i++) {
       const pos = (start + i) | 0;
       w[INJ_CELLS + (pos & (options.capacity - 1)) * stride] = pos;
@@ -84,16 +84,16 @@ export class Injector {
   push(src: ArrayLike<number>, srcOffset = 0): boolean {
     const w = this.w;
     const rw = this.recordWords;
-    let pos = Atomics.load(w, INJ_TAIL);
+    let pos = Atomics.load(w, INJ_TAIL); // INJ-P1: the position, then its cell's seq
     for (;;) {
       const cell = INJ_CELLS + ((pos & this.mask) << this.shift);
       const dif = (Atomics.load(w, cell) - pos) | 0;
       if (dif === 0) {
-        // P2: the cell is free for position pos; claim pos.
+        // INJ-P2: the cell is free for position pos; claim pos.
         const seen = Atomics.compareExchange(w, INJ_TAIL, pos, (pos + 1) | 0);
         if (seen === pos) {
           for (let i = 0; i < rw; i++) w[cell + 1 + i] = src[srcOffset + i]!;
-          Atomics.store(w, cell, (pos + 1) | 0); // P3: publish
+          Atomics.store(w, cell, (pos + 1) | 0); // INJ-P3: publish
           return true;
         }
         pos = seen;
@@ -151,16 +151,16 @@ export class Injector {
   pop(dst: Int32Array, dstOffset = 0): boolean {
     const w = this.w;
     const rw = this.recordWords;
-    let pos = Atomics.load(w, INJ_HEAD);
+    let pos = Atomics.load(w, INJ_HEAD); // INJ-C1: the position, then its cell's seq
     for (;;) {
       const cell = INJ_CELLS + ((pos & this.mask) << this.shift);
       const dif = (Atomics.load(w, cell) - ((pos + 1) | 0)) | 0;
       if (dif === 0) {
-        // C2: the record for pos is published; claim pos.
+        // INJ-C2: the record for pos is published; claim pos.
         const seen = Atomics.compareExchange(w, INJ_HEAD, pos, (pos + 1) | 0);
         if (seen === pos) {
           for (let i = 0; i < rw; i++) dst[dstOffset + i] = w[cell + 1 + i]!;
-          Atomics.store(w, cell, (pos + this.capacity) | 0); // C3: free the cell for the next lap
+          Atomics.store(w, cell, (pos + this.capacity) | 0); // INJ-C3: free the cell for the next lap
           return true;
         }
         pos = seen;

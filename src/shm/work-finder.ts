@@ -114,7 +114,7 @@ export class WorkFinder {
 
   /**
    * Skips the searcher spin the next time this worker runs out of work: it parks at once (still
-   * after the P3 recheck). For a worker that just woke a sleeping thread it serves: spinning would
+   * after the last look before sleeping). For a worker that just woke a sleeping thread it serves: spinning would
    * hold a core that thread is about to want (PROTOCOL.md, "Finding work").
    */
   parkSoon(): void {
@@ -144,7 +144,7 @@ export class WorkFinder {
     if (this.idle.stopSearching()) this.idle.notifyOne();
   }
 
-  /** Anything visible in the injector or any deque: the recheck before parking (P3). */
+  /** Anything visible in the injector or any deque: the last look before parking. */
   hasWork(): boolean {
     if (this.injector.hasItems() || this.local.size() > 0) return true;
     for (let i = 0; i < this.victims.length; i++) if (this.victims[i]!.size() > 0) return true;
@@ -163,7 +163,7 @@ export class WorkFinder {
       this.searching = true;
       if (this.spin(dst)) return this.found();
       this.searching = false;
-      // S2: the last searcher to leave with work visible takes it itself instead of parking.
+      // PARK-S2: the last searcher to leave with work visible takes it itself instead of parking.
       if (!this.idle.stopSearching()) return PARK;
     }
   }
@@ -176,7 +176,7 @@ export class WorkFinder {
     this.skipSpin = false;
     if (this.searching) {
       this.searching = false;
-      // S1: the last searcher that finds work, with more visible, wakes the next worker.
+      // PARK-S1: the last searcher that finds work, with more visible, wakes the next worker.
       if (this.idle.stopSearching()) this.idle.notifyOne();
     }
     return FOUND;

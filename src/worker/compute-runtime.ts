@@ -294,7 +294,7 @@ export class ComputeRuntime {
     w[fw + JF_A] = out[1]!;
     w[fw + JF_B] = out[2]!;
     Atomics.store(w, fw + JF_STATE, state); // publishes the three words above
-    if (owner !== this.core.index) this.core.finder.idle.unpark(owner); // U1: after the store
+    if (owner !== this.core.index) this.core.finder.idle.unpark(owner); // a targeted unpark, after the store
   }
 
   /** parallelFor root: [start, end, grain, argType, argA, argB]; the argument is freed once every half is done. */
