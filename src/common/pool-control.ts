@@ -4,6 +4,7 @@
  * workers use for halves other workers stole. Word layout: layout.ts ("Pool control block");
  * protocol: PROTOCOL.md ("Tasks and completions").
  */
+import { Doorbell } from "../shm/doorbell.ts";
 import {
   HDR_MAGIC, JOIN_FRAME_WORDS, LINE, POOL_DOORBELL, POOL_JOIN_DEPTH, POOL_MAGIC, POOL_MAIN_WAITING,
   POOL_MAIN_HOT, POOL_SLOTS, POOL_WORKERS, POOL_WORKER_INFO, TASK_GEN_MASK, TASK_GEN_SHIFT, TASK_RUNNER_SHIFT,
@@ -13,6 +14,8 @@ import {
 export class PoolControl {
   readonly buffer: SharedArrayBuffer;
   readonly w: Int32Array;
+  /** The main thread's doorbell (src/shm/doorbell.ts). */
+  readonly doorbell: Doorbell;
   readonly workers: number;
   readonly slots: number;
   readonly joinDepth: number;
@@ -25,6 +28,7 @@ export class PoolControl {
     this.slots = header[POOL_SLOTS]!;
     this.joinDepth = header[POOL_JOIN_DEPTH]!;
     this.w = new Int32Array(buffer);
+    this.doorbell = new Doorbell(this.w);
     this.statesAt = poolTaskStatesWord(this.workers);
   }
 
@@ -58,18 +62,12 @@ export class PoolControl {
   }
 
   /**
-   * Worker side, after pushing a completion (D2): ring only if the main thread said it sleeps.
+   * Worker side, after pushing a completion: ring only if the main thread said it sleeps.
    * Returns true when it rang a main thread that is not in a tight submit loop: the caller should
    * then park rather than spin (the woken main thread wants the core).
    */
   ringMain(): boolean {
-    const w = this.w;
-    if (Atomics.load(w, POOL_MAIN_WAITING) === 1 && Atomics.compareExchange(w, POOL_MAIN_WAITING, 1, 0) === 1) {
-      Atomics.add(w, POOL_DOORBELL, 1);
-      Atomics.notify(w, POOL_DOORBELL);
-      return Atomics.load(w, POOL_MAIN_HOT) === 0;
-    }
-    return false;
+    return this.doorbell.ring() && Atomics.load(this.w, POOL_MAIN_HOT) === 0;
   }
 
   /** Worker side: mirror of the searcher slot, so the main thread can release it if this worker dies. */

@@ -3,7 +3,7 @@
  * (PLATFORM.md: coalesced publishing and polling in the same flush beat waitAsync alone ~2x).
  *
  * - While tasks are pending: after a flush that found nothing, spin polling the completion ring,
- *   then sleep on the doorbell with `Atomics.waitAsync` (D3-D5 in PROTOCOL.md). Many completions
+ *   then sleep on the doorbell with `Atomics.waitAsync` (src/shm/doorbell.ts). Many completions
  *   ring the doorbell once: only the first completer after the main thread said it sleeps rings.
  * - Before that, for short tasks, a bounded *blocking* wait on the doorbell (Atomics.wait with a
  *   timeout of twice the recent publish-to-completion time, an EMA, at most MAX_BLOCK_US): a
@@ -19,7 +19,7 @@
  * - Idle (nothing pending): no timer, no wait armed, no CPU; a ref'd keep-alive timer exists only
  *   while tasks are pending, so the process can exit when the pool is idle (workers are unref'd).
  */
-import { POOL_DOORBELL, POOL_MAIN_HOT, POOL_MAIN_WAITING, type PoolControl } from "../common/pool-control.ts";
+import { POOL_MAIN_HOT, type PoolControl } from "../common/pool-control.ts";
 import type { Injector } from "../shm/injector.ts";
 import { REC_WORDS } from "../shm/layout.ts";
 
@@ -129,8 +129,7 @@ export class CompletionPump {
   /** Stops keeping the process alive and releases a pending doorbell wait. */
   dispose(): void {
     clearInterval(this.keepAlive);
-    Atomics.add(this.control.w, POOL_DOORBELL, 1);
-    Atomics.notify(this.control.w, POOL_DOORBELL);
+    this.control.doorbell.release();
   }
 
   private readonly run = (): void => {
@@ -148,7 +147,7 @@ export class CompletionPump {
     this.wokeWorker = false;
     if (got === 0) got = this.block();
     if (got > 0) {
-      if (this.armed) Atomics.store(this.control.w, POOL_MAIN_WAITING, 0); // no rings while we are awake
+      if (this.armed) this.control.doorbell.awake(); // no rings while we are awake
       return this.again();
     }
     this.arm();
@@ -162,15 +161,14 @@ export class CompletionPump {
     return Math.min(MAX_BLOCK_US / 1000, Math.max(this.minSpinMs, 2 * this.responseMs));
   }
 
-  /** D3-D4, then a bounded synchronous wait on the doorbell; returns completions drained. */
+  /** Announce, look, then a bounded synchronous sleep on the doorbell; returns completions drained. */
   private block(): number {
     const budget = this.blockBudgetMs();
     if (budget === 0) return 0;
-    const w = this.control.w;
-    const seen = Atomics.load(w, POOL_DOORBELL);
-    Atomics.store(w, POOL_MAIN_WAITING, 1);
-    if (!this.completions.hasItems()) Atomics.wait(w, POOL_DOORBELL, seen, budget);
-    Atomics.store(w, POOL_MAIN_WAITING, 0);
+    const bell = this.control.doorbell;
+    const seen = bell.announce();
+    if (!this.completions.hasItems()) bell.sleep(seen, budget); // the last look, then a bounded sleep
+    bell.awake();
     return this.drain(false);
   }
 
@@ -192,26 +190,26 @@ export class CompletionPump {
     setImmediate(this.run); // let timers and I/O run between bursts
   }
 
-  /** D3-D5: say we sleep, look once more, then wait for the doorbell. */
+  /** Say we sleep, look once more, then wait for the doorbell (PROTOCOL.md, "Doorbell"). */
   private arm(): void {
     this.burstStart = 0;
-    const w = this.control.w;
-    const seen = Atomics.load(w, POOL_DOORBELL); // D3: read before announcing
-    Atomics.store(w, POOL_MAIN_WAITING, 1); // D4
+    const bell = this.control.doorbell;
+    const seen = bell.announce();
     if (this.completions.hasItems()) {
-      Atomics.store(w, POOL_MAIN_WAITING, 0);
+      bell.awake();
       return this.schedule();
     }
-    // A wait armed earlier is still outstanding: its value was read before this D4 too, so the
-    // next ring resolves it. Do not stack a second one.
+    // A wait armed earlier is still outstanding: its value was read before this announcement too,
+    // so the next ring resolves it. Do not stack a second one.
     if (this.armed) return;
-    const r = Atomics.waitAsync(w, POOL_DOORBELL, seen); // D5
-    if (!r.async) return this.schedule();
+    const woken = bell.sleep(seen);
+    if (!woken) return this.schedule();
     this.armed = true;
-    r.value.then(() => {
+    woken.then(() => {
       this.armed = false;
       this.wakeups++;
       this.schedule();
     });
   }
+
 }

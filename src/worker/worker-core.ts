@@ -182,7 +182,7 @@ export class WorkerCore {
     this.post(id, status, type, a, b);
   }
 
-  /** D1-D2: push the completion record, then ring the main thread if it sleeps. */
+  /** Push the completion record, then ring the main thread if it sleeps (src/shm/doorbell.ts). */
   private post(id: number, status: number, type: number, a: number, b: number): void {
     const d = this.done;
     d[REC_ID] = id;
@@ -190,7 +190,7 @@ export class WorkerCore {
     d[REC_A] = a;
     d[REC_B] = b;
     // The completion ring holds one cell per task slot, so it is never full; spin defensively anyway.
-    while (!this.completions.push(d)) Atomics.wait(NAP, 0, 0, 0.05);
+    while (!this.completions.push(d)) Atomics.wait(NAP, 0, 0, 0.05); // BELL-D1: published
     // The main thread was asleep: it will want a core now. Do not spin against it when idle.
     if (this.control.ringMain()) this.finder.parkSoon();
   }

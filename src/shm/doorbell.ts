@@ -1,0 +1,58 @@
+/**
+ * The main thread's doorbell (PROTOCOL.md, "Doorbell"): how a pool thread wakes a main thread
+ * that sleeps waiting for completions, with one ring per sleep however many completions arrive.
+ * Owns `MAIN_WAITING` (1 while main announced a sleep and nobody rang) and `DOORBELL` (a counter
+ * main waits on). Modelled in models/doorbell.pml with the same step labels.
+ */
+import { POOL_DOORBELL, POOL_MAIN_WAITING } from "./layout.ts";
+
+export class Doorbell {
+  constructor(private readonly w: Int32Array) {}
+
+  /**
+   * Pool thread, after its completion is published: rings if main announced a sleep.
+   * Only the first completer after the announcement wins the CAS and rings. True: it rang.
+   */
+  ring(): boolean {
+    const w = this.w;
+    if (Atomics.load(w, POOL_MAIN_WAITING) !== 1 || Atomics.compareExchange(w, POOL_MAIN_WAITING, 1, 0) !== 1) return false; // BELL-D2
+    Atomics.add(w, POOL_DOORBELL, 1);
+    Atomics.notify(w, POOL_DOORBELL);
+    return true;
+  }
+
+  /**
+   * Main, before sleeping: reads the doorbell, then announces the sleep; returns the value to wait
+   * on. The caller must look at the completion ring once more before it sleeps.
+   */
+  announce(): number {
+    const seen = Atomics.load(this.w, POOL_DOORBELL); // BELL-D3: before announcing
+    Atomics.store(this.w, POOL_MAIN_WAITING, 1); // BELL-D4
+    return seen;
+  }
+
+  /** Main is awake again (it found completions, or woke): no rings are owed. */
+  awake(): void {
+    Atomics.store(this.w, POOL_MAIN_WAITING, 0);
+  }
+
+  /**
+   * Sleeps until the doorbell moves past `seen`: blocking, for at most `blockMs`; or, without it,
+   * asynchronously: the promise settles on a ring (undefined: it moved already, nothing to wait for).
+   */
+  sleep(seen: number, blockMs?: number): Promise<unknown> | undefined {
+    // BELL-D5
+    if (blockMs !== undefined) {
+      Atomics.wait(this.w, POOL_DOORBELL, seen, blockMs);
+      return undefined;
+    }
+    const r = Atomics.waitAsync(this.w, POOL_DOORBELL, seen);
+    return r.async ? r.value : undefined;
+  }
+
+  /** Releases a main thread sleeping on the doorbell for good (the pool is disposed). */
+  release(): void {
+    Atomics.add(this.w, POOL_DOORBELL, 1);
+    Atomics.notify(this.w, POOL_DOORBELL);
+  }
+}
