@@ -1,6 +1,6 @@
 /**
  * Main thread: aborting a task through its `AbortSignal` (PROTOCOL.md, "Tasks and completions",
- * C1-C2). A queued task becomes CANCELLED (its thread will skip it and post SKIPPED); a running one
+ * "Cancellation"). A queued task becomes CANCELLED (its thread will skip it and post SKIPPED); a running one
  * gets the abort flag (compute handlers see `ctx.signal.aborted`, async pools fire `ctx.signal`).
  * Either way the caller's promise rejects now with the signal's reason.
  */
@@ -24,11 +24,11 @@ export function abortTask(pool: TaskPool, slot: number, gen: number, reason: unk
   for (;;) {
     const s = tasks.stateOf(slot);
     if (s === packState(gen, 0, TS_QUEUED)) {
-      if (!tasks.casState(slot, s, packState(gen, 0, TS_CANCELLED))) continue; // C1
+      if (!tasks.casState(slot, s, packState(gen, 0, TS_CANCELLED))) continue; // TASK-C1
       break;
     }
     if ((s & TS_STATE_MASK) === TS_RUNNING && (s & TS_ABORT_FLAG) === 0) {
-      if (!tasks.casState(slot, s, s | TS_ABORT_FLAG)) continue; // C2
+      if (!tasks.casState(slot, s, s | TS_ABORT_FLAG)) continue; // TASK-C2
       pool.abortRunning(tasks.runnerOf(s), slot | (gen << ID_GEN_SHIFT));
       pool.stuck.aborted(slot, gen, tasks.runnerOf(s));
     }

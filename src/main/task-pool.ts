@@ -390,7 +390,7 @@ export abstract class TaskPool {
     if (this.batched === 0) return;
     const at = this.timings.now();
     for (let i = 0; i < this.batched; i++) this.timings.queued(this.batch[i * REC_WORDS + REC_ID]! & ID_SLOT_MASK, at);
-    const r = this.queues.submitBatch(this.batch, 0, this.batched);
+    const r = this.queues.submitBatch(this.batch, 0, this.batched); // TASK-S2
     Atomics.add(this.control.w, POOL_ARRIVALS, r.published); // the pool manager's frequency detector
     this.pump.published(r.published, r.wokeWorker);
     if (r.published < this.batched) this.batch.copyWithin(0, r.published * REC_WORDS, this.batched * REC_WORDS); // retried next flush
@@ -403,7 +403,7 @@ export abstract class TaskPool {
     const op = rec[at + REC_OP]!;
     const type = (op >>> OP_TYPE_SHIFT) & OP_TYPE_MASK;
     const slot = id & ID_SLOT_MASK;
-    const entry = this.tasks.lookup(slot, (id >>> ID_GEN_SHIFT) & TASK_GEN_MASK);
+    const entry = this.tasks.lookup(slot, (id >>> ID_GEN_SHIFT) & TASK_GEN_MASK); // TASK-S3: a stale generation finds none
     const status = op & 0xf;
     if (entry === undefined || entry.settled || status === DONE_SKIPPED) {
       if (status !== DONE_SKIPPED) this.codec.release(type, rec[at + REC_A]!);

@@ -49,7 +49,7 @@ export class TaskTable {
     if (slot === undefined) return -1;
     const gen = (this.gens[slot]! + 1) & TASK_GEN_MASK;
     this.gens[slot] = gen;
-    Atomics.store(this.control.w, this.control.stateWord(slot), packState(gen, 0, state));
+    Atomics.store(this.control.w, this.control.stateWord(slot), packState(gen, 0, state)); // TASK-S1
     this.entries[slot] = { gen, handler, resolve: settle.resolve, reject: settle.reject, settled: false, signal, argBytes: 0 };
     this.count++;
     return slot | (gen << ID_GEN_SHIFT);

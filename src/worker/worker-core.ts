@@ -76,7 +76,7 @@ export class WorkerCore {
   }
 
   /**
-   * T1: takes a pool task record for this thread. True: it is ours to run (state now RUNNING with
+   * Takes a pool task record for this thread. True: it is ours to run (state now RUNNING with
    * us as runner). False: it was cancelled before it ran; its argument is freed and the main
    * thread told, so the slot can be reused.
    */
@@ -86,7 +86,7 @@ export class WorkerCore {
     const gen = (id >>> ID_GEN_SHIFT) & TASK_GEN_MASK;
     const word = this.control.stateWord(slot);
     const queued = packState(gen, 0, TS_QUEUED);
-    if (Atomics.compareExchange(this.control.w, word, queued, packState(gen, this.index, TS_RUNNING)) === queued) {
+    if (Atomics.compareExchange(this.control.w, word, queued, packState(gen, this.index, TS_RUNNING)) === queued) { // TASK-T1
       // Only this thread writes its counters: plain increments, read by the main thread for metrics.
       this.control.w[this.runningWord]++;
       this.control.w[this.executedWord]++;
@@ -185,7 +185,7 @@ export class WorkerCore {
   /** Push the completion record, then ring the main thread if it sleeps (src/shm/doorbell.ts). */
   private post(id: number, status: number, type: number, a: number, b: number): void {
     const d = this.done;
-    d[REC_ID] = id;
+    d[REC_ID] = id; // TASK-T2: the completion record, pushed below, then the doorbell
     d[REC_OP] = status | (type << OP_TYPE_SHIFT);
     d[REC_A] = a;
     d[REC_B] = b;
