@@ -128,7 +128,7 @@ export class IdleState {
     Atomics.store(w, IDLE_SHUTDOWN, 1);
     for (let i = 0; i < this.workers; i++) {
       this.unpark(i); // woken workers see SHUTDOWN
-      const gate = gateWord(i); // G5 (manager-gate.ts): after SHUTDOWN, open
+      const gate = gateWord(i); // GATE-G5 (manager-gate.ts): after SHUTDOWN, open
       if (Atomics.exchange(w, gate, GATE_OPEN) === GATE_CLOSED) Atomics.notify(w, gate);
     }
   }

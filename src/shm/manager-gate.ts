@@ -39,25 +39,25 @@ export class ManagerGate {
   }
 
   /**
-   * G1-G2, worker i: closes its gate and looks at shutdown once more. True when the pool shuts
+   * Worker i: closes its gate and looks at shutdown once more. True when the pool shuts
    * down (the gate is open again and the thread must not wait).
    */
   close(i: number): boolean {
     const word = gateWord(i);
-    Atomics.store(this.w, word, GATE_CLOSED);
-    if (Atomics.load(this.w, IDLE_SHUTDOWN) === 0) return false;
+    Atomics.store(this.w, word, GATE_CLOSED); // GATE-G1
+    if (Atomics.load(this.w, IDLE_SHUTDOWN) === 0) return false; // GATE-G2
     Atomics.store(this.w, word, GATE_OPEN);
     return true;
   }
 
-  /** G3, worker i, after close: sleeps until the gate opens or `timeoutMs` passes (the gate stays closed). */
+  /** Worker i, after close: sleeps until the gate opens or `timeoutMs` passes (the gate stays closed). */
   wait(i: number, timeoutMs = Infinity): GateExit {
     const word = gateWord(i);
     const deadline = performance.now() + timeoutMs;
     while (Atomics.load(this.w, word) === GATE_CLOSED) {
       const left = deadline - performance.now();
       if (left <= 0) return GateExit.TimedOut;
-      Atomics.wait(this.w, word, GATE_CLOSED, left);
+      Atomics.wait(this.w, word, GATE_CLOSED, left); // GATE-G3
     }
     return this.exit();
   }
@@ -75,10 +75,10 @@ export class ManagerGate {
     return this.exit();
   }
 
-  /** G4, any thread: opens worker i's gate if it is closed. True when it let a thread out. */
+  /** Any thread (the pool manager): opens worker i's gate if it is closed. True when it let a thread out. */
   open(i: number): boolean {
     const word = gateWord(i);
-    if (Atomics.compareExchange(this.w, word, GATE_CLOSED, GATE_OPEN) !== GATE_CLOSED) return false;
+    if (Atomics.compareExchange(this.w, word, GATE_CLOSED, GATE_OPEN) !== GATE_CLOSED) return false; // GATE-G4
     Atomics.notify(this.w, word);
     return true;
   }
