@@ -170,7 +170,7 @@ export class ComputeRuntime {
     try {
       let r1: unknown;
       try {
-        r1 = this.call(ha, a[1]); // J2
+        r1 = this.call(ha, a[1]); // JOIN-J2
       } catch (e) {
         if (this.reclaim(rec, fw, true) === OURS) codec.release(type, rec[REC_A]!);
         throw e;
@@ -184,21 +184,21 @@ export class ComputeRuntime {
     }
   }
 
-  /** J1: marks frame `depth` pending and pushes `rec` where others can steal it; -1 when nowhere has room. */
+  /** Marks frame `depth` pending and pushes `rec` where others can steal it; -1 when nowhere has room. */
   private publish(rec: Int32Array, depth: number): number {
     const fw = this.frames[depth]!;
-    this.w[fw + JF_STATE] = JFS_PENDING; // plain: the push's atomic store of bottom publishes it
+    this.w[fw + JF_STATE] = JFS_PENDING; // JOIN-J1 (plain: the push's atomic store of bottom publishes it)
     return this.core.finder.push(rec) ? fw : -1;
   }
 
   /**
-   * J3-J4: after the first half, take the second back: OURS if our record came back (the caller
+   * After the first half, take the second back: OURS if our record came back (the caller
    * runs it), else the thief's result (undefined when `discard`). Records above ours (the rest of
    * an injector batch, steals taken while a nested join waited) are work too: they run here.
    */
   private reclaim(rec: Int32Array, fw: number, discard: boolean): unknown {
     const back = this.backs[rec[REC_ID]! & JOIN_ID_MASK]!;
-    while (this.core.finder.local.pop(back)) {
+    while (this.core.finder.local.pop(back)) { // JOIN-J3
       if (back[REC_ID] === rec[REC_ID]) return OURS;
       this.runRecord(back);
     }
@@ -206,7 +206,7 @@ export class ComputeRuntime {
   }
 
   /**
-   * J4: the half was stolen: help with other work until the thief posts its result. With nothing
+   * The half was stolen: help with other work until the thief posts its result. With nothing
    * to take, spin briefly, then park as a sleeper of the pool (new work wakes us like any idle
    * thread; the thief wakes us with unpark when it posts the result).
    */
@@ -220,7 +220,7 @@ export class ComputeRuntime {
     };
     try {
       for (;;) {
-        const st = Atomics.load(w, fw + JF_STATE);
+        const st = Atomics.load(w, fw + JF_STATE); // JOIN-J4
         const s = st & 0xf;
         if (s === JFS_DONE || s === JFS_FAILED) {
           const value = this.core.codec.take(w[fw + JF_TYPE]!, w[fw + JF_A]!, w[fw + JF_B]!);
@@ -293,7 +293,7 @@ export class ComputeRuntime {
     w[fw + JF_TYPE] = out[0]!;
     w[fw + JF_A] = out[1]!;
     w[fw + JF_B] = out[2]!;
-    Atomics.store(w, fw + JF_STATE, state); // publishes the three words above
+    Atomics.store(w, fw + JF_STATE, state); // JOIN-J5: publishes the three words above
     if (owner !== this.core.index) this.core.finder.idle.unpark(owner); // a targeted unpark, after the store
   }
 
