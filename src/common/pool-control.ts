@@ -5,9 +5,10 @@
  * protocol: PROTOCOL.md ("Tasks and completions").
  */
 import { Doorbell } from "../shm/doorbell.ts";
+import { TaskStates } from "./task-state.ts";
 import {
   HDR_MAGIC, JOIN_FRAME_WORDS, LINE, POOL_DOORBELL, POOL_JOIN_DEPTH, POOL_MAGIC, POOL_MAIN_WAITING,
-  POOL_MAIN_HOT, POOL_SLOTS, POOL_WORKERS, POOL_WORKER_INFO, TASK_GEN_MASK, TASK_GEN_SHIFT, TASK_RUNNER_SHIFT,
+  POOL_MAIN_HOT, POOL_SLOTS, POOL_WORKERS, POOL_WORKER_INFO,
   WORKER_SEARCHING, attachHeader, poolControlBytes, poolJoinFrameWord, poolTaskStatesWord,
 } from "../shm/layout.ts";
 
@@ -16,6 +17,8 @@ export class PoolControl {
   readonly w: Int32Array;
   /** The main thread's doorbell (src/shm/doorbell.ts). */
   readonly doorbell: Doorbell;
+  /** The task slots' state words (src/common/task-state.ts). */
+  readonly states: TaskStates;
   readonly workers: number;
   readonly slots: number;
   readonly joinDepth: number;
@@ -29,6 +32,7 @@ export class PoolControl {
     this.joinDepth = header[POOL_JOIN_DEPTH]!;
     this.w = new Int32Array(buffer);
     this.doorbell = new Doorbell(this.w);
+    this.states = new TaskStates(this.w, (slot) => this.stateWord(slot));
     this.statesAt = poolTaskStatesWord(this.workers);
   }
 
@@ -76,8 +80,5 @@ export class PoolControl {
   }
 }
 
-export function packState(gen: number, runner: number, state: number): number {
-  return ((gen & TASK_GEN_MASK) << TASK_GEN_SHIFT) | (runner << TASK_RUNNER_SHIFT) | state;
-}
 
 export { POOL_DOORBELL, POOL_MAIN_HOT, POOL_MAIN_WAITING, JOIN_FRAME_WORDS };

@@ -6,7 +6,7 @@
  * still in its deque stay there for the others to steal.
  */
 import { WorkerCrashedError } from "../errors.ts";
-import { TS_RUNNING, TS_STATE_MASK, WORKER_ALIVE, WORKER_RUNNING, WORKER_SEARCHING } from "../shm/layout.ts";
+import { WORKER_ALIVE, WORKER_RUNNING, WORKER_SEARCHING } from "../shm/layout.ts";
 import type { TaskPool } from "./task-pool.ts";
 
 export function repairAfterDeath(pool: TaskPool, index: number, detail: string): void {
@@ -18,8 +18,7 @@ export function repairAfterDeath(pool: TaskPool, index: number, detail: string):
   pool.pump.drain();
   tasks.entries.forEach((e, slot) => {
     if (!e) return;
-    const s = tasks.stateOf(slot);
-    if ((s & TS_STATE_MASK) === TS_RUNNING && tasks.runnerOf(s) === index) {
+    if (tasks.runnerOf(slot) === index) {
       if (!e.settled) pool.counts.crashed++; // an aborted task whose thread was replaced was settled already
       pool.settle(slot, (x) => x.reject(new WorkerCrashedError(pool.name, index, detail)));
       pool.closeTask(slot);

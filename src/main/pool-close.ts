@@ -3,7 +3,6 @@
  * room; `drain: false` rejects them with PoolClosedError and lets running ones finish. Past
  * `timeoutMs` threads are stopped and whatever is left rejects with PoolClosedError.
  */
-import { packState } from "../common/pool-control.ts";
 import { InvalidArgumentError, PoolClosedError } from "../errors.ts";
 import type { CloseOptions } from "./task-pool.ts";
 import { within } from "../common/within.ts";
@@ -18,7 +17,6 @@ export function closeOptions(o: CloseOptions | undefined): { drain: boolean; tim
   }
   return { drain, timeoutMs };
 }
-import { TS_CANCELLED, TS_QUEUED } from "../shm/layout.ts";
 import type { TaskPool } from "./task-pool.ts";
 
 export async function shutDown(pool: TaskPool, drain: boolean, timeoutMs: number): Promise<void> {
@@ -28,7 +26,7 @@ export async function shutDown(pool: TaskPool, drain: boolean, timeoutMs: number
     pool.admission.rejectAll(() => new PoolClosedError(pool.name, "was closed before this task found room to start"));
     tasks.entries.forEach((e, slot) => {
       if (!e) return;
-      if (tasks.casState(slot, packState(e.gen, 0, TS_QUEUED), packState(e.gen, 0, TS_CANCELLED))) {
+      if (pool.control.states.cancelQueued(slot, e.gen)) {
         pool.settle(slot, (x) => x.reject(new PoolClosedError(pool.name, "was closed before this task ran")));
         pool.counts.cancelled++;
       }

@@ -8,7 +8,6 @@
  * quarter of the timeout (10 ms to 1 s), so a task is stopped between 1 and 1.25 timeouts in.
  */
 import { TimeoutError } from "../errors.ts";
-import { TS_RUNNING, TS_STATE_MASK } from "../shm/layout.ts";
 import { abortTask } from "./task-abort.ts";
 import type { TaskPool } from "./task-pool.ts";
 
@@ -31,8 +30,7 @@ export class StuckTasks {
   aborted(slot: number, gen: number, runner: number): void {
     const timer = setTimeout(() => {
       const { tasks } = this.pool;
-      const s = tasks.stateOf(slot);
-      if ((s & TS_STATE_MASK) !== TS_RUNNING || tasks.runnerOf(s) !== runner || tasks.lookup(slot, gen) === undefined) return;
+      if (tasks.runnerOf(slot) !== runner || tasks.lookup(slot, gen) === undefined) return;
       this.pool.replaceThread(runner, `it ran a task that was aborted and did not return within abort_grace_ms (${this.abortGraceMs} ms)`);
     }, this.abortGraceMs);
     timer.unref();
@@ -46,7 +44,7 @@ export class StuckTasks {
     const { tasks } = this.pool;
     const now = performance.now();
     tasks.entries.forEach((e, slot) => {
-      if (!e || e.settled || (tasks.stateOf(slot) & TS_STATE_MASK) !== TS_RUNNING) return void this.seen.delete(slot);
+      if (!e || e.settled || tasks.runnerOf(slot) < 0) return void this.seen.delete(slot);
       const first = this.seen.get(slot);
       if (!first || first.gen !== e.gen) return void this.seen.set(slot, { gen: e.gen, at: now });
       if (now - first.at < this.taskTimeoutMs!) return;

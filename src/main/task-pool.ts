@@ -17,7 +17,7 @@ import { PayloadArena, sizeClassesFor, type SizeClass } from "../shm/arena.ts";
 import { Injector } from "../shm/injector.ts";
 import {
   ARENA_MAX_SEGMENTS, POOL_ARRIVALS, DONE_OK, DONE_SKIPPED, DONE_UNSENDABLE, ID_GEN_SHIFT, ID_SLOT_MASK, KIND_TASK, OP_KIND_SHIFT,
-  OP_TYPE_MASK, OP_TYPE_SHIFT, REC_A, REC_B, REC_ID, REC_OP, REC_WORDS, TASK_GEN_MASK, TS_QUEUED, nextPowerOfTwo,
+  OP_TYPE_MASK, OP_TYPE_SHIFT, REC_A, REC_B, REC_ID, REC_OP, REC_WORDS, TASK_GEN_MASK, nextPowerOfTwo,
 } from "../shm/layout.ts";
 import { PoolQueues } from "../shm/pool-queues.ts";
 import { coresForThread, type PlacementPlan, type PoolScaling } from "../config/types.ts";
@@ -309,7 +309,7 @@ export abstract class TaskPool {
   /** Queues one task record for the value the codec just encoded (codec.out). */
   private enqueue(h: number, kind: number, handler: string, signal: AbortSignal | undefined, settle: PromiseWithResolvers<unknown>): void {
     const codec = this.codec;
-    const id = this.tasks.open(handler, TS_QUEUED, settle, signal);
+    const id = this.tasks.open(handler, settle, signal);
     const entry = this.tasks.entries[id & ID_SLOT_MASK]!;
     entry.argBytes = codec.arenaBytes;
     if (codec.transients.length) entry.transients = codec.transients.slice();

@@ -5,8 +5,8 @@
  * A slot is given back only when its completion arrives (or its thread died), so every task record
  * yields exactly one completion and a slot is never reused while a record names it.
  */
-import { PoolControl, packState } from "../common/pool-control.ts";
-import { ID_GEN_SHIFT, TASK_GEN_MASK, TASK_RUNNER_MASK, TASK_RUNNER_SHIFT, TS_FREE } from "../shm/layout.ts";
+import type { PoolControl } from "../common/pool-control.ts";
+import { ID_GEN_SHIFT, TASK_GEN_MASK } from "../shm/layout.ts";
 
 export interface TaskEntry {
   readonly gen: number;
@@ -44,12 +44,12 @@ export class TaskTable {
   }
 
   /** Takes a free slot for a new task; returns its record id (slot | gen << 20) or -1 when none is free. */
-  open(handler: string, state: number, settle: { resolve(v: unknown): void; reject(e: unknown): void }, signal?: AbortSignal): number {
+  open(handler: string, settle: { resolve(v: unknown): void; reject(e: unknown): void }, signal?: AbortSignal): number {
     const slot = this.free.pop();
     if (slot === undefined) return -1;
     const gen = (this.gens[slot]! + 1) & TASK_GEN_MASK;
     this.gens[slot] = gen;
-    Atomics.store(this.control.w, this.control.stateWord(slot), packState(gen, 0, state)); // TASK-S1
+    this.control.states.queue(slot, gen);
     this.entries[slot] = { gen, handler, resolve: settle.resolve, reject: settle.reject, settled: false, signal, argBytes: 0 };
     this.count++;
     return slot | (gen << ID_GEN_SHIFT);
@@ -61,16 +61,9 @@ export class TaskTable {
     return e !== undefined && e.gen === gen ? e : undefined;
   }
 
-  stateOf(slot: number): number {
-    return Atomics.load(this.control.w, this.control.stateWord(slot));
-  }
-
-  casState(slot: number, expected: number, next: number): boolean {
-    return Atomics.compareExchange(this.control.w, this.control.stateWord(slot), expected, next) === expected;
-  }
-
-  runnerOf(state: number): number {
-    return (state >>> TASK_RUNNER_SHIFT) & TASK_RUNNER_MASK;
+  /** The thread running the task in `slot`, or -1 when it is not running. */
+  runnerOf(slot: number): number {
+    return this.control.states.runner(slot);
   }
 
   /** Gives the slot back. */
@@ -78,7 +71,7 @@ export class TaskTable {
     const e = this.entries[slot];
     if (e === undefined) return;
     if (e.onAbort) e.signal?.removeEventListener("abort", e.onAbort);
-    Atomics.store(this.control.w, this.control.stateWord(slot), packState(e.gen, 0, TS_FREE));
+    this.control.states.free(slot, e.gen);
     this.entries[slot] = undefined;
     this.free.push(slot);
     if (--this.count === 0) {

@@ -6,7 +6,7 @@
 import { ValueCodec } from "../common/codec.ts";
 import { encodeThrown } from "../common/error-codec.ts";
 import { PayloadStore } from "../common/payload-store.ts";
-import { PoolControl, packState } from "../common/pool-control.ts";
+import { PoolControl } from "../common/pool-control.ts";
 import { TO_MAIN } from "../common/pool-mail.ts";
 import type { PoolWorkerSetup } from "../common/pool-setup.ts";
 import { SharedObjects } from "../common/shared-objects.ts";
@@ -15,7 +15,7 @@ import { Injector } from "../shm/injector.ts";
 import { TaskTimings } from "../common/task-timings.ts";
 import {
   DONE_OK, DONE_SKIPPED, DONE_THREW, DONE_UNSENDABLE, ID_GEN_SHIFT, ID_SLOT_MASK, OP_HANDLER_MASK, OP_TYPE_MASK, OP_TYPE_SHIFT,
-  REC_A, REC_B, REC_ID, REC_OP, REC_WORDS, TASK_GEN_MASK, TS_ABORT_FLAG, TS_CANCELLED, TS_STATE_MASK, TS_QUEUED, TS_RUNNING, WORKER_EXECUTED, WORKER_FAULTS, WORKER_FINISHED, WORKER_RUNNING,
+  REC_A, REC_B, REC_ID, REC_OP, REC_WORDS, TASK_GEN_MASK, WORKER_EXECUTED, WORKER_FAULTS, WORKER_FINISHED, WORKER_RUNNING,
 } from "../shm/layout.ts";
 import { WorkFinder } from "../shm/work-finder.ts";
 import { RoleLoop } from "./thread-role.ts";
@@ -84,9 +84,7 @@ export class WorkerCore {
     const id = rec[REC_ID]!;
     const slot = id & ID_SLOT_MASK;
     const gen = (id >>> ID_GEN_SHIFT) & TASK_GEN_MASK;
-    const word = this.control.stateWord(slot);
-    const queued = packState(gen, 0, TS_QUEUED);
-    if (Atomics.compareExchange(this.control.w, word, queued, packState(gen, this.index, TS_RUNNING)) === queued) { // TASK-T1
+    if (this.control.states.claim(slot, gen, this.index)) {
       // Only this thread writes its counters: plain increments, read by the main thread for metrics.
       this.control.w[this.runningWord]++;
       this.control.w[this.executedWord]++;
@@ -110,9 +108,9 @@ export class WorkerCore {
 
   /** True once the caller aborted the task in `slot` (ctx.signal polls this). */
   abortRequested(id: number): boolean {
-    const s = Atomics.load(this.control.w, this.control.stateWord(id & ID_SLOT_MASK));
-    return (s & TS_ABORT_FLAG) !== 0 || (s & TS_STATE_MASK) === TS_CANCELLED;
+    return this.control.states.abortRequested(id & ID_SLOT_MASK);
   }
+
 
   /**
    * An idle point (between top-level tasks, before parking): read mail the main thread sent (new
