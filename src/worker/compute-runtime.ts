@@ -8,8 +8,7 @@
 import { decodeThrown, encodeThrown } from "../common/error-codec.ts";
 import { WorkerCrashedError } from "../errors.ts";
 import {
-  ID_JOIN_BIT, ID_OWNER_SHIFT, JFS_DONE, JFS_FAILED, JFS_PENDING, JFS_TAKEN, JF_A, JF_ARG_A, JF_ARG_B,
-  JF_ARG_TYPE, JF_B, JF_GRAIN, JF_STATE, JF_TYPE, KIND_JOIN, KIND_RANGE, OP_KIND_SHIFT,
+  ID_JOIN_BIT, ID_OWNER_SHIFT, KIND_JOIN, KIND_RANGE, OP_KIND_SHIFT,
   OP_TYPE_SHIFT, REC_A, REC_B, REC_ID, REC_OP, REC_WORDS, WORKER_ALIVE, WORKER_STOLEN,
 } from "../shm/layout.ts";
 import { NEXT_CLOSED, NEXT_IDLE } from "../shm/work-finder.ts";
@@ -17,6 +16,7 @@ import type { TaskContext } from "./task-context.ts";
 import { LazySignal } from "./task-context.ts";
 import { IDLE_GATED, IDLE_RETIRE } from "./thread-role.ts";
 import type { WorkerCore } from "./worker-core.ts";
+import { FrameOutcome, JoinFrames, type RangeWords } from "./join-frame.ts";
 
 const JOIN_ID_MASK = 0xfff;
 /** Busy threads turn their event loop this often (ms); idle ones after this long parked. */
@@ -39,6 +39,8 @@ export class ComputeRuntime {
   private readonly backs: Int32Array[];
   /** Word index of this thread's join frame, per depth. */
   private readonly frames: number[];
+  /** The frames' words, shared with thieves (join-frame.ts). */
+  private readonly joinFrames: JoinFrames;
   private readonly ctx: TaskContext;
   private readonly signal: LazySignal;
   private readonly w: Int32Array;
@@ -48,6 +50,7 @@ export class ComputeRuntime {
     this.records = Array.from({ length: core.control.joinDepth }, () => new Int32Array(REC_WORDS));
     this.backs = Array.from({ length: core.control.joinDepth }, () => new Int32Array(REC_WORDS));
     this.frames = Array.from({ length: core.control.joinDepth }, (_, d) => core.control.frameWord(core.index, d));
+    this.joinFrames = new JoinFrames(core.control.w);
     this.signal = new LazySignal((id) => core.abortRequested(id));
     const self = this;
     this.ctx = {
@@ -185,9 +188,9 @@ export class ComputeRuntime {
   }
 
   /** Marks frame `depth` pending and pushes `rec` where others can steal it; -1 when nowhere has room. */
-  private publish(rec: Int32Array, depth: number): number {
+  private publish(rec: Int32Array, depth: number, range?: RangeWords): number {
     const fw = this.frames[depth]!;
-    this.w[fw + JF_STATE] = JFS_PENDING; // JOIN-J1 (plain: the push's atomic store of bottom publishes it)
+    this.joinFrames.pending(fw, range);
     return this.core.finder.push(rec) ? fw : -1;
   }
 
@@ -211,25 +214,22 @@ export class ComputeRuntime {
    * thread; the thief wakes us with unpark when it posts the result).
    */
   private awaitFrame(fw: number, discard: boolean): unknown {
-    const w = this.w;
+    const frames = this.joinFrames;
     const finder = this.core.finder;
     const other = new Int32Array(REC_WORDS);
-    const settled = () => {
-      const s = Atomics.load(w, fw + JF_STATE) & 0xf;
-      return s === JFS_DONE || s === JFS_FAILED || this.thiefDied(fw);
-    };
+    const settled = () => frames.outcome(fw) !== FrameOutcome.Open || this.thiefDied(fw);
     try {
       for (;;) {
-        const st = Atomics.load(w, fw + JF_STATE); // JOIN-J4
-        const s = st & 0xf;
-        if (s === JFS_DONE || s === JFS_FAILED) {
-          const value = this.core.codec.take(w[fw + JF_TYPE]!, w[fw + JF_A]!, w[fw + JF_B]!);
+        const outcome = frames.outcome(fw);
+        if (outcome !== FrameOutcome.Open) {
+          const value = this.core.codec.take(...frames.result(fw));
           if (discard) return undefined;
-          if (s === JFS_FAILED) throw decodeThrown(value); // the other half's error, in its own class
+          if (outcome === FrameOutcome.Failed) throw decodeThrown(value); // the other half's error, in its own class
           return value;
         }
-        if (this.thiefDied(fw)) {
-          throw new WorkerCrashedError(this.core.pool, st >>> 4, "it was running the other half of a join");
+        const thief = frames.thief(fw);
+        if (thief >= 0 && this.threadDied(thief)) {
+          throw new WorkerCrashedError(this.core.pool, thief, "it was running the other half of a join");
         }
         if (finder.tryNext(other)) {
           this.runRecord(other);
@@ -257,9 +257,12 @@ export class ComputeRuntime {
   }
 
   private thiefDied(fw: number): boolean {
-    const st = Atomics.load(this.w, fw + JF_STATE);
-    if ((st & 0xf) !== JFS_TAKEN) return false;
-    return Atomics.load(this.w, this.core.control.workerWord(st >>> 4, WORKER_ALIVE)) === 0;
+    const thief = this.joinFrames.thief(fw);
+    return thief >= 0 && this.threadDied(thief);
+  }
+
+  private threadDied(index: number): boolean {
+    return Atomics.load(this.w, this.core.control.workerWord(index, WORKER_ALIVE)) === 0;
   }
 
   /** A half another thread pushed (join or range): run it and post the result in its owner's frame. */
@@ -268,32 +271,28 @@ export class ComputeRuntime {
     const owner = (id >>> ID_OWNER_SHIFT) & JOIN_ID_MASK;
     const fw = this.core.control.frameWord(owner, id & JOIN_ID_MASK);
     const w = this.w;
-    Atomics.store(w, fw + JF_STATE, JFS_TAKEN | (this.core.index << 4));
+    const frames = this.joinFrames;
+    frames.taken(fw, this.core.index);
     if (owner !== this.core.index) w[this.core.control.workerWord(this.core.index, WORKER_STOLEN)]++; // own counter: plain
     const op = rec[REC_OP]!;
     const h = this.core.handlerOf(rec);
-    let state = JFS_DONE;
+    let failed = false;
     let result: unknown;
     try {
       if (((op >>> OP_KIND_SHIFT) & 3) === KIND_RANGE) {
-        const argType = w[fw + JF_ARG_TYPE]!;
-        const argA = w[fw + JF_ARG_A]!;
-        const argB = w[fw + JF_ARG_B]!;
+        const { grain, argType, argA, argB } = frames.range(fw);
         const arg = this.core.codec.peek(argType, argA, argB);
-        result = this.range(h, rec[REC_A]!, rec[REC_B]!, w[fw + JF_GRAIN]!, argType, argA, argB, arg);
+        result = this.range(h, rec[REC_A]!, rec[REC_B]!, grain, argType, argA, argB, arg);
       } else {
         result = this.call(h, this.core.takeArgument(rec));
       }
       this.core.codec.encode(result, "result", this.core.handlerNames[h], owner);
     } catch (e) {
-      state = JFS_FAILED;
+      failed = true;
       this.core.codec.encode(encodeThrown(e).wire, "error", "", owner);
     }
     const out = this.core.codec.out;
-    w[fw + JF_TYPE] = out[0]!;
-    w[fw + JF_A] = out[1]!;
-    w[fw + JF_B] = out[2]!;
-    Atomics.store(w, fw + JF_STATE, state); // JOIN-J5: publishes the three words above
+    frames.settle(fw, failed, out[0]!, out[1]!, out[2]!);
     if (owner !== this.core.index) this.core.finder.idle.unpark(owner); // a targeted unpark, after the store
   }
 
@@ -313,17 +312,12 @@ export class ComputeRuntime {
     if (e - s <= grain || depth >= this.core.control.joinDepth) return this.kernel(h, s, e, arg);
     const mid = s + Math.floor((e - s) / 2);
     const fw = this.frames[depth]!;
-    const w = this.w;
-    w[fw + JF_GRAIN] = grain;
-    w[fw + JF_ARG_TYPE] = argType;
-    w[fw + JF_ARG_A] = argA;
-    w[fw + JF_ARG_B] = argB; // published with the record, like the pending state
     const rec = this.records[depth]!;
     rec[REC_ID] = ID_JOIN_BIT | (this.core.index << ID_OWNER_SHIFT) | depth;
     rec[REC_OP] = h | (KIND_RANGE << OP_KIND_SHIFT);
     rec[REC_A] = mid;
     rec[REC_B] = e;
-    if (this.publish(rec, depth) < 0) return this.kernel(h, s, e, arg);
+    if (this.publish(rec, depth, { grain, argType, argA, argB }) < 0) return this.kernel(h, s, e, arg);
     this.depth = depth + 1;
     try {
       let left: unknown;
