@@ -7,7 +7,7 @@
 import { Doorbell } from "../shm/doorbell.ts";
 import { TaskStates } from "./task-state.ts";
 import {
-  HDR_MAGIC, JOIN_FRAME_WORDS, LINE, POOL_DOORBELL, POOL_JOIN_DEPTH, POOL_MAGIC, POOL_MAIN_WAITING,
+  HDR_MAGIC, JOIN_FRAME_WORDS, LINE, POOL_JOIN_DEPTH, POOL_MAGIC,
   POOL_MAIN_HOT, POOL_SLOTS, POOL_WORKERS, POOL_WORKER_INFO,
   WORKER_SEARCHING, attachHeader, poolControlBytes, poolJoinFrameWord, poolTaskStatesWord,
 } from "../shm/layout.ts";
@@ -81,4 +81,4 @@ export class PoolControl {
 }
 
 
-export { POOL_DOORBELL, POOL_MAIN_HOT, POOL_MAIN_WAITING, JOIN_FRAME_WORDS };
+export { POOL_MAIN_HOT, JOIN_FRAME_WORDS };

@@ -13,10 +13,6 @@ import { PlacementError, PoolBusyError, PoolClosedError, ThreadManagerError } fr
 import { threadPlacement } from "../platform/placement.ts";
 import type { NativeSetup } from "../worker/native-worker.ts";
 
-/** Resolved at the first start (inside a compiled executable it is looked up in $bunfs). */
-let native_url: URL | string | undefined;
-const NATIVE_URL = () => (native_url ??= workerEntry("../worker/native-worker.ts", import.meta.url));
-
 /** A running (or finished) native thread. */
 export interface NativeThread {
   /** `{pool}-{seat}`, as the kernel shows it. */
@@ -57,7 +53,7 @@ export class NativePool {
     if (seat < 0) throw new PoolBusyError(this.name, this.maxThreads, "threads running (max_threads); wait for one to exit");
     const href = module instanceof URL ? module.href : module.startsWith("file:") ? module : pathToFileURL(module).href;
     const placement = threadPlacement(this.name, this.placement, seat, coresForThread(this.placement, seat));
-    const worker = new Worker(NATIVE_URL());
+    const worker = new Worker(workerEntry("../worker/native-worker.ts", import.meta.url));
     const tid = Promise.withResolvers<number>();
     const exited = Promise.withResolvers<number>();
     tid.promise.catch(() => {}); // callers who only await `exited` must not see an unhandled rejection

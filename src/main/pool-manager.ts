@@ -10,9 +10,6 @@ import { allowedCores } from "../platform/cpus.ts";
 import type { PoolManagerMessage, PoolManagerSetup } from "../scaling/pool-manager-worker.ts";
 import type { TaskPool } from "./task-pool.ts";
 
-/** Resolved at the first start (inside a compiled executable it is looked up in $bunfs). */
-let worker_url: URL | string | undefined;
-const WORKER_URL = () => (worker_url ??= workerEntry("../scaling/pool-manager-worker.ts", import.meta.url));
 export const MANAGER_THREAD_NAME = "pool-manager";
 
 export class PoolManagerThread {
@@ -34,7 +31,7 @@ export class PoolManagerThread {
     const scaled = pools.filter((p) => p.seats.scaling !== undefined);
     if (scaled.length === 0) return undefined;
     const byName = new Map(scaled.map((p) => [p.name, p]));
-    const worker = new Worker(WORKER_URL());
+    const worker = new Worker(workerEntry("../scaling/pool-manager-worker.ts", import.meta.url));
     const exited = new Promise<void>((resolve) => worker.addEventListener("close", () => resolve()));
     const stop = new SharedArrayBuffer(4);
     const setup: PoolManagerSetup = {

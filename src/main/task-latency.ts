@@ -42,46 +42,51 @@ export class TaskLatency {
 
   constructor(private readonly timings: TaskTimings) {}
 
-  /** The current window; with `reset`, the next one opens now. */
-  window(reset = false): LatencyMetrics {
+  /**
+   * One read of the threads' counts per histogram: the current window (with `reset`, the next one
+   * opens now) and the cumulative Prometheus buckets, from the same counts.
+   */
+  read(reset = false): { latency: LatencyMetrics; histograms: { wait: LatencyHistogram; run: LatencyHistogram } } {
     const now = Date.now();
-    const out: LatencyMetrics = { windowStart: this.windowStart, windowMs: now - this.windowStart, wait: this.summary(0, reset), run: this.summary(1, reset) };
+    const [wait, run] = ([0, 1] as const).map((which) => {
+      const counts = new Float64Array(BUCKETS);
+      const sumUs = this.timings.collect(which, counts);
+      return { summary: this.summary(which, counts, sumUs, reset), histogram: histogram(counts, sumUs) };
+    });
+    const latency: LatencyMetrics = { windowStart: this.windowStart, windowMs: now - this.windowStart, wait: wait!.summary, run: run!.summary };
     if (reset) this.windowStart = now;
-    return out;
+    return { latency, histograms: { wait: wait!.histogram, run: run!.histogram } };
   }
 
-  /** Cumulative counts since start, in Prometheus' shape. */
-  histogram(which: 0 | 1): LatencyHistogram {
-    const counts = new Float64Array(BUCKETS);
-    const sumUs = this.timings.collect(which, counts);
-    const buckets: Array<[number, number]> = [];
-    let cumulative = 0;
-    let i = 0;
-    for (const le of LE_US) {
-      while (i < BUCKETS && bucketTop(i) < le) cumulative += counts[i++]!;
-      buckets.push([le / 1e6, cumulative]);
-    }
-    while (i < BUCKETS) cumulative += counts[i++]!;
-    return { count: cumulative, sumSeconds: sumUs / 1e6, buckets };
-  }
-
-  private summary(which: 0 | 1, reset: boolean): LatencySummary {
-    const now = new Float64Array(BUCKETS);
-    const sum = this.timings.collect(which, now);
+  /** The window of `which`: `total` (counts since start) minus the copy taken when it opened. */
+  private summary(which: 0 | 1, total: Float64Array, sumUs: number, reset: boolean): LatencySummary {
     const base = this.base[which]!;
     const counts = new Float64Array(BUCKETS);
     let count = 0;
-    for (let i = 0; i < BUCKETS; i++) count += counts[i] = now[i]! - base[i]!;
+    for (let i = 0; i < BUCKETS; i++) count += counts[i] = total[i]! - base[i]!;
     const out = {
-      count, meanMs: count > 0 ? (sum - this.baseSum[which]!) / count / 1000 : 0,
+      count, meanMs: count > 0 ? (sumUs - this.baseSum[which]!) / count / 1000 : 0,
       p50: percentile(counts, count, 0.5), p90: percentile(counts, count, 0.9), p99: percentile(counts, count, 0.99), max: percentile(counts, count, 1),
     };
     if (reset) {
-      base.set(now);
-      this.baseSum[which] = sum;
+      base.set(total);
+      this.baseSum[which] = sumUs;
     }
     return out;
   }
+}
+
+/** Cumulative counts since start, in Prometheus' shape. */
+function histogram(counts: Float64Array, sumUs: number): LatencyHistogram {
+  const buckets: Array<[number, number]> = [];
+  let cumulative = 0;
+  let i = 0;
+  for (const le of LE_US) {
+    while (i < BUCKETS && bucketTop(i) < le) cumulative += counts[i++]!;
+    buckets.push([le / 1e6, cumulative]);
+  }
+  while (i < BUCKETS) cumulative += counts[i++]!;
+  return { count: cumulative, sumSeconds: sumUs / 1e6, buckets };
 }
 
 /** The value (ms) at or below which a fraction `q` of the samples fall; 0 with no samples. */

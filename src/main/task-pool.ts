@@ -241,8 +241,7 @@ export abstract class TaskPool {
       threadsByRole: threadsByRole(threads), scaler: scalerMetrics(this),
       queueDepth: this.queues.pending() + this.batched, mainWakeups: this.pump.wakeups,
       stolen: threads.reduce((n, t) => n + t.stolen, 0), threads,
-      latency: this.latency.window(options?.resetWindow === true),
-      histograms: { wait: this.latency.histogram(0), run: this.latency.histogram(1) },
+      ...this.latency.read(options?.resetWindow === true),
       arena: {
         segments: this.store.count, maxSegments: this.maxSegments, bytes: this.store.capacity,
         argumentBytes: this.argBytes, waiting: this.admission.waiting, sharedBuffers: this.shared.size,

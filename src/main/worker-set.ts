@@ -12,10 +12,6 @@ import { PlacementError, ServeError, ThreadManagerError } from "../errors.ts";
 import type { ServingAt } from "../worker/pool-server.ts";
 import { threadName } from "../platform/placement.ts";
 
-/** Resolved at the first start (inside a compiled executable it is looked up in $bunfs). */
-let worker_url: URL | string | undefined;
-const WORKER_URL = () => (worker_url ??= workerEntry("../worker/pool-worker.ts", import.meta.url));
-
 export interface PoolThread {
   readonly index: number;
   readonly worker: Worker;
@@ -63,7 +59,7 @@ export class WorkerSet {
    * be awaited in a program that has nothing else to do yet.
    */
   start(index: number, unrefNow = false): Promise<PoolThread> {
-    const worker = new Worker(WORKER_URL());
+    const worker = new Worker(workerEntry("../worker/pool-worker.ts", import.meta.url));
     if (unrefNow) worker.unref();
     this.starting.add(index);
     const { port1, port2 } = new MessageChannel();

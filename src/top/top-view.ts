@@ -34,8 +34,9 @@ const one = (s: Scrape | undefined, name: string, pool: string) => pick(s, name,
 export function quantile(now: Scrape, before: Scrape | undefined, name: string, pool: string, q: number): number {
   const buckets = (s: Scrape | undefined) => new Map(pick(s, `${name}_bucket`, pool).map((x) => [x.labels.le!, x.value]));
   const cur = buckets(now);
+  const earlier = buckets(before);
   // A count that went down: the process restarted; count from zero, as Prometheus' rate() does.
-  const prev = [...cur].some(([le, v]) => v < (buckets(before).get(le) ?? 0)) ? new Map<string, number>() : buckets(before);
+  const prev = [...cur].some(([le, v]) => v < (earlier.get(le) ?? 0)) ? new Map<string, number>() : earlier;
   const rows = [...cur].map(([le, v]) => ({ le: le === "+Inf" ? Infinity : Number(le), n: v - (prev.get(le) ?? 0) })).sort((a, b) => a.le - b.le);
   const total = rows.at(-1)?.n ?? 0;
   if (total <= 0) return 0;
