@@ -23,36 +23,7 @@ byte SEARCHING = 0, SLEEPING = 0;
 bool SHUTDOWN = false;
 byte park[W];
 
-/* PARK-N1 .. PARK-N5: wake one sleeper unless a searcher will find the work. */
-inline notifyOne() {
-  do
-  :: SEARCHING != 0 -> break                        /* PARK-N1 */
-  :: else ->
-     if
-     :: SLEEPING == 0 -> break                      /* PARK-N2 */
-     :: else ->
-        atomic { won = (SEARCHING == 0); if :: won -> SEARCHING = 1 :: else -> skip fi }   /* PARK-N3 */
-        if
-        :: !won -> break
-        :: else ->
-           j = 0; found = false;
-           do                                       /* PARK-N4: lowest sleeper first */
-           :: j < W ->
-              atomic { found = (park[j] == PARKED); if :: found -> park[j] = NOTIFIED :: else -> skip fi };
-              if :: found -> SLEEPING--; break :: else -> j++ fi
-           :: else -> break
-           od;
-           if
-           :: found -> break
-           :: else ->
-              atomic { SEARCHING--; last = (SEARCHING == 0) };   /* PARK-N5 */
-              seen = work;
-              if :: last && seen > 0 -> skip :: else -> break fi   /* last searcher: again */
-           fi
-        fi
-     fi
-  od
-}
+#include "notify-one.inc"
 
 proctype producer() {
   byte k = 0, j, seen;
