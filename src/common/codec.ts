@@ -243,7 +243,7 @@ export class ValueCodec {
     }
     const bytes = new ArrayBuffer(length);
     const written = write(new Uint8Array(bytes));
-    return this.set(tag | T_OUTSIDE, this.shared.sendParcel(this.to, bytes), written);
+    return this.set(tag | T_OUTSIDE, this.shared.sendParcel(this.to, bytes), written); // ARENA-W1: a parcel, never a wait
   }
 
   private putString(s: string): number {

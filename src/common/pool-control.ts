@@ -9,7 +9,7 @@ import { TaskStates } from "./task-state.ts";
 import {
   HDR_MAGIC, JOIN_FRAME_WORDS, LINE, POOL_JOIN_DEPTH, POOL_MAGIC,
   POOL_MAIN_HOT, POOL_SLOTS, POOL_WORKERS, POOL_WORKER_INFO,
-  WORKER_SEARCHING, attachHeader, poolControlBytes, poolJoinFrameWord, poolTaskStatesWord,
+  WORKER_ALIVE, WORKER_SEARCHING, WORKER_TID, attachHeader, poolControlBytes, poolJoinFrameWord, poolTaskStatesWord,
 } from "../shm/layout.ts";
 
 export class PoolControl {
@@ -77,6 +77,31 @@ export class PoolControl {
   /** Worker side: mirror of the searcher slot, so the main thread can release it if this worker dies. */
   setSearching(i: number, on: boolean): void {
     Atomics.store(this.w, this.workerWord(i, WORKER_SEARCHING), on ? 1 : 0);
+  }
+
+  /** Main, after worker i died: takes its searcher mirror (true when it held a slot to give back). */
+  takeSearching(i: number): boolean {
+    return Atomics.exchange(this.w, this.workerWord(i, WORKER_SEARCHING), 0) === 1;
+  }
+
+  // Seat liveness (WORKER_ALIVE): 1 from the thread's ready handshake until it retires or dies.
+
+  /** Worker i, before it says ready: its tid, then alive. */
+  seatReady(i: number, tid: number): void {
+    Atomics.store(this.w, this.workerWord(i, WORKER_TID), tid);
+    Atomics.store(this.w, this.workerWord(i, WORKER_ALIVE), 1);
+  }
+
+  /**
+   * Worker i retiring, or main after it died: join owners waiting on a half it took give up
+   * (they look when woken), and the pool manager stops counting it.
+   */
+  seatGone(i: number): void {
+    Atomics.store(this.w, this.workerWord(i, WORKER_ALIVE), 0);
+  }
+
+  seatAlive(i: number): boolean {
+    return Atomics.load(this.w, this.workerWord(i, WORKER_ALIVE)) === 1;
   }
 }
 

@@ -63,7 +63,7 @@ export class Admission {
         continue;
       }
       if (needed !== 0) {
-        if (this.grow()) continue;
+        if (this.grow()) continue; // ARENA-M3
         return;
       }
       this.remove();

@@ -6,13 +6,13 @@
  * still in its deque stay there for the others to steal.
  */
 import { WorkerCrashedError } from "../errors.ts";
-import { WORKER_ALIVE, WORKER_RUNNING, WORKER_SEARCHING } from "../shm/layout.ts";
+import { WORKER_RUNNING } from "../shm/layout.ts";
 import type { TaskPool } from "./task-pool.ts";
 
 export function repairAfterDeath(pool: TaskPool, index: number, detail: string): void {
   const { control, queues, tasks } = pool;
   const w = control.w;
-  Atomics.store(w, control.workerWord(index, WORKER_ALIVE), 0);
+  control.seatGone(index);
   // Join owners parked for a half this thread took look at WORKER_ALIVE when woken (targeted unpark).
   for (let i = 0; i < pool.threads; i++) if (i !== index) queues.idle.unpark(i);
   pool.pump.drain();
@@ -24,7 +24,7 @@ export function repairAfterDeath(pool: TaskPool, index: number, detail: string):
       pool.closeTask(slot);
     }
   });
-  const searching = Atomics.exchange(w, control.workerWord(index, WORKER_SEARCHING), 0) === 1;
+  const searching = control.takeSearching(index);
   Atomics.store(w, control.workerWord(index, WORKER_RUNNING), 0);
   queues.idle.releaseDeadWorker(index, searching);
   if (pool.closing || !pool.seats.replacesOnDeath(index)) return; // a standalone seat stays free: the manager asks again if needed

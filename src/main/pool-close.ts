@@ -60,7 +60,7 @@ async function whenIdle(pool: TaskPool): Promise<void> {
     if (pool.tasks.pending > 0) await pool.tasks.whenDrained();
     else {
       // Nothing in flight, so nothing will drain: admit here (an empty store fits the head:
-      // PROTOCOL.md, "Progress", 2); the admitted tasks then drain above.
+      // PROTOCOL.md, "Progress"); the admitted tasks then drain above.
       pool.admission.admit();
       await new Promise((resolve) => setTimeout(resolve, 1));
     }

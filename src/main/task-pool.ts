@@ -152,7 +152,7 @@ export abstract class TaskPool {
     const maxPayload = o.maxPayloadBytes ?? DEFAULT_MAX_PAYLOAD_BYTES;
     this.codec = new ValueCodec(this.store, this.shared, {
       maxPayload,
-      admit: (bytes) => this.argBytes + bytes <= this.store.capacity / 2,
+      admit: (bytes) => this.argBytes + bytes <= this.store.capacity / 2, // ARENA-S1: the arguments' share
     });
     this.tasks = new TaskTable(this.control);
     this.timings = TaskTimings.allocate(slots, o.threads);
@@ -167,7 +167,7 @@ export abstract class TaskPool {
       },
       afterDrain: (emptied) => {
         if (emptied) this.shared.settle(); // no completion left can name a released buffer
-        if (this.admission.waiting > 0) this.admission.admit();
+        if (this.admission.waiting > 0) this.admission.admit(); // ARENA-M2
       },
       flushSubmissions: () => this.flush(),
       complete: (r, at) => this.complete(r, at),
@@ -301,7 +301,7 @@ export abstract class TaskPool {
       encode: () => encode(arg, handler),
       enqueue: () => this.enqueue(h, kind, handler, signal, settle),
     };
-    this.admission.wait(task, alone);
+    this.admission.wait(task, alone); // ARENA-M1: no room; run() returns, nothing blocks
     return settle.promise;
   }
 
@@ -347,7 +347,7 @@ export abstract class TaskPool {
   closeTask(slot: number): void {
     const e = this.tasks.entries[slot];
     if (e === undefined) return;
-    this.argBytes -= e.argBytes;
+    this.argBytes -= e.argBytes; // ARENA-M4
     if (e.transients) for (const id of e.transients) this.shared.release(id);
     this.tasks.close(slot);
   }

@@ -115,13 +115,13 @@ export class WorkerSet {
               : new ThreadManagerError("ERR_MODULE_LOAD", `pool "${this.pool}": ${msg.error}`));
         } else if (msg.type === "retired") {
           // Left the pool cleanly after its idle time (standalone): read its last mail, free the seat
-          // (the thread holds nothing of it any more: PROTOCOL.md, X1-X3), then end it; not a death.
+          // (the thread holds nothing of it any more), then end it; not a death.
           if (this.seats[index]?.worker === worker) {
             this.onRetire(this.seats[index]!);
-            this.seats[index] = undefined;
+            this.seats[index] = undefined; // RETIRE-M1
           }
           this.retiring.add(worker);
-          worker.terminate();
+          worker.terminate(); // RETIRE-M2
         } else if (msg.type === "stopped") {
           worker.terminate();
         }

@@ -11,7 +11,7 @@ import { PoolControl } from "../common/pool-control.ts";
 import type { PoolScaling } from "../config/types.ts";
 import { DequeStealer } from "../shm/deque.ts";
 import { Injector } from "../shm/injector.ts";
-import { POOL_ARRIVALS, POOL_SPAWNS_WANTED, WORKER_ALIVE, WORKER_FINISHED, WORKER_RUNNING } from "../shm/layout.ts";
+import { POOL_ARRIVALS, POOL_SPAWNS_WANTED, WORKER_FINISHED, WORKER_RUNNING } from "../shm/layout.ts";
 import { IdleState } from "../shm/idle.ts";
 import { ManagerGate } from "../shm/manager-gate.ts";
 import { dynamicSeats, roleOfSeat } from "../common/thread-roles.ts";
@@ -125,7 +125,7 @@ export class PoolSampler {
   }
 
   private alive(i: number): boolean {
-    return Atomics.load(this.control.w, this.control.workerWord(i, WORKER_ALIVE)) === 1;
+    return this.control.seatAlive(i);
   }
 
   private finished(): number {

@@ -176,7 +176,7 @@ export class PayloadArena {
     for (; c < n; c++) {
       if (this.rings[c]!.pop(this.scratch, 0)) {
         const index = this.scratch[0]!;
-        Atomics.store(this.states[c]!, index, BLOCK_USED);
+        Atomics.store(this.states[c]!, index, BLOCK_USED); // ARENA-A1
         return this.tag | (c << ARENA_CLASS_SHIFT) | index;
       }
     }
@@ -191,7 +191,7 @@ export class PayloadArena {
     if (handle < 0 || (handle & ~((1 << ARENA_SEGMENT_SHIFT) - 1)) !== this.tag || states === undefined || index >= this.counts[c]!) {
       throw new InvalidArgumentError("arena.free(handle)", `got ${handle}, which is no block of this arena`);
     }
-    if (Atomics.compareExchange(states, index, BLOCK_USED, BLOCK_FREE) !== BLOCK_USED) {
+    if (Atomics.compareExchange(states, index, BLOCK_USED, BLOCK_FREE) !== BLOCK_USED) { // ARENA-F1
       throw new InvalidArgumentError("arena.free(handle)", `block ${handle} is not allocated (freed twice?)`);
     }
     this.scratch[0] = index;

@@ -163,7 +163,7 @@ export class DequeOwner extends DequeView {
   }
 
   /**
-   * DQ-O5 (tokio's push_overflow): claims the older half of the deque from the top with one CAS and
+   * Spill (tokio's push_overflow): claims the older half of the deque from the top with one CAS and
    * appends it to the injector. Safe without per-item CAS because only the owner moves bottom, and
    * the owner is here, not popping. Records the injector cannot take go back in at the bottom.
    * Returns true when at least one slot was freed.
@@ -183,7 +183,7 @@ export class DequeOwner extends DequeView {
         const s = this.slot((t + k) | 0);
         for (let i = 0; i < rw; i++) scratch[k * rw + i] = w[s + i]!;
       }
-      const seen = Atomics.compareExchange(w, DEQ_TOP, t, (t + n) | 0);
+      const seen = Atomics.compareExchange(w, DEQ_TOP, t, (t + n) | 0); // DQ-O5: one CAS over n slots
       if (seen === t) break;
       t = seen;
     }
@@ -216,7 +216,7 @@ export class DequeStealer extends DequeView {
 
   /**
    * Steals up to `max` records (at most half of what the deque holds, at least one), one CAS each:
-   * a single CAS over several slots could take records the owner is popping (PROTOCOL.md, DQ-T3).
+   * a single CAS over several slots could take records the owner is popping (PROTOCOL.md, "Deque").
    * Returns how many were taken; 0 means empty or lost every race.
    */
   stealBatch(dst: Int32Array, dstOffset: number, max: number): number {
@@ -225,7 +225,7 @@ export class DequeStealer extends DequeView {
     let n = 0;
     let retries = 0;
     while (n < want) {
-      const r = this.steal(dst, dstOffset + n * this.recordWords);
+      const r = this.steal(dst, dstOffset + n * this.recordWords); // DQ-T3: one CAS per record
       if (r === Steal.Success) n++;
       else if (r === Steal.Empty || ++retries > 8) break;
     }

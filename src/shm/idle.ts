@@ -16,9 +16,10 @@
  * Protocol and proof: PROTOCOL.md, section "Park and unpark".
  */
 import { InvalidArgumentError } from "../errors.ts";
+import { ManagerGate } from "./manager-gate.ts";
 import {
-  GATE_CLOSED, GATE_OPEN, HDR_MAGIC, IDLE_MAGIC, IDLE_NUM_WORKERS, IDLE_PARK_WORDS, IDLE_SEARCHING, IDLE_SHUTDOWN, IDLE_SLEEPING,
-  LINE, PARK_AWAKE, PARK_NOTIFIED, PARK_PARKED, attachHeader, checkRoom, gateWord, idleBytes, type SharedRef,
+  HDR_MAGIC, IDLE_MAGIC, IDLE_NUM_WORKERS, IDLE_PARK_WORDS, IDLE_SEARCHING, IDLE_SHUTDOWN, IDLE_SLEEPING,
+  LINE, PARK_AWAKE, PARK_NOTIFIED, PARK_PARKED, attachHeader, checkRoom, idleBytes, type SharedRef,
 } from "./layout.ts";
 
 /** How a park ended. */
@@ -44,6 +45,8 @@ export class IdleState {
   readonly workers: number;
   readonly maxSearching: number;
   private readonly w: Int32Array;
+  /** The dynamic threads' gate words beside the park words (manager-gate.ts owns them). */
+  private readonly gates: ManagerGate;
 
   private constructor(ref: SharedRef, private readonly hasWork: WorkProbe) {
     const header = attachHeader("idle state", ref, IDLE_MAGIC);
@@ -51,6 +54,7 @@ export class IdleState {
     this.workers = header[IDLE_NUM_WORKERS]!;
     this.maxSearching = Math.max(1, this.workers >> 1);
     this.w = new Int32Array(ref.buffer, ref.byteOffset, idleBytes(this.workers) / 4);
+    this.gates = ManagerGate.attach(ref);
   }
 
   static bytesFor(workers: number): number {
@@ -128,8 +132,7 @@ export class IdleState {
     Atomics.store(w, IDLE_SHUTDOWN, 1);
     for (let i = 0; i < this.workers; i++) {
       this.unpark(i); // woken workers see SHUTDOWN
-      const gate = gateWord(i); // GATE-G5 (manager-gate.ts): after SHUTDOWN, open
-      if (Atomics.exchange(w, gate, GATE_OPEN) === GATE_CLOSED) Atomics.notify(w, gate);
+      this.gates.openForShutdown(i);
     }
   }
 

@@ -83,6 +83,12 @@ export class ManagerGate {
     return true;
   }
 
+  /** Shutdown, after SHUTDOWN is set (idle.ts): opens worker i's gate whatever its state, waking a closed one. */
+  openForShutdown(i: number): void {
+    const word = gateWord(i);
+    if (Atomics.exchange(this.w, word, GATE_OPEN) === GATE_CLOSED) Atomics.notify(this.w, word); // GATE-G5
+  }
+
   /** True while worker i waits behind its gate (or is about to). */
   isClosed(i: number): boolean {
     return Atomics.load(this.w, gateWord(i)) === GATE_CLOSED;

@@ -96,8 +96,7 @@ export class WorkFinder {
       const r = this.round(dst);
       if (r !== PARK) return r === FOUND ? NEXT_FOUND : NEXT_CLOSED;
       const how = this.idle.park(this.index, parkMs);
-      this.woke(how);
-      if (how === Wake.TimedOut) return NEXT_IDLE;
+      if (this.idleAfter(how)) return NEXT_IDLE;
     }
   }
 
@@ -107,8 +106,7 @@ export class WorkFinder {
       const r = this.round(dst);
       if (r !== PARK) return r === FOUND ? NEXT_FOUND : NEXT_CLOSED;
       const how = await this.idle.parkAsync(this.index, parkMs);
-      this.woke(how);
-      if (how === Wake.TimedOut) return NEXT_IDLE;
+      if (this.idleAfter(how)) return NEXT_IDLE;
     }
   }
 
@@ -134,7 +132,7 @@ export class WorkFinder {
    * half sleeps here, visible to producers as a sleeper, so new work wakes it too.
    */
   parkUntil(until: () => boolean): void {
-    this.woke(this.idle.park(this.index, Infinity, until));
+    this.idleAfter(this.idle.park(this.index, Infinity, until)); // no time-out: never idle
   }
 
   /** Gives back a searcher slot this worker holds (after parkUntil woke it as a searcher and it found nothing). */
@@ -168,8 +166,13 @@ export class WorkFinder {
     }
   }
 
-  private woke(how: Wake): void {
-    if (how === Wake.Notified) this.searching = true; // the notifier counted us as a searcher
+  /**
+   * After a park: a notified worker is a searcher (the notifier counted it). True when the park
+   * timed out, the only park after which a thread may leave the pool (retire, or its gate).
+   */
+  private idleAfter(how: Wake): boolean {
+    if (how === Wake.Notified) this.searching = true;
+    return how === Wake.TimedOut; // RETIRE-X1
   }
 
   private found(): Round {

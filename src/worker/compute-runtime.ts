@@ -9,7 +9,7 @@ import { decodeThrown, encodeThrown } from "../common/error-codec.ts";
 import { WorkerCrashedError } from "../errors.ts";
 import {
   ID_JOIN_BIT, ID_OWNER_SHIFT, KIND_JOIN, KIND_RANGE, OP_KIND_SHIFT,
-  OP_TYPE_SHIFT, REC_A, REC_B, REC_ID, REC_OP, REC_WORDS, WORKER_ALIVE, WORKER_STOLEN,
+  OP_TYPE_SHIFT, REC_A, REC_B, REC_ID, REC_OP, REC_WORDS, WORKER_STOLEN,
 } from "../shm/layout.ts";
 import { NEXT_CLOSED, NEXT_IDLE } from "../shm/work-finder.ts";
 import type { TaskContext } from "./task-context.ts";
@@ -156,8 +156,8 @@ export class ComputeRuntime {
     const depth = this.depth;
     if (depth >= this.core.control.joinDepth) return [this.call(ha, a[1]), this.call(hb, b[1])];
     const codec = this.core.codec;
-    // No arena room for b's argument: run both halves here (nothing waits for room; PROTOCOL.md, "Progress").
-    if (codec.encode(b[1], "join argument", b[0]) !== 0) return [this.call(ha, a[1]), this.call(hb, b[1])];
+    // No arena room for b's argument: run both halves here (nothing waits for room).
+    if (codec.encode(b[1], "join argument", b[0]) !== 0) return [this.call(ha, a[1]), this.call(hb, b[1])]; // ARENA-W2
     const type = codec.out[0]!;
     const rec = this.records[depth]!;
     rec[REC_ID] = ID_JOIN_BIT | (this.core.index << ID_OWNER_SHIFT) | depth;
@@ -262,7 +262,7 @@ export class ComputeRuntime {
   }
 
   private threadDied(index: number): boolean {
-    return Atomics.load(this.w, this.core.control.workerWord(index, WORKER_ALIVE)) === 0;
+    return !this.core.control.seatAlive(index);
   }
 
   /** A half another thread pushed (join or range): run it and post the result in its owner's frame. */

@@ -4,7 +4,6 @@
  * which handlers it has, then serves tasks from shared memory until the pool shuts down.
  */
 import { handlerNames, type PoolWorkerHello, type PoolWorkerSetup } from "../common/pool-setup.ts";
-import { WORKER_ALIVE, WORKER_TID } from "../shm/layout.ts";
 import { gettid } from "../platform/libc.ts";
 import { placeSelf } from "../platform/placement.ts";
 import { AsyncRuntime } from "./async-runtime.ts";
@@ -49,8 +48,7 @@ self.onmessage = async (event: MessageEvent<PoolWorkerSetup>) => {
   const tid = gettid();
   const names = handlerNames(mod);
   const core = new WorkerCore(setup, mod, names);
-  Atomics.store(core.control.w, core.control.workerWord(setup.index, WORKER_TID), tid);
-  Atomics.store(core.control.w, core.control.workerWord(setup.index, WORKER_ALIVE), 1);
+  core.control.seatReady(setup.index, tid);
   hello({ type: "ready", handlers: names, tid, serving: server?.at });
   let ended: "closed" | "retired";
   if (setup.kind === "compute") {
@@ -67,8 +65,8 @@ self.onmessage = async (event: MessageEvent<PoolWorkerSetup>) => {
   }
   if (ended === "retired") {
     // Left the pool cleanly (no task held, deque empty): say so first, so the exit is not read as a crash.
-    Atomics.store(core.control.w, core.control.workerWord(setup.index, WORKER_ALIVE), 0);
-    hello({ type: "retired" });
+    core.control.seatGone(setup.index); // RETIRE-X2
+    hello({ type: "retired" }); // RETIRE-X3
     return;
   }
   self.postMessage({ type: "stopped" });
