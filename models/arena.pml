@@ -26,12 +26,13 @@
 #define NONE 0           /* no block: inline, or a parcel */
 #define SMALL_BLOCK 1
 #define BIG_BLOCK 2
+#include "liveness.inc"
 
 byte freeSmall = SMALL, freeBig = BIG;
 chan queue = [T] of { byte };
 chan done = [T] of { byte };
 byte argBlock[T], resBlock[T], runs[T];
-bool finished = false;
+bool mainDone = false;
 
 /* ARENA-A1: the smallest class that fits, falling through to larger ones; got = NONE: no room. */
 inline tryAlloc(size, got) {
@@ -85,7 +86,7 @@ proctype main() {
   :: completed == T -> break
   od;
   assert(head == T && pending == 0 && argBytes == 0 && freeSmall == SMALL && freeBig == BIG);
-  finished = true
+  mainDone = true
 }
 
 proctype worker() {
@@ -109,7 +110,8 @@ end:
 
 init {
   atomic { run main(); run worker(); run worker() }
-  finished;
+  mainDone;
   byte k = 0;
-  do :: k < T -> assert(runs[k] == 1); k++ :: else -> break od
+  do :: k < T -> assert(runs[k] == 1); k++ :: else -> break od;
+  finished = true
 }

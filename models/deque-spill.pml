@@ -13,6 +13,7 @@
 #define CAP 4
 #define HALF 2
 #define N 5
+#include "liveness.inc"
 
 short top = 0;
 short bottom = 0;
@@ -102,6 +103,7 @@ proctype thief() {
 init {
   byte i;
   atomic { run owner(); run thief() }
-  (_nr_pr == 1);
-  for (i : 1 .. N) { assert(taken[i] == 1) }
+  OTHERS_DONE;
+  for (i : 1 .. N) { assert(taken[i] == 1) };
+  finished = true
 }

@@ -8,6 +8,7 @@
  */
 #define CAP 2
 #define N 3
+#include "liveness.inc"
 
 short top = 0;            /* TOP: advanced only by CAS (or the owner's spill, not modelled) */
 short bottom = 0;         /* BOTTOM: written by the owner only */
@@ -79,6 +80,7 @@ proctype thief() {
 init {
   byte i;
   atomic { run owner(); run thief(); run thief() }
-  (_nr_pr == 1);
-  for (i : 1 .. N) { assert(taken[i] == 1) }
+  OTHERS_DONE;
+  for (i : 1 .. N) { assert(taken[i] == 1) };
+  finished = true
 }

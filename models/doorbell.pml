@@ -10,6 +10,7 @@
 #define WORKERS 2
 #define PER_WORKER 2
 #define TOTAL (WORKERS * PER_WORKER)
+#include "liveness.inc"
 
 byte published = 0;       /* completions in the ring (the ring itself: the injector model) */
 byte drained = 0;
@@ -57,6 +58,7 @@ proctype main() {
 
 init {
   atomic { run worker(); run worker(); run main() }
-  (_nr_pr == 1);
-  assert(drained == TOTAL && MAIN_WAITING == 0)
+  OTHERS_DONE;
+  assert(drained == TOTAL && MAIN_WAITING == 0);
+  finished = true
 }

@@ -11,6 +11,7 @@
  */
 #define OPEN 0
 #define CLOSED 1
+#include "liveness.inc"
 
 bit gate = OPEN;
 bool SHUTDOWN = false;
@@ -45,6 +46,7 @@ proctype poolManager() {
 
 init {
   atomic { run dynamicThread(); run poolManager() }
-  (_nr_pr == 1);
-  assert(out)
+  OTHERS_DONE;
+  assert(out);
+  finished = true
 }

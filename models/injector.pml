@@ -13,6 +13,7 @@
 #define PER_PRODUCER 2
 #define PRODUCERS 2
 #define TOTAL (PER_PRODUCER * PRODUCERS)
+#include "liveness.inc"
 
 byte tail = 0;            /* TAIL: next position to produce */
 byte head = 0;            /* HEAD: next position to consume */
@@ -78,6 +79,7 @@ init {
   byte i;
   seq[0] = 0; seq[1] = 1;                         /* I1 */
   atomic { run producer(1); run producer(2); run consumer(); run consumer() }
-  (_nr_pr == 1);                                  /* everyone else finished */
-  for (i : 1 .. TOTAL) { assert(taken[i] == 1) }  /* none lost, none twice */
+  OTHERS_DONE;                                  /* everyone else finished */
+  for (i : 1 .. TOTAL) { assert(taken[i] == 1) }  /* none lost, none twice */;
+  finished = true
 }

@@ -16,6 +16,7 @@
 #define AWAKE 0
 #define PARKED 1
 #define RESULT 7
+#include "liveness.inc"
 
 byte frameState = 0;
 byte frameResult = 0;      /* the frame's result words (plain writes, published by the state store) */
@@ -71,6 +72,7 @@ proctype thief() {
 
 init {
   atomic { run owner(); run thief() }
-  (_nr_pr == 1);
-  assert(runsOfB == 1 && got == RESULT)
+  OTHERS_DONE;
+  assert(runsOfB == 1 && got == RESULT);
+  finished = true
 }

@@ -17,6 +17,7 @@
 #define AWAKE 0
 #define PARKED 1
 #define NOTIFIED 2
+#include "liveness.inc"
 
 byte work = 0, consumed = 0;
 byte SEARCHING = 0, SLEEPING = 0;
@@ -98,7 +99,8 @@ again: skip
 
 init {
   atomic { run producer(); run worker(0); run worker(1) }
-  (_nr_pr == 1);
+  OTHERS_DONE;
   assert(consumed == TOTAL && work == 0);
-  assert(SLEEPING == 0 && SEARCHING == 0)
+  assert(SLEEPING == 0 && SEARCHING == 0);
+  finished = true
 }

@@ -2,11 +2,13 @@
  * Standalone threads: spawn and retire (src/worker/thread-role.ts, src/worker/pool-worker.ts,
  * src/main/worker-set.ts, src/main/thread-seats.ts; PROTOCOL.md "Manager gate and scaling",
  * RETIRE-X1..X3, RETIRE-M1..M2) in a pool with no static thread, the case where the manager's tick
- * is the only way in. A producer publishes 2 records and notifies after each (PARK-N1..N5); standalone
- * threads in 2 seats take work, search, park with a time-out (Spin lets any park time out) and retire
- * when a park times out; the pool manager asks for a thread whenever a record waits (its starvation
- * or hog tick; at most 4 starts in all, which no run here needs more than); the main thread starts one in a free seat and frees
- * a seat when its thread says it retired.
+ * is the only way in. A producer publishes 2 records and notifies after each (PARK-N1..N5);
+ * standalone threads in 2 seats take work, search, park with a time-out (Spin lets any park time
+ * out) and retire when a park times out; the pool manager asks for a thread whenever a record waits
+ * (its starvation or hog tick; at most 4 starts in all: with 3 a run strands a record, with 4 none
+ * does); the main thread starts one in a free seat and frees a seat when its thread says it
+ * retired. Its messages (asks, retired) come through one mailbox in arrival order, as the real
+ * event loop takes them.
  * Checks: each record taken once; none left behind when everything stops (a record stranded with
  * no thread to take it and no tick to bring one); a retiring thread holds nothing (its park word
  * AWAKE, counted neither as sleeper nor searcher); a seat gets a new thread only after its old one
@@ -15,7 +17,11 @@
  * notified (counted as a searcher, PARK-R3) leaves with its searcher slot.
  */
 #define W 2
+#ifdef LIVENESS
+#define TOTAL 1                                    /* the liveness run: with 2, 73 M states visited, 40 s */
+#else
 #define TOTAL 2
+#endif
 #define MAX_SEARCHING 1
 #define MAX_STARTS 4
 #define AWAKE 0
@@ -23,6 +29,7 @@
 #define NOTIFIED 2
 #define FREE 0
 #define TAKEN 1
+#include "liveness.inc"
 
 byte work = 0, consumed = 0;
 byte SEARCHING = 0, SLEEPING = 0;
@@ -30,7 +37,9 @@ byte park[W];
 bool ALIVE[W];
 byte seat[W];                                      /* the main thread's seats */
 byte SPAWNS_WANTED = 0, starts = 0;
-chan retired = [W] of { byte };
+#define ASK 0
+#define RETIRED 1
+chan mail = [W + 1] of { byte, byte };            /* the main thread's event loop: messages in arrival order */
 
 #include "notify-one.inc"
 
@@ -95,36 +104,39 @@ again: skip
 retire:
   assert(!searching && park[i] == AWAKE);         /* holds nothing: no notifier counted it */
   ALIVE[i] = false;                                /* RETIRE-X2 */
-  retired!i                                        /* RETIRE-X3 */
+  mail!RETIRED, i                                  /* RETIRE-X3 */
 }
 
 proctype manager() {
 end:
   do                                               /* a tick that sees a record waiting asks for a thread */
-  :: atomic { work > 0 && SPAWNS_WANTED == 0 && starts < MAX_STARTS -> SPAWNS_WANTED = 1 }
+  :: atomic { work > 0 && SPAWNS_WANTED == 0 && starts < MAX_STARTS -> SPAWNS_WANTED = 1; mail!ASK, 0 }
   od
 }
 
 proctype main() {
-  byte i;
+  byte kind, i;
 end:
   do
-  :: retired?i ->                                  /* RETIRE-M1: its seat is free again */
-     assert(seat[i] == TAKEN && !ALIVE[i]);
-     seat[i] = FREE
-  :: atomic {
-       SPAWNS_WANTED > 0 ->                        /* a start in a free seat, else give the ask back */
-       if
-       :: seat[0] == FREE -> i = 0
-       :: seat[1] == FREE -> i = 1
-       :: else -> i = W
-       fi;
-       if
-       :: i < W -> seat[i] = TAKEN; starts++; run standalone(i)
-       :: else -> skip
-       fi;
-       SPAWNS_WANTED = 0
-     }
+  :: mail?kind, i ->
+     if
+     :: kind == RETIRED ->                         /* RETIRE-M1: its seat is free again */
+        assert(seat[i] == TAKEN && !ALIVE[i]);
+        seat[i] = FREE
+     :: else ->                                    /* an ask: a start in a free seat, else give it back */
+        atomic {
+          if
+          :: seat[0] == FREE -> i = 0
+          :: seat[1] == FREE -> i = 1
+          :: else -> i = W
+          fi;
+          if
+          :: i < W -> seat[i] = TAKEN; starts++; run standalone(i)
+          :: else -> skip
+          fi;
+          SPAWNS_WANTED = 0
+        }
+     fi
   od
 }
 
@@ -132,5 +144,6 @@ init {
   atomic { run producer(); run manager(); run main() }
   timeout;                                         /* nothing can move any more */
   assert(consumed == TOTAL && work == 0);
-  assert(SLEEPING == 0 && SEARCHING == 0 && seat[0] == FREE && seat[1] == FREE)
+  assert(SLEEPING == 0 && SEARCHING == 0 && seat[0] == FREE && seat[1] == FREE);
+  finished = true
 }

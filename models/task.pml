@@ -16,6 +16,7 @@
 #define ABORT 8
 #define TASKS 2
 #define W(g, s) ((g) * 16 + (s))
+#include "liveness.inc"
 
 byte word = FREE;                       /* gen << 4 | state, as the real word packs them */
 chan records = [TASKS] of { byte };     /* a record names its generation */
@@ -78,5 +79,6 @@ init {
   for (i : 1 .. TASKS) {
     assert(completed[i] == 1);
     assert(ran[i] == (cancelled[i] -> 0 : 1))
-  }
+  };
+  finished = true
 }

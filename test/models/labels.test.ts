@@ -36,7 +36,7 @@ test("every label a Spin model uses is a step in PROTOCOL.md", () => {
   expect(models.length).toBeGreaterThanOrEqual(3);
   for (const m of models) {
     const used = [...new Set(readFileSync(`${root}models/${m}`, "utf8").match(LABEL))];
-    expect(used.length).toBeGreaterThan(0);
+    if (m.endsWith(".pml")) expect(used.length).toBeGreaterThan(0); // a model; .inc parts may hold none
     expect(used.filter((l) => !documented.includes(l))).toEqual([]);
   }
 });
