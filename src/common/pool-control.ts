@@ -8,7 +8,7 @@ import { Doorbell } from "../shm/doorbell.ts";
 import { TaskStates } from "./task-state.ts";
 import {
   HDR_MAGIC, JOIN_FRAME_WORDS, LINE, POOL_JOIN_DEPTH, POOL_MAGIC,
-  POOL_MAIN_HOT, POOL_SLOTS, POOL_WORKERS, POOL_WORKER_INFO,
+  POOL_ARRIVALS, POOL_MAIN_HOT, POOL_MAIN_MAIL, POOL_SLOTS, POOL_SPAWNS_WANTED, POOL_WORKERS, POOL_WORKER_INFO, WORKER_MAIL,
   WORKER_ALIVE, WORKER_SEARCHING, WORKER_TID, attachHeader, poolControlBytes, poolJoinFrameWord, poolTaskStatesWord,
 } from "../shm/layout.ts";
 
@@ -72,6 +72,66 @@ export class PoolControl {
    */
   ringMain(): boolean {
     return this.doorbell.ring() && Atomics.load(this.w, POOL_MAIN_HOT) === 0;
+  }
+
+  /** Main (the pump): 1 while it submits within 50 us of receiving completions (workers then spin, not park). */
+  setMainHot(hot: boolean): void {
+    Atomics.store(this.w, POOL_MAIN_HOT, hot ? 1 : 0);
+  }
+
+  // Mail flags (PROTOCOL.md "Mail", M2): raised after posting, taken at the receiver's next look.
+
+  /** Worker: it posted mail the main thread must relay or read; the caller then rings. */
+  raiseMainMail(): void {
+    Atomics.store(this.w, POOL_MAIN_MAIL, 1);
+  }
+
+  /** Main: true (and cleared) when some worker mailed it since the last look. */
+  takeMainMail(): boolean {
+    return Atomics.load(this.w, POOL_MAIN_MAIL) !== 0 && Atomics.exchange(this.w, POOL_MAIN_MAIL, 0) !== 0;
+  }
+
+  /** Main: mail for worker i waits on its port. */
+  raiseWorkerMail(i: number): void {
+    Atomics.store(this.w, this.workerWord(i, WORKER_MAIL), 1);
+  }
+
+  /** Worker i: true (and cleared) when the main thread mailed it since the last look. */
+  takeWorkerMail(i: number): boolean {
+    const word = this.workerWord(i, WORKER_MAIL);
+    return Atomics.load(this.w, word) !== 0 && Atomics.exchange(this.w, word, 0) !== 0;
+  }
+
+  // Scaling words (PROTOCOL.md "Manager gate and scaling", Counters and Spawn).
+
+  /** Main, once per published batch: tasks for the pool manager's frequency detector. */
+  countArrivals(n: number): void {
+    Atomics.add(this.w, POOL_ARRIVALS, n);
+  }
+
+  /** Pool manager, each tick: the tasks published since its last tick. */
+  takeArrivals(): number {
+    return Atomics.exchange(this.w, POOL_ARRIVALS, 0);
+  }
+
+  /** Pool manager: asks the main thread for `n` more standalone threads (it then posts one message). */
+  askSpawns(n: number): void {
+    Atomics.add(this.w, POOL_SPAWNS_WANTED, n);
+  }
+
+  /** Standalone threads asked for and not yet started or given up (the manager counts them as threads it has). */
+  spawnsWanted(): number {
+    return Math.max(0, Atomics.load(this.w, POOL_SPAWNS_WANTED));
+  }
+
+  /** Main: one start ended (ready, failed, or still loading after its wait): one ask answered. */
+  spawnAnswered(): void {
+    Atomics.sub(this.w, POOL_SPAWNS_WANTED, 1);
+  }
+
+  /** Main: none can start now; takes back the `seen` asks (the manager asks again while the need lasts). */
+  dropSpawns(seen: number): void {
+    Atomics.sub(this.w, POOL_SPAWNS_WANTED, seen);
   }
 
   /** Worker side: mirror of the searcher slot, so the main thread can release it if this worker dies. */

@@ -19,7 +19,7 @@
  * - Idle (nothing pending): no timer, no wait armed, no CPU; a ref'd keep-alive timer exists only
  *   while tasks are pending, so the process can exit when the pool is idle (workers are unref'd).
  */
-import { POOL_MAIN_HOT, type PoolControl } from "../common/pool-control.ts";
+import type { PoolControl } from "../common/pool-control.ts";
 import type { Injector } from "../shm/injector.ts";
 import { REC_WORDS } from "../shm/layout.ts";
 
@@ -86,7 +86,7 @@ export class CompletionPump {
     const hot = now - this.deliveredAt < HOT_GAP_MS;
     if (hot !== this.hot) {
       this.hot = hot;
-      Atomics.store(this.control.w, POOL_MAIN_HOT, hot ? 1 : 0);
+      this.control.setMainHot(hot);
     }
   }
 

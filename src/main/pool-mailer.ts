@@ -7,7 +7,6 @@
 import { receiveMessageOnPort, type MessagePort } from "node:worker_threads";
 import type { PoolControl } from "../common/pool-control.ts";
 import { LOCAL_ID_MASK, TO_MAIN, type Mail, type MailTransport } from "../common/pool-mail.ts";
-import { POOL_MAIN_MAIL, WORKER_MAIL } from "../shm/layout.ts";
 
 export class PoolMailer implements MailTransport {
   /** The local part of the newest id each seat's threads sent (main sees every id: it relays them). */
@@ -54,8 +53,7 @@ export class PoolMailer implements MailTransport {
 
   /** True (and cleared) when some worker mailed the main thread since the last look. */
   takeFlag(): boolean {
-    const w = this.control.w;
-    return Atomics.load(w, POOL_MAIN_MAIL) !== 0 && Atomics.exchange(w, POOL_MAIN_MAIL, 0) !== 0;
+    return this.control.takeMainMail();
   }
 
   /** Owners (worker index + 1) of every seat, for draining all mail. */
@@ -71,6 +69,6 @@ export class PoolMailer implements MailTransport {
     const port = this.portOf(i);
     if (port === undefined) return; // a seat being refilled gets a snapshot at start instead
     port.postMessage(mail, transfer ?? []);
-    Atomics.store(this.control.w, this.control.workerWord(i, WORKER_MAIL), 1);
+    this.control.raiseWorkerMail(i);
   }
 }

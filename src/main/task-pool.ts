@@ -16,7 +16,7 @@ import { HandlerNotFoundError, InvalidArgumentError, PoolBusyError, PoolClosedEr
 import { PayloadArena, sizeClassesFor, type SizeClass } from "../shm/arena.ts";
 import { Injector } from "../shm/injector.ts";
 import {
-  ARENA_MAX_SEGMENTS, POOL_ARRIVALS, DONE_OK, DONE_SKIPPED, DONE_UNSENDABLE, ID_GEN_SHIFT, ID_SLOT_MASK, KIND_TASK, OP_KIND_SHIFT,
+  ARENA_MAX_SEGMENTS, DONE_OK, DONE_SKIPPED, DONE_UNSENDABLE, ID_GEN_SHIFT, ID_SLOT_MASK, KIND_TASK, OP_KIND_SHIFT,
   OP_TYPE_MASK, OP_TYPE_SHIFT, REC_A, REC_B, REC_ID, REC_OP, REC_WORDS, TASK_GEN_MASK, nextPowerOfTwo,
 } from "../shm/layout.ts";
 import { PoolQueues } from "../shm/pool-queues.ts";
@@ -390,7 +390,7 @@ export abstract class TaskPool {
     const at = this.timings.now();
     for (let i = 0; i < this.batched; i++) this.timings.queued(this.batch[i * REC_WORDS + REC_ID]! & ID_SLOT_MASK, at);
     const r = this.queues.submitBatch(this.batch, 0, this.batched); // TASK-S2
-    Atomics.add(this.control.w, POOL_ARRIVALS, r.published); // the pool manager's frequency detector
+    this.control.countArrivals(r.published); // the pool manager's frequency detector
     this.pump.published(r.published, r.wokeWorker);
     if (r.published < this.batched) this.batch.copyWithin(0, r.published * REC_WORDS, this.batched * REC_WORDS); // retried next flush
     this.batched -= r.published;

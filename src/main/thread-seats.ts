@@ -10,7 +10,6 @@ import type { ThreadRole } from "../common/pool-setup.ts";
 import { dynamicSeats, roleOfSeat, roleTag } from "../common/thread-roles.ts";
 import type { PoolScaling } from "../config/types.ts";
 import { threadName } from "../platform/placement.ts";
-import { POOL_SPAWNS_WANTED } from "../shm/layout.ts";
 import type { ScaledPoolRefs } from "../scaling/pool-sampler.ts";
 import { ScalingTrace } from "../scaling/scaling-trace.ts";
 import type { TaskPool } from "./task-pool.ts";
@@ -95,21 +94,21 @@ export class ThreadSeats {
   }
 
   /**
-   * The manager raised POOL_SPAWNS_WANTED: start one standalone thread, and when it is ready (or
+   * The manager asked for threads (PoolControl.askSpawns): start one standalone thread, and when it is ready (or
    * failed, or still loading after SPAWN_WAIT_MS), the next, while any are wanted and a seat is
    * free. Each ends by taking 1 off the word. A closing pool still starts threads until it shuts
    * down: a drain may need them (a pool with no static or dynamic thread has no other).
    */
   startWanted(): void {
-    const w = this.pool.control.w;
+    const control = this.pool.control;
     if (this.inFlight) return;
-    const wanted = Atomics.load(w, POOL_SPAWNS_WANTED);
+    const wanted = control.spawnsWanted();
     if (wanted <= 0) return;
     const seat = this.freeSeat();
     // Nothing waits any more (the burst was served meanwhile): a thread started now would only retire.
     const needed = this.pool.queues.pending() > 0;
     if (!needed || this.pool.queues.idle.isShutdown() || seat < 0 || performance.now() < this.backoffUntil) {
-      Atomics.sub(w, POOL_SPAWNS_WANTED, wanted); // none can start now: the manager asks again if still needed
+      control.dropSpawns(wanted); // none can start now: the manager asks again if still needed
       this.asked.length = 0;
       return;
     }
@@ -140,7 +139,7 @@ export class ThreadSeats {
     timer?.unref();
     this.inFlight = Promise.race([started, waited]).finally(() => {
       clearTimeout(timer);
-      Atomics.sub(w, POOL_SPAWNS_WANTED, 1);
+      control.spawnAnswered();
       this.inFlight = undefined;
       this.startWanted();
     });

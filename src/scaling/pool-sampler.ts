@@ -11,7 +11,7 @@ import { PoolControl } from "../common/pool-control.ts";
 import type { PoolScaling } from "../config/types.ts";
 import { DequeStealer } from "../shm/deque.ts";
 import { Injector } from "../shm/injector.ts";
-import { POOL_ARRIVALS, POOL_SPAWNS_WANTED, WORKER_FINISHED, WORKER_RUNNING } from "../shm/layout.ts";
+import { WORKER_FINISHED, WORKER_RUNNING } from "../shm/layout.ts";
 import { IdleState } from "../shm/idle.ts";
 import { ManagerGate } from "../shm/manager-gate.ts";
 import { dynamicSeats, roleOfSeat } from "../common/thread-roles.ts";
@@ -79,7 +79,7 @@ export class PoolSampler {
       if (this.alive(i) && this.gate.open(i)) opened++;
     }
     if (decision.spawn > 0) {
-      Atomics.add(this.control.w, POOL_SPAWNS_WANTED, decision.spawn);
+      this.control.askSpawns(decision.spawn);
       spawn(this.name, decision.spawn);
     }
     this.trace.write(performance.timeOrigin + now, sample, decision, this.kinds());
@@ -89,7 +89,7 @@ export class PoolSampler {
   /** What the rule needs, read from shared memory now. The arrivals counter is swapped to 0. */
   sample(now: number): ScalerSample {
     const w = this.control.w;
-    const arrivals = Atomics.exchange(w, POOL_ARRIVALS, 0);
+    const arrivals = this.control.takeArrivals();
     const finished = this.finished();
     const completions = (finished - this.finishedBefore) | 0; // int32 counters wrap
     this.finishedBefore = finished;
@@ -98,7 +98,7 @@ export class PoolSampler {
     let active = 0;
     let busy = 0;
     let parkedDynamic = 0;
-    let total = Math.max(0, Atomics.load(w, POOL_SPAWNS_WANTED));
+    let total = this.control.spawnsWanted();
     for (let i = 0; i < this.refs.seats; i++) {
       if (!this.alive(i)) continue;
       total++;

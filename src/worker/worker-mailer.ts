@@ -6,18 +6,13 @@
 import { receiveMessageOnPort, type MessagePort } from "node:worker_threads";
 import type { PoolControl } from "../common/pool-control.ts";
 import { TO_MAIN, type Mail, type MailTransport } from "../common/pool-mail.ts";
-import { POOL_MAIN_MAIL, WORKER_MAIL } from "../shm/layout.ts";
 
 export class WorkerMailer implements MailTransport {
-  private readonly flagWord: number;
-
   constructor(
     private readonly port: MessagePort,
     private readonly control: PoolControl,
-    index: number,
-  ) {
-    this.flagWord = control.workerWord(index, WORKER_MAIL);
-  }
+    private readonly index: number,
+  ) {}
 
   broadcast(mail: Mail, transfer?: ArrayBuffer[]): void {
     this.post(mail, transfer, true);
@@ -34,14 +29,13 @@ export class WorkerMailer implements MailTransport {
 
   /** True (and cleared) when the main thread mailed this worker since the last look. */
   takeFlag(): boolean {
-    const w = this.control.w;
-    return Atomics.load(w, this.flagWord) !== 0 && Atomics.exchange(w, this.flagWord, 0) !== 0;
+    return this.control.takeWorkerMail(this.index);
   }
 
   private post(mail: Mail, transfer: ArrayBuffer[] | undefined, relay: boolean): void {
     this.port.postMessage(mail, transfer ?? []);
     if (!relay) return;
-    Atomics.store(this.control.w, POOL_MAIN_MAIL, 1);
+    this.control.raiseMainMail();
     this.control.ringMain();
   }
 }
