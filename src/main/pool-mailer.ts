@@ -13,7 +13,7 @@ export class PoolMailer implements MailTransport {
   private readonly lastIds: number[] = [];
   constructor(
     private readonly control: PoolControl,
-    /** The registry port of the live thread in seat i, if any. */
+    /** The registry port of the thread in seat i (live, or still loading), if any. */
     private readonly portOf: (seat: number) => MessagePort | undefined,
     private readonly seats: number,
   ) {}
@@ -67,7 +67,7 @@ export class PoolMailer implements MailTransport {
 
   private toSeat(i: number, mail: Mail, transfer?: ArrayBuffer[]): void {
     const port = this.portOf(i);
-    if (port === undefined) return; // a seat being refilled gets a snapshot at start instead
+    if (port === undefined) return; // an empty seat: a thread started there gets a snapshot in its setup
     port.postMessage(mail, transfer ?? []);
     this.control.raiseWorkerMail(i);
   }

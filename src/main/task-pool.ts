@@ -147,7 +147,7 @@ export abstract class TaskPool {
     this.classes = o.arenaClasses ?? sizeClassesFor(arenaBytes);
     this.store = new PayloadStore(PayloadArena.allocate(this.classes, 0).ref);
     this.maxSegments = Math.max(1, Math.min(ARENA_MAX_SEGMENTS, Math.floor((o.arenaMaxBytes ?? 16 * arenaBytes) / arenaBytes)));
-    this.mailer = new PoolMailer(this.control, (i) => this.workers.seats[i]?.port, o.threads);
+    this.mailer = new PoolMailer(this.control, (i) => this.workers.portOf(i), o.threads);
     this.shared = new SharedObjects(0, this.mailer);
     const maxPayload = o.maxPayloadBytes ?? DEFAULT_MAX_PAYLOAD_BYTES;
     this.codec = new ValueCodec(this.store, this.shared, {

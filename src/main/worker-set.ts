@@ -34,8 +34,12 @@ export class WorkerSet {
   private stopping = false;
   /** Threads that retired (standalone, idle): their exit is not a death. */
   private readonly retiring = new Set<Worker>();
-  /** Seats with a thread still loading: not free for another start. */
-  private readonly starting = new Set<number>();
+  /**
+   * Seats with a thread still loading (not free for another start), with that thread's registry
+   * port: mail posted while it loads (a buffer or string first sent then) waits in the port for it,
+   * since its setup holds only what was registered before the thread was created.
+   */
+  private readonly loading = new Map<number, MessagePort>();
   /** Why a thread the pool itself terminated dies, for the errors of its tasks. */
   private readonly deathNotes = new Map<number, string>();
 
@@ -61,8 +65,8 @@ export class WorkerSet {
   start(index: number, unrefNow = false): Promise<PoolThread> {
     const worker = new Worker(workerEntry("../worker/pool-worker.ts", import.meta.url));
     if (unrefNow) worker.unref();
-    this.starting.add(index);
     const { port1, port2 } = new MessageChannel();
+    this.loading.set(index, port1);
     let exitCode: (code: number) => void = () => {};
     const exited = new Promise<number>((resolve) => (exitCode = resolve));
     this.alive.set(worker, exited);
@@ -76,7 +80,7 @@ export class WorkerSet {
       worker.addEventListener("close", (e) => {
         const code = (e as CloseEvent & { code?: number }).code ?? 0;
         this.alive.delete(worker);
-        if (!started) this.starting.delete(index);
+        if (!started) this.loading.delete(index);
         exitCode(code);
         port1.close();
         if (!started) {
@@ -99,7 +103,7 @@ export class WorkerSet {
           loading = msg;
         } else if (msg.type === "ready") {
           started = true;
-          this.starting.delete(index);
+          this.loading.delete(index);
           const thread: PoolThread = { index, worker, port: port1, tid: msg.tid, handlers: msg.handlers, exited, serving: msg.serving };
           this.seats[index] = thread;
           if (this.keepAlive) worker.ref();
@@ -141,7 +145,7 @@ export class WorkerSet {
 
   /** No thread in the seat, and none loading for it. */
   isFree(index: number): boolean {
-    return this.seats[index] === undefined && !this.starting.has(index);
+    return this.seats[index] === undefined && !this.loading.has(index);
   }
 
   live(): PoolThread[] {
@@ -151,6 +155,11 @@ export class WorkerSet {
   /** Resolves once every thread alive now has exited. */
   async exits(): Promise<void> {
     await Promise.all(this.alive.values());
+  }
+
+  /** The registry port of the thread in seat `index`: the live one, or the one still loading there. */
+  portOf(index: number): MessagePort | undefined {
+    return this.seats[index]?.port ?? this.loading.get(index);
   }
 
   /** Terminates every thread, including ones still starting, and waits until each has exited. */

@@ -156,6 +156,26 @@ describe("faults and closing while threads come and go", () => {
     }
   }, 30_000);
 
+  test("a buffer or long string first sent while a standalone thread still loads reaches it (its setup predates them)", async () => {
+    const FLAG = await flag();
+    try {
+      const tm = await m.start({ compute: { flaky: { module: FLAKY, static_threads: 0, dynamic_threads: 0, max_threads: 2, scaler: { standalone_idle_ms: 50, interval_ms: 10 } } } });
+      const flaky = tm.compute("flaky");
+      await until(() => flaky.metrics().scaler!.retired === 1, 5000, "the thread started with the pool to retire");
+      writeFileSync(FLAG, "slow");
+      const first = flaky.run("touch", "x"); // the manager starts a thread within a tick; it loads for 500 ms
+      await Bun.sleep(150);
+      expect(flaky.metrics().scaler!.spawned).toBe(0); // still loading
+      const counter = new Int32Array(new SharedArrayBuffer(4)); // never sent before
+      const long = "y".repeat(40_000); // mailed as itself (>= 32 Ki units)
+      // Before the fix both waited 30 s for mail the loading thread never got, then failed (ERR_SHARED_UNKNOWN).
+      expect(await Promise.all([first, flaky.run("touch", counter), flaky.run("touch", long)])).toEqual([1, 1, 40_000]);
+      expect(counter[0]).toBe(1);
+    } finally {
+      rmSync(FLAG, { force: true });
+    }
+  }, 40_000);
+
   test("a standalone thread whose module never finishes loading: close keeps its deadline; the pool is not stuck", async () => {
     const FLAG = await flag();
     const errors = spyOn(console, "error").mockImplementation(() => {});
