@@ -1,10 +1,11 @@
 /*
- * A join frame (src/worker/compute-runtime.ts; PROTOCOL.md, "Join frames"): the owner marks its
- * frame PENDING and pushes half b (JOIN-J1), runs half a (JOIN-J2), then tries to take b back
- * (JOIN-J3); if a thief took it, the owner waits for the frame (JOIN-J4), parked as a pool sleeper
- * whose last look includes "the frame is settled" (PARK-P1..P5 with `until`). The thief marks the
- * frame TAKEN, runs b, writes the result words, publishes DONE (JOIN-J5) and unparks the owner
- * (PARK-U1). Taking the record is one atomic step here (models/deque.pml proves the deque).
+ * A join frame (src/common/join-frame.ts, src/worker/compute-runtime.ts; PROTOCOL.md, "Join
+ * frames"): the owner marks its frame PENDING and pushes half b (JOIN-J1), runs half a (JOIN-J2),
+ * then tries to take b back (JOIN-J3); if a thief took it, the owner waits for the frame
+ * (JOIN-J4), parked as a pool sleeper whose last look includes "the frame is settled" (PARK-P1..P5
+ * with `until`). The thief marks the frame TAKEN, runs b, writes the result words, publishes DONE
+ * (JOIN-J5) and unparks the owner (PARK-U1). Taking the record is one atomic step here
+ * (models/deque.pml proves the deque).
  * Checks: b runs exactly once; the owner reads the thief's result, never a stale one; the owner
  * does not sleep forever (invalid end state otherwise).
  * MUTANT: the thief publishes DONE before it writes the result words: the owner can read the

@@ -5,6 +5,7 @@
  * protocol: PROTOCOL.md ("Tasks and completions").
  */
 import { Doorbell } from "../shm/doorbell.ts";
+import { JoinFrames } from "./join-frame.ts";
 import { TaskStates } from "./task-state.ts";
 import {
   HDR_MAGIC, JOIN_FRAME_WORDS, LINE, POOL_JOIN_DEPTH, POOL_MAGIC,
@@ -19,6 +20,8 @@ export class PoolControl {
   readonly doorbell: Doorbell;
   /** The task slots' state words (src/common/task-state.ts). */
   readonly states: TaskStates;
+  /** The compute threads' join frames (src/common/join-frame.ts). */
+  readonly frames: JoinFrames;
   readonly workers: number;
   readonly slots: number;
   readonly joinDepth: number;
@@ -33,6 +36,7 @@ export class PoolControl {
     this.w = new Int32Array(buffer);
     this.doorbell = new Doorbell(this.w);
     this.states = new TaskStates(this.w, (slot) => this.stateWord(slot));
+    this.frames = new JoinFrames(this.w);
     this.statesAt = poolTaskStatesWord(this.workers);
   }
 
@@ -63,6 +67,15 @@ export class PoolControl {
   /** Word index of the join frame of (worker, depth). */
   frameWord(worker: number, depth: number): number {
     return poolJoinFrameWord(this.workers, this.slots, this.joinDepth, worker, depth);
+  }
+
+  /** Main (crash repair), thread `thief` died: orphans every frame it had taken; how many. */
+  orphanFramesOf(thief: number): number {
+    let n = 0;
+    for (let owner = 0; owner < this.workers; owner++) {
+      for (let d = 0; d < this.joinDepth; d++) if (this.frames.orphan(this.frameWord(owner, d), thief)) n++;
+    }
+    return n;
   }
 
   /**
@@ -152,10 +165,7 @@ export class PoolControl {
     Atomics.store(this.w, this.workerWord(i, WORKER_ALIVE), 1);
   }
 
-  /**
-   * Worker i retiring, or main after it died: join owners waiting on a half it took give up
-   * (they look when woken), and the pool manager stops counting it.
-   */
+  /** Worker i retiring, or main after it died: the pool manager stops counting it. */
   seatGone(i: number): void {
     Atomics.store(this.w, this.workerWord(i, WORKER_ALIVE), 0);
   }

@@ -13,7 +13,9 @@ export function repairAfterDeath(pool: TaskPool, index: number, detail: string):
   const { control, queues, tasks } = pool;
   const w = control.w;
   control.seatGone(index);
-  // Join owners parked for a half this thread took look at WORKER_ALIVE when woken (targeted unpark).
+  // Join owners waiting for a half this thread took: the frame says so (not the seat, which a
+  // replacement makes live again), then they are woken to look.
+  control.orphanFramesOf(index);
   for (let i = 0; i < pool.threads; i++) if (i !== index) queues.idle.unpark(i);
   pool.pump.drain();
   tasks.entries.forEach((e, slot) => {

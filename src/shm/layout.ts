@@ -263,6 +263,7 @@ export const JFS_PENDING = 1;
 export const JFS_TAKEN = 2; // | thief << 4
 export const JFS_DONE = 3;
 export const JFS_FAILED = 4; // the other half threw; JF_TYPE/A/B hold the encoded error
+export const JFS_ORPHANED = 5; // | thief << 4: the thief died while running it (crash repair)
 
 // ---- Task and completion records (4 words) ----
 export const REC_WORDS = 4;

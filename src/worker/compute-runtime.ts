@@ -16,7 +16,7 @@ import type { TaskContext } from "./task-context.ts";
 import { LazySignal } from "./task-context.ts";
 import { IDLE_GATED, IDLE_RETIRE } from "./thread-role.ts";
 import type { WorkerCore } from "./worker-core.ts";
-import { FrameOutcome, JoinFrames, type RangeWords } from "./join-frame.ts";
+import { FrameOutcome, type JoinFrames, type RangeWords } from "../common/join-frame.ts";
 
 const JOIN_ID_MASK = 0xfff;
 /** Busy threads turn their event loop this often (ms); idle ones after this long parked. */
@@ -50,7 +50,7 @@ export class ComputeRuntime {
     this.records = Array.from({ length: core.control.joinDepth }, () => new Int32Array(REC_WORDS));
     this.backs = Array.from({ length: core.control.joinDepth }, () => new Int32Array(REC_WORDS));
     this.frames = Array.from({ length: core.control.joinDepth }, (_, d) => core.control.frameWord(core.index, d));
-    this.joinFrames = new JoinFrames(core.control.w);
+    this.joinFrames = core.control.frames;
     this.signal = new LazySignal((id) => core.abortRequested(id));
     const self = this;
     this.ctx = {
@@ -217,19 +217,19 @@ export class ComputeRuntime {
     const frames = this.joinFrames;
     const finder = this.core.finder;
     const other = new Int32Array(REC_WORDS);
-    const settled = () => frames.outcome(fw) !== FrameOutcome.Open || this.thiefDied(fw);
+    const settled = () => frames.outcome(fw) !== FrameOutcome.Open;
     try {
       for (;;) {
         const outcome = frames.outcome(fw);
+        if (outcome === FrameOutcome.Orphaned) {
+          if (discard) return undefined; // the first half's error goes on
+          throw new WorkerCrashedError(this.core.pool, frames.thief(fw), "it was running the other half of a join");
+        }
         if (outcome !== FrameOutcome.Open) {
           const value = this.core.codec.take(...frames.result(fw));
           if (discard) return undefined;
           if (outcome === FrameOutcome.Failed) throw decodeThrown(value); // the other half's error, in its own class
           return value;
-        }
-        const thief = frames.thief(fw);
-        if (thief >= 0 && this.threadDied(thief)) {
-          throw new WorkerCrashedError(this.core.pool, thief, "it was running the other half of a join");
         }
         if (finder.tryNext(other)) {
           this.runRecord(other);
@@ -254,15 +254,6 @@ export class ComputeRuntime {
       }
       if ((k & 15) === 0 && performance.now() >= until) return false;
     }
-  }
-
-  private thiefDied(fw: number): boolean {
-    const thief = this.joinFrames.thief(fw);
-    return thief >= 0 && this.threadDied(thief);
-  }
-
-  private threadDied(index: number): boolean {
-    return !this.core.control.seatAlive(index);
   }
 
   /** A half another thread pushed (join or range): run it and post the result in its owner's frame. */

@@ -2,7 +2,7 @@
 import { afterEach, describe, expect, test } from "bun:test";
 import { existsSync } from "node:fs";
 import { InvalidArgumentError, PoolBusyError, PoolClosedError, ThreadManager, WorkerCrashedError } from "../../src/index.ts";
-import { IO, MATH, managers, rejection, threadCount, until } from "./helpers.ts";
+import { CORES, IO, MATH, managers, rejection, threadCount, until } from "./helpers.ts";
 
 const m = managers();
 afterEach(() => m.closeAll());
@@ -88,6 +88,22 @@ describe("crash healing", () => {
     expect(cpu.metrics().crashed).toBe(1);
     expect(await Promise.all([1, 2, 3].map((i) => cpu.run("add", [i, i])))).toEqual([2, 4, 6]);
   }, 30_000);
+
+  test.skipIf(CORES < 2)("a join whose stolen half kills its thief settles with WorkerCrashedError, even when the thief's seat is live again by then", async () => {
+    // The owner runs its half for 80 ms; the thief dies after 5 ms and its replacement is ready long
+    // before the owner looks: the frame, not the seat, must say the thief died (before: hung forever).
+    const tm = await m.start({ compute: { cpu: { module: MATH, static_threads: 2, dynamic_threads: 0, max_threads: 2, scaler: { enabled: false } } } });
+    const cpu = tm.compute("cpu");
+    const tids = new Set(cpu.metrics().threads.map((t) => t.tid));
+    for (let round = 0; round < 8; round++) {
+      const e = await rejection(cpu.run("joinThiefDies", 80));
+      expect(e.name).toBe("WorkerCrashedError"); // the owner's handler throws it (a TaskError), or the owner itself ran the half and died
+      await until(() => cpu.metrics().threads.every((t) => t.alive), 10_000, "the replacement thread");
+      for (const t of cpu.metrics().threads) tids.add(t.tid);
+    }
+    expect(tids.size).toBe(2 + 8); // one thread died and was replaced per round
+    expect(await cpu.run("fib", 20)).toBe(6765);
+  }, 60_000);
 
   test("an async thread killed by an uncaught error: its in-flight tasks reject, others are unharmed", async () => {
     const tm = await m.start({ async: { io: { module: IO, worker_threads: 2, concurrency: 4 } } });

@@ -1,12 +1,13 @@
 /**
- * Join frames (PROTOCOL.md, "Join frames"; models/join.pml): one per thread and join depth, in the
- * pool's control block. The owner marks a frame pending when it pushes a half; a thief that takes
- * the half marks it taken, writes the result words and publishes them with the final state; the
- * owner reads them once the state says so. This file owns the frame's words: every change is one
- * of the transitions below.
+ * Join frames (PROTOCOL.md, "Join frames"; models/join.pml, models/join-crash.pml): one per thread
+ * and join depth, in the pool's control block. The owner marks a frame pending when it pushes a
+ * half; a thief that takes the half marks it taken, writes the result words and publishes them with
+ * the final state; the owner reads them once the state says so. If the thief dies first, the main
+ * thread's crash repair marks the frame orphaned. This file owns the frame's words: every change is
+ * one of the transitions below.
  */
 import {
-  JFS_DONE, JFS_FAILED, JFS_PENDING, JFS_TAKEN, JF_A, JF_ARG_A, JF_ARG_B, JF_ARG_TYPE, JF_B, JF_GRAIN, JF_STATE, JF_TYPE,
+  JFS_DONE, JFS_FAILED, JFS_ORPHANED, JFS_PENDING, JFS_TAKEN, JF_A, JF_ARG_A, JF_ARG_B, JF_ARG_TYPE, JF_B, JF_GRAIN, JF_STATE, JF_TYPE,
 } from "../shm/layout.ts";
 
 /** A parallelFor split's grain and its shared argument, encoded once (kept in the frame). */
@@ -23,6 +24,8 @@ export const enum FrameOutcome {
   Open = 0,
   Done = 1,
   Failed = 2,
+  /** Its thief died while running it (the thread: `thief`). */
+  Orphaned = 3,
 }
 
 export class JoinFrames {
@@ -40,9 +43,19 @@ export class JoinFrames {
     w[fw + JF_STATE] = JFS_PENDING; // JOIN-J1
   }
 
-  /** Thief: it runs the half now (the owner learns who, to notice if it dies). */
+  /** Thief: it runs the half now (crash repair learns whose frames to orphan if it dies). */
   taken(fw: number, thief: number): void {
     Atomics.store(this.w, fw + JF_STATE, JFS_TAKEN | (thief << 4));
+  }
+
+  /**
+   * Main (crash repair), after thread `thief` died and before a replacement starts in its seat:
+   * a frame it had taken and not settled is orphaned, so its owner stops waiting. The frame, not the
+   * seat's liveness, says so: a replacement makes the seat live again. True when it orphaned one.
+   */
+  orphan(fw: number, thief: number): boolean {
+    const taken = JFS_TAKEN | (thief << 4);
+    return Atomics.compareExchange(this.w, fw + JF_STATE, taken, JFS_ORPHANED | (thief << 4)) === taken; // JOIN-J6
   }
 
   /** Thief, for a range half: the split's grain and shared argument. */
@@ -63,7 +76,7 @@ export class JoinFrames {
   /** Owner: has the frame settled? */
   outcome(fw: number): FrameOutcome {
     const s = Atomics.load(this.w, fw + JF_STATE) & 0xf; // JOIN-J4
-    return s === JFS_DONE ? FrameOutcome.Done : s === JFS_FAILED ? FrameOutcome.Failed : FrameOutcome.Open;
+    return s === JFS_DONE ? FrameOutcome.Done : s === JFS_FAILED ? FrameOutcome.Failed : s === JFS_ORPHANED ? FrameOutcome.Orphaned : FrameOutcome.Open;
   }
 
   /** Owner, once settled: the encoded result words [type, a, b]. */
@@ -72,9 +85,9 @@ export class JoinFrames {
     return [w[fw + JF_TYPE]!, w[fw + JF_A]!, w[fw + JF_B]!];
   }
 
-  /** The thread running the half, or -1 when none does (pending or settled). */
+  /** The thread that took the half (running it, or died doing so), or -1 (pending or settled). */
   thief(fw: number): number {
     const st = Atomics.load(this.w, fw + JF_STATE);
-    return (st & 0xf) === JFS_TAKEN ? st >>> 4 : -1;
+    return (st & 0xf) === JFS_TAKEN || (st & 0xf) === JFS_ORPHANED ? st >>> 4 : -1;
   }
 }
