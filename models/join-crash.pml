@@ -70,10 +70,10 @@ proctype thief() {
   atomic { taken = recordInDeque; recordInDeque = 0 }
   if
   :: taken ->
-     frameState = TAKEN;
+     frameState = TAKEN;                            /* JOIN-J5 */
      if
      :: frameResult = RESULT;                       /* runs b, writes the result */
-        frameState = DONE;                          /* JOIN-J5 */
+        frameState = DONE;                          /* JOIN-J8 */
         atomic { won = (park == PARKED); if :: won -> park = AWAKE :: else -> skip fi }   /* PARK-U1 */
      :: died = true                                 /* exits inside b */
      fi

@@ -4,7 +4,7 @@
  * then tries to take b back (JOIN-J3); if a thief took it, the owner waits for the frame
  * (JOIN-J4), parked as a pool sleeper whose last look includes "the frame is settled" (PARK-P1..P5
  * with `until`). The thief marks the frame TAKEN, runs b, writes the result words, publishes DONE
- * (JOIN-J5) and unparks the owner (PARK-U1). Taking the record is one atomic step here
+ * (JOIN-J8) and unparks the owner (PARK-U1). Taking the record is one atomic step here
  * (models/deque.pml proves the deque).
  * Checks: b runs exactly once; the owner reads the thief's result, never a stale one; the owner
  * does not sleep forever (invalid end state otherwise).
@@ -57,14 +57,14 @@ proctype thief() {
   atomic { taken = recordInDeque; recordInDeque = 0 }
   if
   :: taken ->
-     frameState = TAKEN;
+     frameState = TAKEN;                            /* JOIN-J5 */
      runsOfB++;                                     /* run b */
 #ifdef MUTANT
      frameState = DONE;                             /* MUTANT: publish first ... */
      frameResult = RESULT;                          /* ... then write the result */
 #else
      frameResult = RESULT;                          /* the result words */
-     frameState = DONE;                             /* JOIN-J5: publish */
+     frameState = DONE;                             /* JOIN-J8: publish */
 #endif
      atomic { won = (park == PARKED); if :: won -> park = AWAKE :: else -> skip fi }   /* PARK-U1 */
   :: else -> skip

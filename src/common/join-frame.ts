@@ -1,13 +1,17 @@
 /**
  * Join frames (PROTOCOL.md, "Join frames"; models/join.pml, models/join-crash.pml): one per thread
- * and join depth, in the pool's control block. The owner marks a frame pending when it pushes a
- * half; a thief that takes the half marks it taken, writes the result words and publishes them with
- * the final state; the owner reads them once the state says so. If the thief dies first, the main
- * thread's crash repair marks the frame orphaned. This file owns the frame's words: every change is
- * one of the transitions below.
+ * and join depth, in the pool's control block. The owner opens a new generation of its frame when
+ * it pushes a half (the generation rides in the half's record id); a thief that takes the half
+ * claims the frame for that generation, writes the result words and publishes them with the final
+ * state; the owner reads them once the state says so. If the thief dies first, the main thread's
+ * crash repair marks the frame orphaned. If the owner dies first, its seat's next thread opens new
+ * generations of the same frames: a half of the dead owner's (still queued, or running on a thief)
+ * then finds its generation gone and is dropped instead of answering a join it does not belong to.
+ * This file owns the frame's words: every change is one of the transitions below.
  */
 import {
-  JFS_DONE, JFS_FAILED, JFS_ORPHANED, JFS_PENDING, JFS_TAKEN, JF_A, JF_ARG_A, JF_ARG_B, JF_ARG_TYPE, JF_B, JF_GRAIN, JF_STATE, JF_TYPE,
+  JFS_DONE, JFS_FAILED, JFS_IDLE, JFS_ORPHANED, JFS_PENDING, JFS_PREPARING, JFS_TAKEN, JFS_WRITING, JF_A, JF_ARG_A,
+  JF_ARG_B, JF_ARG_TYPE, JF_B, JF_GEN_SHIFT, JF_GRAIN, JF_STATE, JF_THIEF_SHIFT, JF_TYPE, JOIN_GEN_MASK,
 } from "../shm/layout.ts";
 
 /** A parallelFor split's grain and its shared argument, encoded once (kept in the frame). */
@@ -28,54 +32,91 @@ export const enum FrameOutcome {
   Orphaned = 3,
 }
 
+const STATE = 0xf;
+const THIEF = 0xfff;
+const genOf = (s: number) => (s >>> JF_GEN_SHIFT) & JOIN_GEN_MASK;
+
 export class JoinFrames {
   constructor(private readonly w: Int32Array) {}
 
-  /** Owner, before pushing the half: the frame is pending (plain writes: the push's atomic store publishes them). */
-  pending(fw: number, range?: RangeWords): void {
-    const w = this.w;
-    if (range) {
-      w[fw + JF_GRAIN] = range.grain;
-      w[fw + JF_ARG_TYPE] = range.argType;
-      w[fw + JF_ARG_A] = range.argA;
-      w[fw + JF_ARG_B] = range.argB;
-    }
-    w[fw + JF_STATE] = JFS_PENDING; // JOIN-J1
-  }
-
-  /** Thief: it runs the half now (crash repair learns whose frames to orphan if it dies). */
-  taken(fw: number, thief: number): void {
-    Atomics.store(this.w, fw + JF_STATE, JFS_TAKEN | (thief << 4));
-  }
-
   /**
-   * Main (crash repair), after thread `thief` died and before a replacement starts in its seat:
-   * a frame it had taken and not settled is orphaned, so its owner stops waiting. The frame, not the
-   * seat's liveness, says so: a replacement makes the seat live again. True when it orphaned one.
+   * Owner, before pushing a half: opens the frame's next generation and returns it (it goes in the
+   * half's record id). A stale thief writing its result (a dead predecessor's half) is waited out:
+   * a few plain stores, or its death (crash repair orphans the frame). A result nobody read (the
+   * predecessor died before reading it) is handed to `unread` to free.
    */
-  orphan(fw: number, thief: number): boolean {
-    const taken = JFS_TAKEN | (thief << 4);
-    return Atomics.compareExchange(this.w, fw + JF_STATE, taken, JFS_ORPHANED | (thief << 4)) === taken; // JOIN-J6
+  pending(fw: number, range: RangeWords | undefined, unread: (type: number, a: number) => void): number {
+    const w = this.w;
+    let s = Atomics.load(w, fw + JF_STATE);
+    for (;;) {
+      if ((s & STATE) === JFS_WRITING) {
+        s = Atomics.load(w, fw + JF_STATE);
+        continue;
+      }
+      const gen = (genOf(s) + 1) & JOIN_GEN_MASK;
+      const seen = Atomics.compareExchange(w, fw + JF_STATE, s, JFS_PREPARING | (gen << JF_GEN_SHIFT)); // JOIN-J1
+      if (seen !== s) {
+        s = seen;
+        continue;
+      }
+      if ((s & STATE) === JFS_DONE || (s & STATE) === JFS_FAILED) unread(w[fw + JF_TYPE]!, w[fw + JF_A]!);
+      if (range) {
+        w[fw + JF_GRAIN] = range.grain;
+        w[fw + JF_ARG_TYPE] = range.argType;
+        w[fw + JF_ARG_A] = range.argA;
+        w[fw + JF_ARG_B] = range.argB;
+      }
+      Atomics.store(w, fw + JF_STATE, JFS_PENDING | (gen << JF_GEN_SHIFT));
+      return gen;
+    }
   }
 
-  /** Thief, for a range half: the split's grain and shared argument. */
+  /** Thief, for a range half, before it takes the half (the take's CAS then vouches for them): the split's grain and shared argument. */
   range(fw: number): RangeWords {
     const w = this.w;
     return { grain: w[fw + JF_GRAIN]!, argType: w[fw + JF_ARG_TYPE]!, argA: w[fw + JF_ARG_A]!, argB: w[fw + JF_ARG_B]! };
   }
 
-  /** Thief: writes the encoded result (or error), then the state that publishes it. */
-  settle(fw: number, failed: boolean, type: number, a: number, b: number): void {
+  /**
+   * Thief: claims the half of generation `gen` (crash repair learns whose frames to orphan if it
+   * dies). False: that generation is gone (its owner died and the seat's next thread moved on):
+   * drop the half.
+   */
+  take(fw: number, thief: number, gen: number): boolean {
+    const pending = JFS_PENDING | (gen << JF_GEN_SHIFT);
+    return Atomics.compareExchange(this.w, fw + JF_STATE, pending, JFS_TAKEN | (thief << JF_THIEF_SHIFT) | (gen << JF_GEN_SHIFT)) === pending; // JOIN-J5
+  }
+
+  /** Thief, with the half's outcome in hand: may it write it? False: the generation is gone, nobody will read it. */
+  claimWrite(fw: number, thief: number, gen: number): boolean {
+    const taken = JFS_TAKEN | (thief << JF_THIEF_SHIFT) | (gen << JF_GEN_SHIFT);
+    return Atomics.compareExchange(this.w, fw + JF_STATE, taken, JFS_WRITING | (thief << JF_THIEF_SHIFT) | (gen << JF_GEN_SHIFT)) === taken; // JOIN-J7
+  }
+
+  /** Thief, after claimWrite: writes the encoded result (or error), then the state that publishes it. */
+  settle(fw: number, gen: number, failed: boolean, type: number, a: number, b: number): void {
     const w = this.w;
     w[fw + JF_TYPE] = type;
     w[fw + JF_A] = a;
     w[fw + JF_B] = b;
-    Atomics.store(w, fw + JF_STATE, failed ? JFS_FAILED : JFS_DONE); // JOIN-J5: publishes the three words above
+    Atomics.store(w, fw + JF_STATE, (failed ? JFS_FAILED : JFS_DONE) | (gen << JF_GEN_SHIFT)); // JOIN-J8: publishes the three words above
+  }
+
+  /**
+   * Main (crash repair), after thread `thief` died and before a replacement starts in its seat:
+   * a frame it had taken (or was writing) is orphaned, so its owner stops waiting. The frame, not
+   * the seat's liveness, says so: a replacement makes the seat live again. True when it orphaned one.
+   */
+  orphan(fw: number, thief: number): boolean {
+    const s = Atomics.load(this.w, fw + JF_STATE);
+    const state = s & STATE;
+    if ((state !== JFS_TAKEN && state !== JFS_WRITING) || ((s >>> JF_THIEF_SHIFT) & THIEF) !== thief) return false;
+    return Atomics.compareExchange(this.w, fw + JF_STATE, s, JFS_ORPHANED | (s & ~STATE)) === s; // JOIN-J6
   }
 
   /** Owner: has the frame settled? */
   outcome(fw: number): FrameOutcome {
-    const s = Atomics.load(this.w, fw + JF_STATE) & 0xf; // JOIN-J4
+    const s = Atomics.load(this.w, fw + JF_STATE) & STATE; // JOIN-J4
     return s === JFS_DONE ? FrameOutcome.Done : s === JFS_FAILED ? FrameOutcome.Failed : s === JFS_ORPHANED ? FrameOutcome.Orphaned : FrameOutcome.Open;
   }
 
@@ -85,9 +126,16 @@ export class JoinFrames {
     return [w[fw + JF_TYPE]!, w[fw + JF_A]!, w[fw + JF_B]!];
   }
 
-  /** The thread that took the half (running it, or died doing so), or -1 (pending or settled). */
+  /** Owner, once it has taken the outcome: the frame holds nothing unread (the next pending frees nothing). */
+  consumed(fw: number): void {
+    const s = Atomics.load(this.w, fw + JF_STATE);
+    Atomics.store(this.w, fw + JF_STATE, JFS_IDLE | (s & ~STATE));
+  }
+
+  /** The thread that took the half (running it, writing, or died doing so), or -1. */
   thief(fw: number): number {
-    const st = Atomics.load(this.w, fw + JF_STATE);
-    return (st & 0xf) === JFS_TAKEN || (st & 0xf) === JFS_ORPHANED ? st >>> 4 : -1;
+    const s = Atomics.load(this.w, fw + JF_STATE);
+    const state = s & STATE;
+    return state === JFS_TAKEN || state === JFS_WRITING || state === JFS_ORPHANED ? (s >>> JF_THIEF_SHIFT) & THIEF : -1;
   }
 }

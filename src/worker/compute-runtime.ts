@@ -8,8 +8,8 @@
 import { decodeThrown, encodeThrown } from "../common/error-codec.ts";
 import { WorkerCrashedError } from "../errors.ts";
 import {
-  ID_JOIN_BIT, ID_OWNER_SHIFT, KIND_JOIN, KIND_RANGE, OP_KIND_SHIFT,
-  OP_TYPE_SHIFT, REC_A, REC_B, REC_ID, REC_OP, REC_WORDS, WORKER_STOLEN,
+  ID_JOIN_BIT, ID_JOIN_GEN_SHIFT, ID_OWNER_SHIFT, JOIN_GEN_MASK, KIND_JOIN, KIND_RANGE, OP_KIND_SHIFT,
+  OP_TYPE_MASK, OP_TYPE_SHIFT, REC_A, REC_B, REC_ID, REC_OP, REC_WORDS, WORKER_STOLEN,
 } from "../shm/layout.ts";
 import { NEXT_CLOSED, NEXT_IDLE } from "../shm/work-finder.ts";
 import type { TaskContext } from "./task-context.ts";
@@ -190,9 +190,13 @@ export class ComputeRuntime {
   /** Marks frame `depth` pending and pushes `rec` where others can steal it; -1 when nowhere has room. */
   private publish(rec: Int32Array, depth: number, range?: RangeWords): number {
     const fw = this.frames[depth]!;
-    this.joinFrames.pending(fw, range);
+    const gen = this.joinFrames.pending(fw, range, this.releaseUnread);
+    rec[REC_ID] = rec[REC_ID]! | (gen << ID_JOIN_GEN_SHIFT);
     return this.core.finder.push(rec) ? fw : -1;
   }
+
+  /** A result a dead predecessor in this seat never read: free what holds it. */
+  private readonly releaseUnread = (type: number, a: number): void => this.core.codec.release(type, a);
 
   /**
    * After the first half, take the second back: OURS if our record came back (the caller
@@ -222,11 +226,14 @@ export class ComputeRuntime {
       for (;;) {
         const outcome = frames.outcome(fw);
         if (outcome === FrameOutcome.Orphaned) {
+          const thief = frames.thief(fw);
+          frames.consumed(fw);
           if (discard) return undefined; // the first half's error goes on
-          throw new WorkerCrashedError(this.core.pool, frames.thief(fw), "it was running the other half of a join");
+          throw new WorkerCrashedError(this.core.pool, thief, "it was running the other half of a join");
         }
         if (outcome !== FrameOutcome.Open) {
           const value = this.core.codec.take(...frames.result(fw));
+          frames.consumed(fw);
           if (discard) return undefined;
           if (outcome === FrameOutcome.Failed) throw decodeThrown(value); // the other half's error, in its own class
           return value;
@@ -260,31 +267,44 @@ export class ComputeRuntime {
   private runStolenHalf(rec: Int32Array): void {
     const id = rec[REC_ID]!;
     const owner = (id >>> ID_OWNER_SHIFT) & JOIN_ID_MASK;
+    const gen = (id >>> ID_JOIN_GEN_SHIFT) & JOIN_GEN_MASK;
     const fw = this.core.control.frameWord(owner, id & JOIN_ID_MASK);
-    const w = this.w;
     const frames = this.joinFrames;
-    frames.taken(fw, this.core.index);
-    if (owner !== this.core.index) w[this.core.control.workerWord(this.core.index, WORKER_STOLEN)]++; // own counter: plain
+    const me = this.core.index;
     const op = rec[REC_OP]!;
+    const isRange = ((op >>> OP_KIND_SHIFT) & 3) === KIND_RANGE;
+    const range = isRange ? frames.range(fw) : undefined; // read before the take, whose CAS vouches for them
+    if (!frames.take(fw, me, gen)) {
+      // A half of an owner that died: its seat's next thread has reused the frame. Nobody waits for it.
+      if (!isRange) this.core.codec.release((op >>> OP_TYPE_SHIFT) & OP_TYPE_MASK, rec[REC_A]!);
+      return;
+    }
+    if (owner !== me) this.w[this.core.control.workerWord(me, WORKER_STOLEN)]++; // own counter: plain
     const h = this.core.handlerOf(rec);
     let failed = false;
     let result: unknown;
     try {
-      if (((op >>> OP_KIND_SHIFT) & 3) === KIND_RANGE) {
-        const { grain, argType, argA, argB } = frames.range(fw);
-        const arg = this.core.codec.peek(argType, argA, argB);
-        result = this.range(h, rec[REC_A]!, rec[REC_B]!, grain, argType, argA, argB, arg);
+      if (range) {
+        const { grain, argType, argA, argB } = range;
+        result = this.range(h, rec[REC_A]!, rec[REC_B]!, grain, argType, argA, argB, this.core.codec.peek(argType, argA, argB));
       } else {
         result = this.call(h, this.core.takeArgument(rec));
       }
+    } catch (e) {
+      failed = true;
+      result = e;
+    }
+    if (!frames.claimWrite(fw, me, gen)) return; // its owner died meanwhile: nobody reads this outcome
+    try {
+      if (failed) throw result;
       this.core.codec.encode(result, "result", this.core.handlerNames[h], owner);
     } catch (e) {
       failed = true;
       this.core.codec.encode(encodeThrown(e).wire, "error", "", owner);
     }
     const out = this.core.codec.out;
-    frames.settle(fw, failed, out[0]!, out[1]!, out[2]!);
-    if (owner !== this.core.index) this.core.finder.idle.unpark(owner); // a targeted unpark, after the store
+    frames.settle(fw, gen, failed, out[0]!, out[1]!, out[2]!);
+    if (owner !== me) this.core.finder.idle.unpark(owner); // a targeted unpark, after the store
   }
 
   /** parallelFor root: [start, end, grain, argType, argA, argB]; the argument is freed once every half is done. */

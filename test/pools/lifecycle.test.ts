@@ -105,6 +105,20 @@ describe("crash healing", () => {
     expect(await cpu.run("fib", 20)).toBe(6765);
   }, 60_000);
 
+  test("a join owner that dies while its half runs on a thief: the thief's late result never lands in the replacement's joins", async () => {
+    // The dead owner's replacement reuses the same join frames; its own joins' halves are taken by a
+    // third thread. Before frame generations, the old thief's result (111) answered the new join.
+    const tm = await m.start({ compute: { cpu: { module: MATH, static_threads: 3, dynamic_threads: 0, max_threads: 3, scaler: { enabled: false } } } });
+    const cpu = tm.compute("cpu");
+    for (let round = 0; round < 2; round++) {
+      const dying = rejection(cpu.run("joinOwnerDies", null));
+      await Bun.sleep(300); // the owner died at 100 ms; its replacement is ready; the thief runs on until 600 ms
+      expect(await cpu.run("joinSlowSecond", null)).toBe(222);
+      expect((await dying).name).toBe("WorkerCrashedError");
+    }
+    expect(await cpu.run("fib", 22)).toBe(17711);
+  }, 60_000);
+
   test("an async thread killed by an uncaught error: its in-flight tasks reject, others are unharmed", async () => {
     const tm = await m.start({ async: { io: { module: IO, worker_threads: 2, concurrency: 4 } } });
     const io = tm.async("io");
