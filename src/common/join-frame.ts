@@ -40,12 +40,13 @@ export class JoinFrames {
   constructor(private readonly w: Int32Array) {}
 
   /**
-   * Owner, before pushing a half: opens the frame's next generation and returns it (it goes in the
-   * half's record id). A stale thief writing its result (a dead predecessor's half) is waited out:
-   * a few plain stores, or its death (crash repair orphans the frame). A result nobody read (the
-   * predecessor died before reading it) is handed to `unread` to free.
+   * Owner, its first half at this depth: opens the frame's next generation and returns it (it goes
+   * in the half's record id). The frame may still be a dead predecessor's: a stale thief writing
+   * its result is waited out (a few plain stores, or its death: crash repair orphans the frame), one
+   * still running loses its claim (the CAS moves the state off its TAKEN), and a result nobody read
+   * is handed to `unread` to free.
    */
-  pending(fw: number, range: RangeWords | undefined, unread: (type: number, a: number) => void): number {
+  open(fw: number, range: RangeWords | undefined, unread: (type: number, a: number) => void): number {
     const w = this.w;
     let s = Atomics.load(w, fw + JF_STATE);
     for (;;) {
@@ -54,7 +55,7 @@ export class JoinFrames {
         continue;
       }
       const gen = (genOf(s) + 1) & JOIN_GEN_MASK;
-      const seen = Atomics.compareExchange(w, fw + JF_STATE, s, JFS_PREPARING | (gen << JF_GEN_SHIFT)); // JOIN-J1
+      const seen = Atomics.compareExchange(w, fw + JF_STATE, s, JFS_PREPARING | (gen << JF_GEN_SHIFT));
       if (seen !== s) {
         s = seen;
         continue;
@@ -69,6 +70,23 @@ export class JoinFrames {
       Atomics.store(w, fw + JF_STATE, JFS_PENDING | (gen << JF_GEN_SHIFT));
       return gen;
     }
+  }
+
+  /**
+   * Owner, a later half at this depth: its previous generation here is over (taken back, or its
+   * outcome read), and every generation before it was opened by this thread, so no other thread
+   * holds this frame: plain writes, published by the push of the half's record.
+   */
+  reopen(fw: number, gen: number, range: RangeWords | undefined): number {
+    const w = this.w;
+    if (range) {
+      w[fw + JF_GRAIN] = range.grain;
+      w[fw + JF_ARG_TYPE] = range.argType;
+      w[fw + JF_ARG_A] = range.argA;
+      w[fw + JF_ARG_B] = range.argB;
+    }
+    w[fw + JF_STATE] = JFS_PENDING | (gen << JF_GEN_SHIFT);
+    return gen;
   }
 
   /** Thief, for a range half, before it takes the half (the take's CAS then vouches for them): the split's grain and shared argument. */

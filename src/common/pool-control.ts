@@ -4,11 +4,12 @@
  * workers use for halves other workers stole. Word layout: layout.ts ("Pool control block");
  * protocol: PROTOCOL.md ("Tasks and completions").
  */
+import { InvalidArgumentError } from "../errors.ts";
 import { Doorbell } from "../shm/doorbell.ts";
 import { JoinFrames } from "./join-frame.ts";
 import { TaskStates } from "./task-state.ts";
 import {
-  HDR_MAGIC, JOIN_FRAME_WORDS, LINE, POOL_JOIN_DEPTH, POOL_MAGIC,
+  HDR_MAGIC, JOIN_FRAME_WORDS, LINE, MAX_JOIN_DEPTH, POOL_JOIN_DEPTH, POOL_MAGIC,
   POOL_ARRIVALS, POOL_MAIN_HOT, POOL_MAIN_MAIL, POOL_SLOTS, POOL_SPAWNS_WANTED, POOL_WORKERS, POOL_WORKER_INFO, WORKER_MAIL,
   WORKER_ALIVE, WORKER_SEARCHING, WORKER_TID, attachHeader, poolControlBytes, poolJoinFrameWord, poolTaskStatesWord,
 } from "../shm/layout.ts";
@@ -41,6 +42,9 @@ export class PoolControl {
   }
 
   static allocate(workers: number, slots: number, joinDepth: number): PoolControl {
+    if (!Number.isInteger(joinDepth) || joinDepth < 0 || joinDepth > MAX_JOIN_DEPTH) {
+      throw new InvalidArgumentError("joinDepth", `must be an integer in 0..${MAX_JOIN_DEPTH}, got ${joinDepth}`);
+    }
     const buffer = new SharedArrayBuffer(poolControlBytes(workers, slots, joinDepth));
     const w = new Int32Array(buffer);
     w[POOL_WORKERS] = workers;

@@ -259,7 +259,7 @@ export const JF_GRAIN = 4; // parallelFor: grain of the range being split
 export const JF_ARG_TYPE = 5; // parallelFor: the shared argument, encoded once
 export const JF_ARG_A = 6;
 export const JF_ARG_B = 7;
-// Frame state word: state (4 bits) | thief << 4 (12 bits) | generation << 16 (6 bits, also in the half's record id).
+// Frame state word: state (4 bits) | thief << 4 (12 bits) | generation << 16 (10 bits, also in the half's record id).
 export const JFS_IDLE = 0; // no half out, or its result was read
 export const JFS_PENDING = 1;
 export const JFS_TAKEN = 2; // | thief << 4
@@ -270,11 +270,11 @@ export const JFS_WRITING = 6; // | thief << 4: the thief writes the result words
 export const JFS_PREPARING = 7; // the owner writes the range words of a new generation
 export const JF_THIEF_SHIFT = 4;
 export const JF_GEN_SHIFT = 16;
-export const JOIN_GEN_MASK = 63;
+export const JOIN_GEN_MASK = 0x3ff; // 10 bits
 
 // ---- Task and completion records (4 words) ----
 export const REC_WORDS = 4;
-/** Pool task: slot | gen << 20. Join/range half: JOIN_BIT | frame generation << 24 | owner << 12 | depth. */
+/** Pool task: slot | gen << 20. Join/range half: JOIN_BIT | frame generation << 20 | owner << 8 | depth. */
 export const REC_ID = 0;
 /** handler id (12 bits) | value type (11 bits) << 12 | record kind (2 bits) << 23. Completions: status | type << 12. */
 export const REC_OP = 1;
@@ -283,8 +283,11 @@ export const REC_B = 3;
 export const ID_SLOT_MASK = 0xfffff;
 export const ID_GEN_SHIFT = 20;
 export const ID_JOIN_BIT = 1 << 30;
-export const ID_OWNER_SHIFT = 12;
-export const ID_JOIN_GEN_SHIFT = 24;
+export const ID_OWNER_SHIFT = 8;
+export const ID_JOIN_DEPTH_MASK = 0xff;
+export const ID_JOIN_GEN_SHIFT = 20;
+/** Join frames per thread at most: the depth field of a half's id. */
+export const MAX_JOIN_DEPTH = 256;
 export const OP_HANDLER_MASK = 0xfff;
 export const OP_TYPE_SHIFT = 12;
 export const OP_TYPE_MASK = 0x7ff;

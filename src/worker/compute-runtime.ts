@@ -8,7 +8,7 @@
 import { decodeThrown, encodeThrown } from "../common/error-codec.ts";
 import { WorkerCrashedError } from "../errors.ts";
 import {
-  ID_JOIN_BIT, ID_JOIN_GEN_SHIFT, ID_OWNER_SHIFT, JOIN_GEN_MASK, KIND_JOIN, KIND_RANGE, OP_KIND_SHIFT,
+  ID_JOIN_BIT, ID_JOIN_DEPTH_MASK, ID_JOIN_GEN_SHIFT, ID_OWNER_SHIFT, JOIN_GEN_MASK, KIND_JOIN, KIND_RANGE, OP_KIND_SHIFT,
   OP_TYPE_MASK, OP_TYPE_SHIFT, REC_A, REC_B, REC_ID, REC_OP, REC_WORDS, WORKER_STOLEN,
 } from "../shm/layout.ts";
 import { NEXT_CLOSED, NEXT_IDLE } from "../shm/work-finder.ts";
@@ -18,7 +18,7 @@ import { IDLE_GATED, IDLE_RETIRE } from "./thread-role.ts";
 import type { WorkerCore } from "./worker-core.ts";
 import { FrameOutcome, type JoinFrames, type RangeWords } from "../common/join-frame.ts";
 
-const JOIN_ID_MASK = 0xfff;
+const OWNER_MASK = 0xfff;
 /** Busy threads turn their event loop this often (ms); idle ones after this long parked. */
 const YIELD_MS = 50;
 const IDLE_TURN_MS = 200;
@@ -39,6 +39,8 @@ export class ComputeRuntime {
   private readonly backs: Int32Array[];
   /** Word index of this thread's join frame, per depth. */
   private readonly frames: number[];
+  /** The generation this thread last opened per depth; -1: none yet (the frame may be a dead predecessor's). */
+  private readonly frameGens: Int16Array;
   /** The frames' words, shared with thieves (join-frame.ts). */
   private readonly joinFrames: JoinFrames;
   private readonly ctx: TaskContext;
@@ -50,6 +52,7 @@ export class ComputeRuntime {
     this.records = Array.from({ length: core.control.joinDepth }, () => new Int32Array(REC_WORDS));
     this.backs = Array.from({ length: core.control.joinDepth }, () => new Int32Array(REC_WORDS));
     this.frames = Array.from({ length: core.control.joinDepth }, (_, d) => core.control.frameWord(core.index, d));
+    this.frameGens = new Int16Array(core.control.joinDepth).fill(-1);
     this.joinFrames = core.control.frames;
     this.signal = new LazySignal((id) => core.abortRequested(id));
     const self = this;
@@ -190,8 +193,14 @@ export class ComputeRuntime {
   /** Marks frame `depth` pending and pushes `rec` where others can steal it; -1 when nowhere has room. */
   private publish(rec: Int32Array, depth: number, range?: RangeWords): number {
     const fw = this.frames[depth]!;
-    const gen = this.joinFrames.pending(fw, range, this.releaseUnread);
-    rec[REC_ID] = rec[REC_ID]! | (gen << ID_JOIN_GEN_SHIFT);
+    let gen = this.frameGens[depth]!;
+    if (gen < 0) gen = this.joinFrames.open(fw, range, this.releaseUnread);
+    else {
+      gen = (gen + 1) & JOIN_GEN_MASK;
+      this.joinFrames.reopen(fw, gen, range);
+    }
+    this.frameGens[depth] = gen; // JOIN-J1
+    rec[REC_ID] |= gen << ID_JOIN_GEN_SHIFT;
     return this.core.finder.push(rec) ? fw : -1;
   }
 
@@ -204,7 +213,7 @@ export class ComputeRuntime {
    * an injector batch, steals taken while a nested join waited) are work too: they run here.
    */
   private reclaim(rec: Int32Array, fw: number, discard: boolean): unknown {
-    const back = this.backs[rec[REC_ID]! & JOIN_ID_MASK]!;
+    const back = this.backs[rec[REC_ID]! & ID_JOIN_DEPTH_MASK]!;
     while (this.core.finder.local.pop(back)) { // JOIN-J3
       if (back[REC_ID] === rec[REC_ID]) return OURS;
       this.runRecord(back);
@@ -266,9 +275,9 @@ export class ComputeRuntime {
   /** A half another thread pushed (join or range): run it and post the result in its owner's frame. */
   private runStolenHalf(rec: Int32Array): void {
     const id = rec[REC_ID]!;
-    const owner = (id >>> ID_OWNER_SHIFT) & JOIN_ID_MASK;
+    const owner = (id >>> ID_OWNER_SHIFT) & OWNER_MASK;
     const gen = (id >>> ID_JOIN_GEN_SHIFT) & JOIN_GEN_MASK;
-    const fw = this.core.control.frameWord(owner, id & JOIN_ID_MASK);
+    const fw = this.core.control.frameWord(owner, id & ID_JOIN_DEPTH_MASK);
     const frames = this.joinFrames;
     const me = this.core.index;
     const op = rec[REC_OP]!;
