@@ -193,15 +193,16 @@ export class ComputeRuntime {
   /** Marks frame `depth` pending and pushes `rec` where others can steal it; -1 when nowhere has room. */
   private publish(rec: Int32Array, depth: number, range?: RangeWords): number {
     const fw = this.frames[depth]!;
-    let gen = this.frameGens[depth]!;
-    if (gen < 0) gen = this.joinFrames.open(fw, range, this.releaseUnread);
-    else {
-      gen = (gen + 1) & JOIN_GEN_MASK;
-      this.joinFrames.reopen(fw, gen, range);
-    }
-    this.frameGens[depth] = gen; // JOIN-J1
+    const last = this.frameGens[depth]!;
+    const gen = last < 0 ? this.openFirst(fw, range) : this.joinFrames.reopen(fw, (last + 1) & JOIN_GEN_MASK, range); // JOIN-J1
+    this.frameGens[depth] = gen;
     rec[REC_ID] |= gen << ID_JOIN_GEN_SHIFT;
     return this.core.finder.push(rec) ? fw : -1;
+  }
+
+  /** This thread's first half at a depth: the frame may still be a dead predecessor's (join-frame.ts, open). Kept out of publish(), which stays small. */
+  private openFirst(fw: number, range: RangeWords | undefined): number {
+    return this.joinFrames.open(fw, range, this.releaseUnread);
   }
 
   /** A result a dead predecessor in this seat never read: free what holds it. */
