@@ -61,12 +61,7 @@ export class JoinFrames {
         continue;
       }
       if ((s & STATE) === JFS_DONE || (s & STATE) === JFS_FAILED) unread(w[fw + JF_TYPE]!, w[fw + JF_A]!);
-      if (range) {
-        w[fw + JF_GRAIN] = range.grain;
-        w[fw + JF_ARG_TYPE] = range.argType;
-        w[fw + JF_ARG_A] = range.argA;
-        w[fw + JF_ARG_B] = range.argB;
-      }
+      if (range) this.writeRange(fw, range);
       Atomics.store(w, fw + JF_STATE, JFS_PENDING | (gen << JF_GEN_SHIFT));
       return gen;
     }
@@ -78,14 +73,8 @@ export class JoinFrames {
    * holds this frame: plain writes, published by the push of the half's record.
    */
   reopen(fw: number, gen: number, range: RangeWords | undefined): number {
-    const w = this.w;
-    if (range) {
-      w[fw + JF_GRAIN] = range.grain;
-      w[fw + JF_ARG_TYPE] = range.argType;
-      w[fw + JF_ARG_A] = range.argA;
-      w[fw + JF_ARG_B] = range.argB;
-    }
-    w[fw + JF_STATE] = JFS_PENDING | (gen << JF_GEN_SHIFT);
+    if (range) this.writeRange(fw, range);
+    this.w[fw + JF_STATE] = JFS_PENDING | (gen << JF_GEN_SHIFT);
     return gen;
   }
 
@@ -148,6 +137,15 @@ export class JoinFrames {
   consumed(fw: number): void {
     const s = Atomics.load(this.w, fw + JF_STATE);
     Atomics.store(this.w, fw + JF_STATE, JFS_IDLE | (s & ~STATE));
+  }
+
+  /** Owner, opening a generation: the split's grain and shared argument (plain: the PENDING store or the push publishes them). */
+  private writeRange(fw: number, range: RangeWords): void {
+    const w = this.w;
+    w[fw + JF_GRAIN] = range.grain;
+    w[fw + JF_ARG_TYPE] = range.argType;
+    w[fw + JF_ARG_A] = range.argA;
+    w[fw + JF_ARG_B] = range.argB;
   }
 
   /** The thread that took the half (running it, writing, or died doing so), or -1. */

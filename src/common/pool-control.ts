@@ -9,7 +9,7 @@ import { Doorbell } from "../shm/doorbell.ts";
 import { JoinFrames } from "./join-frame.ts";
 import { TaskStates } from "./task-state.ts";
 import {
-  HDR_MAGIC, JOIN_FRAME_WORDS, LINE, MAX_JOIN_DEPTH, POOL_JOIN_DEPTH, POOL_MAGIC,
+  HDR_MAGIC, LINE, MAX_JOIN_DEPTH, POOL_JOIN_DEPTH, POOL_MAGIC,
   POOL_ARRIVALS, POOL_MAIN_HOT, POOL_MAIN_MAIL, POOL_SLOTS, POOL_SPAWNS_WANTED, POOL_WORKERS, POOL_WORKER_INFO, WORKER_MAIL,
   WORKER_ALIVE, WORKER_SEARCHING, WORKER_TID, attachHeader, poolControlBytes, poolJoinFrameWord, poolTaskStatesWord,
 } from "../shm/layout.ts";
@@ -73,13 +73,11 @@ export class PoolControl {
     return poolJoinFrameWord(this.workers, this.slots, this.joinDepth, worker, depth);
   }
 
-  /** Main (crash repair), thread `thief` died: orphans every frame it had taken; how many. */
-  orphanFramesOf(thief: number): number {
-    let n = 0;
+  /** Main (crash repair), thread `thief` died: orphans every frame it had taken. */
+  orphanFramesOf(thief: number): void {
     for (let owner = 0; owner < this.workers; owner++) {
-      for (let d = 0; d < this.joinDepth; d++) if (this.frames.orphan(this.frameWord(owner, d), thief)) n++;
+      for (let d = 0; d < this.joinDepth; d++) this.frames.orphan(this.frameWord(owner, d), thief);
     }
-    return n;
   }
 
   /**
@@ -178,6 +176,3 @@ export class PoolControl {
     return Atomics.load(this.w, this.workerWord(i, WORKER_ALIVE)) === 1;
   }
 }
-
-
-export { POOL_MAIN_HOT, JOIN_FRAME_WORDS };

@@ -211,5 +211,4 @@ export class CompletionPump {
       this.schedule();
     });
   }
-
 }

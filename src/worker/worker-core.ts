@@ -111,7 +111,6 @@ export class WorkerCore {
     return this.control.states.abortRequested(id & ID_SLOT_MASK);
   }
 
-
   /**
    * An idle point (between top-level tasks, before parking): read mail the main thread sent (new
    * arena segments, registrations, releases) and forget released buffers (PROTOCOL.md, "Mail").
