@@ -10,8 +10,10 @@ export { manager } from "./main/global-manager.ts";
 export { ComputePool, type ParallelForOptions } from "./main/compute-pool.ts";
 export { AsyncPool } from "./main/async-pool.ts";
 export type { TaskPool, RunOptions, CloseOptions } from "./main/task-pool.ts";
-export type { PoolMetrics } from "./main/pool-metrics.ts";
-export type { PoolHandle, PoolExport, PoolFunction, HandlerArg, KernelHandle, KernelFunction, KernelArg } from "./main/pool-handle.ts";
+export type { PoolMetrics, SubmitterMetrics } from "./main/pool-metrics.ts";
+export type { ThreadPools } from "./submit/thread-pools.ts";
+export type { PoolClient } from "./submit/pool-client.ts";
+export type { PoolHandle, PoolExport, PoolFunction, HandlerArg, KernelHandle, KernelFunction, KernelArg } from "./submit/pool-handle.ts";
 export { NativePool, type NativeThread } from "./main/native-pool.ts";
 export type { ThreadInfo } from "./main/thread-list.ts";
 export type {

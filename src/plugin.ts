@@ -17,6 +17,7 @@ import { plugin } from "bun";
 import { PoolNotFoundError, ThreadManagerError } from "./errors.ts";
 import { currentManager, manager } from "./main/global-manager.ts";
 import type { TaskPool } from "./main/task-pool.ts";
+import { threadPools } from "./submit/thread-global.ts";
 
 const REGISTERED = Symbol.for("bun-thread-manager.plugin");
 
@@ -46,6 +47,12 @@ function poolNamed(name: string): TaskPool {
  * new one, e.g. test files in one `bun test` process) instead of keeping the first one's pool.
  */
 export function poolExports(name: string): Record<string, unknown> {
+  const inThread = threadPools();
+  if (inThread) {
+    // Inside a pool thread or native thread: the pool's calls go through this thread's own lane.
+    const client = inThread.forImport(name);
+    return Object.fromEntries(client.handlers.map((h) => [h, (arg?: unknown, options?: { signal?: AbortSignal }) => client.run(h, arg, options)]));
+  }
   let pool = poolNamed(name);
   let owner = currentManager();
   const current = (): TaskPool => {

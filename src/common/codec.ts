@@ -71,6 +71,11 @@ export interface CodecOptions {
   maxPayload: number;
   /** Main thread: may this argument take `bytes` of arena now? (the arguments' share of the arena). */
   admit?: (bytes: number) => boolean;
+  /**
+   * No mail between this codec's thread and the other side (a pool thread submitting to a pool, and
+   * the results it gets back): everything lives in the arena; shared buffers cannot be sent.
+   */
+  mailless?: boolean;
 }
 
 export class ValueCodec {
@@ -212,7 +217,16 @@ export class ValueCodec {
     return 0;
   }
 
+  /** The error for a value of `bytes` that must fit one arena block and cannot. */
+  tooLargeForArena(bytes: number, handler: string): PayloadTooLargeError {
+    this.handler = handler;
+    return new PayloadTooLargeError(bytes, this.store.maxBlock, `${this.what()} (from a pool thread a payload travels in one arena block; send larger ones from the main thread)`);
+  }
+
   private idOf(buf: SharedArrayBuffer): number {
+    if (this.options.mailless) {
+      throw new DataCloneError(`${this.what()} holds a SharedArrayBuffer, which a pool thread cannot send to another pool or receive from one yet: share it from the main thread, or send a copy (a Uint8Array)`);
+    }
     if (this.onMain) this.named.push(buf);
     return this.shared.idOf(buf);
   }
@@ -234,6 +248,11 @@ export class ValueCodec {
         return this.set(tag, h, write(store.bytes(h, length)));
       }
     }
+    if (this.options.mailless) {
+      if (this.to === TO_ANY && length <= store.maxBlock) return Math.max(1, length);
+      if (length > store.maxBlock) throw this.tooLargeForArena(length, this.handler);
+      throw new PayloadTooLargeError(length, store.maxBlock, `${this.what()} (the pool's arena has no free block for it now, and a result for a pool thread cannot travel outside the arena)`);
+    }
     if (this.to === TO_ANY) {
       if (!this.onMain || length <= store.maxBlock) return Math.max(1, length);
       const buf = new SharedArrayBuffer(length);
@@ -247,7 +266,7 @@ export class ValueCodec {
   }
 
   private putString(s: string): number {
-    if (s.length >= STRING_BY_MAIL_UNITS && (this.onMain || this.to !== TO_ANY)) {
+    if (s.length >= STRING_BY_MAIL_UNITS && (this.onMain || this.to !== TO_ANY) && !this.options.mailless) {
       if (s.length * 2 > this.options.maxPayload) throw new PayloadTooLargeError(s.length * 2, this.options.maxPayload, this.what());
       if (this.to !== TO_ANY) return this.set(T_STR_MAIL, this.shared.sendParcel(this.to, s), 0);
       const id = this.shared.mailString(s);

@@ -226,7 +226,9 @@ export function taskErrorFrom(pool: string, handler: string, wire: unknown): Tas
  * it with, as the error of that class (DataCloneError or PayloadTooLargeError).
  */
 export function refusalFrom(pool: string, handler: string, wire: unknown): Error {
-  const [code, message] = typeof wire === "string" ? (JSON.parse(wire) as [string, string]) : ["ERR_DATA_CLONE", String(wire)];
+  const [code, message] = typeof wire === "string"
+    ? (JSON.parse(wire) as [string, string])
+    : ["ERR_DATA_CLONE", wire === undefined ? `the result of handler "${handler}" could not be sent back, and the pool's arena had no room left to say why` : String(wire)];
   const e = code === "ERR_PAYLOAD_TOO_LARGE" ? new PayloadTooLargeError(0, 0) : new DataCloneError(`result of handler "${handler}"`);
   e.message = `pool "${pool}": ${message}`;
   return e;

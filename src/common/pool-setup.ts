@@ -4,6 +4,7 @@ import type { SharedRef } from "../shm/layout.ts";
 import type { PoolQueueRefs } from "../shm/work-finder.ts";
 import type { PlacementFailure, ThreadPlacement } from "../platform/placement.ts";
 import type { ServeSetup, ServingAt } from "../worker/pool-server.ts";
+import type { PoolDirectory, SubmitterIdentity } from "../submit/pool-directory.ts";
 
 export type PoolKind = "compute" | "async";
 
@@ -17,7 +18,10 @@ export interface PoolWorkerSetup {
   /** file: URL of the handler module. */
   module: string;
   queues: PoolQueueRefs;
-  completions: SharedRef;
+  /** Completion ring per submitter lane (0: the main thread's); a completion goes to its slot's lane. */
+  rings: SharedRef[];
+  /** The pool's submitter lanes (src/shm/submitter-lanes.ts). */
+  lanes: SharedArrayBuffer;
   control: SharedArrayBuffer;
   /** The payload store's arena segments so far (more arrive by mail). */
   segments: SharedRef[];
@@ -45,6 +49,9 @@ export interface PoolWorkerSetup {
   serve?: ServeSetup;
   /** The first local id this thread's shared-object registry hands out (a seat's threads never reuse one). */
   firstId: number;
+  /** Every pool of the manager, for `ctx.pools` (src/submit/thread-pools.ts). */
+  directory: PoolDirectory;
+  identity: SubmitterIdentity;
 }
 
 /** Worker -> main, once the module is loaded (or failed to load). */

@@ -65,6 +65,47 @@ export class TaskStates {
     return Atomics.compareExchange(this.w, this.wordOf(slot), queued, packState(gen, 0, TS_CANCELLED)) === queued;
   }
 
+  // Transitions on a lane whose submitter is not this thread (PROTOCOL.md, "Submitters"): the main
+  // thread reaps an exited submitter's lane, or cancels what a closing pool will not run.
+
+  /** Main: cancels the slot's task of whatever generation if it is still queued. */
+  cancelIfQueued(slot: number): boolean {
+    const word = this.wordOf(slot);
+    const s = Atomics.load(this.w, word);
+    return (s & TS_STATE_MASK) === TS_QUEUED && Atomics.compareExchange(this.w, word, s, (s & ~TS_STATE_MASK) | TS_CANCELLED) === s;
+  }
+
+  /** The generation of the slot's task when thread `runner` runs it, else -1. */
+  runningGen(slot: number, runner: number): number {
+    const s = Atomics.load(this.w, this.wordOf(slot));
+    if ((s & TS_STATE_MASK) !== TS_RUNNING || ((s >>> TASK_RUNNER_SHIFT) & TASK_RUNNER_MASK) !== runner) return -1;
+    return (s >>> TASK_GEN_SHIFT) & TASK_GEN_MASK;
+  }
+
+  /** Queued or running (a record or a runner may still name it). */
+  inFlight(slot: number): boolean {
+    const state = Atomics.load(this.w, this.wordOf(slot)) & TS_STATE_MASK;
+    return state === TS_QUEUED || state === TS_RUNNING;
+  }
+
+  /** The generation the slot last had: a lane's next holder continues after it, so no stale record matches. */
+  genOf(slot: number): number {
+    return (Atomics.load(this.w, this.wordOf(slot)) >>> TASK_GEN_SHIFT) & TASK_GEN_MASK;
+  }
+
+  /** Main, reaping: the slot's completion of generation `gen` arrived; freed unless it moved on. */
+  freeIfGen(slot: number, gen: number): void {
+    const word = this.wordOf(slot);
+    const s = Atomics.load(this.w, word);
+    if (((s >>> TASK_GEN_SHIFT) & TASK_GEN_MASK) === gen) Atomics.compareExchange(this.w, word, s, packState(gen, 0, TS_FREE));
+  }
+
+  /** Main, reaping: the lane is quiet; the slot is freed, keeping its generation. */
+  freeAny(slot: number): void {
+    const word = this.wordOf(slot);
+    Atomics.store(this.w, word, packState(this.genOf(slot), 0, TS_FREE));
+  }
+
   /** The thread running the slot's task, or -1 when it is not running. */
   runner(slot: number): number {
     const s = Atomics.load(this.w, this.wordOf(slot));

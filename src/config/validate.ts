@@ -12,6 +12,7 @@ import { allowedCores, formatCpuList } from "../platform/cpus.ts";
 import type { PlacementPlan, ResolvedConfig, ResolvedPool, ScalerSettings, SchedulingPolicy, ThreadManagerConfig } from "./types.ts";
 import { didYouMean } from "../common/did-you-mean.ts";
 import { dedicateCores, placementWarnings } from "./core-rules.ts";
+import { POOL_DEFAULTS } from "./defaults.ts";
 
 export const DEFAULT_MAX_QUEUE = 65536;
 const MAX_THREADS = 4096;
@@ -22,7 +23,7 @@ const PLACEMENT_KEYS = ["core_allocation", "policy", "nice", "priority"];
  * saturated pool on shared cores leaves the main thread's event loop responsive (bench/README.md,
  * "Event-loop lag": timer p99 16-40 ms with OTHER, 4-6 ms with BATCH, same throughput).
  */
-const DEFAULT_POLICY: Record<"compute" | "async" | "native", SchedulingPolicy> = { compute: "BATCH", async: "OTHER", native: "OTHER" };
+const DEFAULT_POLICY = POOL_DEFAULTS.policy;
 const PAYLOAD_KEYS = ["max_payload_bytes", "arena_bytes", "arena_max_bytes", "abort_grace_ms", "task_timeout_ms"];
 const MIB = 1 << 20;
 const SCALING_KEYS = ["static_threads", "dynamic_threads", "max_threads", "scaler"];
@@ -222,10 +223,11 @@ export function checkConfig(config: ThreadManagerConfig, baseDir: string): { res
  * segments), abort_grace_ms (0..1 h, default 1000), task_timeout_ms (1 ms..24 h, default none).
  */
 function payloadLimits(c: Checker, p: Table, path: string): NonNullable<ResolvedPool["payload"]> {
-  const maxPayloadBytes = c.int(p.max_payload_bytes, `${path}.max_payload_bytes`, 64 * 1024, 1024 * MIB, 64 * MIB);
-  const arenaBytes = c.int(p.arena_bytes, `${path}.arena_bytes`, 64 * 1024, 1024 * MIB, 8 * MIB);
-  const arenaMaxBytes = c.int(p.arena_max_bytes, `${path}.arena_max_bytes`, arenaBytes, 64 * arenaBytes, 16 * arenaBytes);
-  const abortGraceMs = c.int(p.abort_grace_ms, `${path}.abort_grace_ms`, 0, 3_600_000, 1000);
+  const d = POOL_DEFAULTS;
+  const maxPayloadBytes = c.int(p.max_payload_bytes, `${path}.max_payload_bytes`, 64 * 1024, 1024 * MIB, d.maxPayloadBytes);
+  const arenaBytes = c.int(p.arena_bytes, `${path}.arena_bytes`, 64 * 1024, 1024 * MIB, d.arenaBytes);
+  const arenaMaxBytes = c.int(p.arena_max_bytes, `${path}.arena_max_bytes`, arenaBytes, 64 * arenaBytes, d.arenaGrowth * arenaBytes);
+  const abortGraceMs = c.int(p.abort_grace_ms, `${path}.abort_grace_ms`, 0, 3_600_000, d.abortGraceMs);
   const timeout = c.int(p.task_timeout_ms, `${path}.task_timeout_ms`, 1, 86_400_000, 0);
   return { maxPayloadBytes, arenaBytes, arenaMaxBytes, abortGraceMs, taskTimeoutMs: timeout > 0 ? timeout : undefined };
 }

@@ -1,5 +1,7 @@
 /** Main thread: an async pool (tokio-like). Async handlers, up to `concurrency` in flight per thread. */
 import type { AbortNotice } from "../common/pool-setup.ts";
+import { ID_GEN_SHIFT } from "../shm/layout.ts";
+import { startAlone } from "./pool-directory-hub.ts";
 import { TaskPool, type TaskPoolOptions } from "./task-pool.ts";
 import type { ServingAt } from "../worker/pool-server.ts";
 
@@ -19,10 +21,16 @@ export class AsyncPool extends TaskPool {
     this.concurrency = options.concurrency ?? 1;
   }
 
-  static async start(options: Omit<TaskPoolOptions, "kind">): Promise<AsyncPool> {
+  /** The pool's shared memory; its threads start with startThreads() (ThreadManager starts pools that way). */
+  static create(options: Omit<TaskPoolOptions, "kind">): AsyncPool {
     const serve = options.serve && options.serve.port === 0 ? { ...options.serve, port: freePort() } : options.serve;
-    const pool = new AsyncPool({ ...options, serve, kind: "async" });
-    await pool.startThreads();
+    return new AsyncPool({ ...options, serve, kind: "async" });
+  }
+
+  /** A pool on its own (no manager): its threads can call it through `ctx.pools`. */
+  static async start(options: Omit<TaskPoolOptions, "kind">): Promise<AsyncPool> {
+    const pool = AsyncPool.create(options);
+    await startAlone(pool);
     return pool;
   }
 
@@ -32,8 +40,8 @@ export class AsyncPool extends TaskPool {
   }
 
   /** The thread's event loop is alive: tell it, and it fires the task's ctx.signal. */
-  override abortRunning(runner: number, id: number): void {
-    const msg: AbortNotice = { type: "abort", id };
+  protected override abortRunning(runner: number, slot: number, gen: number): void {
+    const msg: AbortNotice = { type: "abort", id: slot | (gen << ID_GEN_SHIFT) };
     this.workers.seats[runner]?.worker.postMessage(msg);
   }
 }

@@ -10,28 +10,27 @@ import { WORKER_RUNNING } from "../shm/layout.ts";
 import type { TaskPool } from "./task-pool.ts";
 
 export function repairAfterDeath(pool: TaskPool, index: number, detail: string): void {
-  const { control, queues, tasks } = pool;
+  const { control, queues, main } = pool;
   const w = control.w;
   control.seatGone(index);
   // Join owners waiting for a half this thread took: the frame says so (not the seat, which a
   // replacement makes live again), then they are woken to look.
   control.orphanFramesOf(index);
   for (let i = 0; i < pool.threads; i++) if (i !== index) queues.idle.unpark(i);
-  pool.pump.drain();
-  tasks.entries.forEach((e, slot) => {
-    if (!e) return;
-    if (tasks.runnerOf(slot) === index) {
-      if (!e.settled) pool.counts.crashed++; // an aborted task whose thread was replaced was settled already
-      pool.settle(slot, (x) => x.reject(new WorkerCrashedError(pool.name, index, detail)));
-      pool.closeTask(slot);
-    }
-  });
+  main.pump.drain();
+  for (const [slot, e] of main.tasks.inUse()) {
+    if (main.tasks.runnerOf(slot) !== index) continue;
+    if (!e.settled) main.counts.crashed++; // an aborted task whose thread was replaced was settled already
+    main.settle(slot, (x) => x.reject(new WorkerCrashedError(pool.name, index, detail)));
+    main.closeTask(slot);
+  }
+  pool.reaper.runnerDied(index); // other threads' tasks it ran: their submitters are told
   const searching = control.takeSearching(index);
   Atomics.store(w, control.workerWord(index, WORKER_RUNNING), 0);
   queues.idle.releaseDeadWorker(index, searching);
   if (pool.closing || !pool.seats.replacesOnDeath(index)) return; // a standalone seat stays free: the manager asks again if needed
   replace(pool, index, RETRY_FIRST_MS);
-  pool.pump.schedule();
+  main.pump.schedule();
 }
 
 /** A replacement that fails to load is tried again, after 1 s, then twice as long each time up to 30 s. */

@@ -12,6 +12,7 @@ import { coresForThread, type PlacementPlan } from "../config/types.ts";
 import { PlacementError, PoolBusyError, PoolClosedError, ThreadManagerError } from "../errors.ts";
 import { threadPlacement } from "../platform/placement.ts";
 import type { NativeSetup } from "../worker/native-worker.ts";
+import type { PoolDirectoryHub } from "./pool-directory-hub.ts";
 
 /** A running (or finished) native thread. */
 export interface NativeThread {
@@ -37,7 +38,13 @@ export class NativePool {
   private readonly seats: Array<Seat | undefined>;
   private closed = false;
 
-  constructor(readonly name: string, readonly maxThreads: number, readonly placement: PlacementPlan) {
+  constructor(
+    readonly name: string,
+    readonly maxThreads: number,
+    readonly placement: PlacementPlan,
+    /** The manager's pools, which these threads may call (ctx.pools); none for a pool made alone. */
+    private readonly hub?: PoolDirectoryHub,
+  ) {
     this.seats = new Array(maxThreads).fill(undefined);
   }
 
@@ -74,14 +81,17 @@ export class NativePool {
         lastError = m.error;
       }
     };
+    const identity = this.hub?.newIdentity(placement.name) ?? { token: 0, name: placement.name };
     worker.addEventListener("close", (e) => {
       const code = (e as CloseEvent & { code?: number }).code ?? 0;
       if (this.seats[seat] === entry) this.seats[seat] = undefined;
+      if (identity.token !== 0) this.hub?.exited(identity.token); // its lanes in every pool are reaped
       tid.reject(new ThreadManagerError("ERR_NATIVE_EXITED", `native thread ${placement.name} exited before it started${lastError ? `: ${lastError}` : ""}`));
       exited.resolve(lastError && code === 0 ? 1 : code);
     });
     this.seats[seat] = entry;
-    const setup: NativeSetup = { placement, module: href, data };
+    const directory = this.hub?.directory ?? { pools: [], mapping: {}, natives: [this.name] };
+    const setup: NativeSetup = { placement, module: href, data, directory, identity };
     worker.postMessage(setup);
     return entry.thread;
   }

@@ -20,19 +20,22 @@ export function closeOptions(o: CloseOptions | undefined): { drain: boolean; tim
 import type { TaskPool } from "./task-pool.ts";
 
 export async function shutDown(pool: TaskPool, drain: boolean, timeoutMs: number): Promise<void> {
-  const { tasks } = pool;
+  const { main } = pool;
   const deadline = performance.now() + timeoutMs;
   if (!drain) {
-    pool.admission.rejectAll(() => new PoolClosedError(pool.name, "was closed before this task found room to start"));
-    tasks.entries.forEach((e, slot) => {
-      if (!e) return;
+    main.admission.rejectAll(() => new PoolClosedError(pool.name, "was closed before this task found room to start"));
+    for (const [slot, e] of main.tasks.inUse()) {
       if (pool.control.states.cancelQueued(slot, e.gen)) {
-        pool.settle(slot, (x) => x.reject(new PoolClosedError(pool.name, "was closed before this task ran")));
-        pool.counts.cancelled++;
+        main.settle(slot, (x) => x.reject(new PoolClosedError(pool.name, "was closed before this task ran")));
+        main.counts.cancelled++;
       }
-    });
+    }
+    // Other threads' queued tasks: their threads skip them, and their submitters reject them (SKIPPED).
+    const { lanes } = pool;
+    const { first } = lanes.slotsOf(1);
+    for (let slot = first; slot < lanes.totalSlots; slot++) pool.control.states.cancelIfQueued(slot);
   }
-  pool.pump.schedule();
+  main.pump.schedule();
   const timedOut = !(await within(whenIdle(pool), timeoutMs));
   pool.queues.shutdown();
   // A standalone thread still loading is let finish (terminating it mid-load has crashed Bun), within the close's deadline.
@@ -42,26 +45,21 @@ export async function shutDown(pool: TaskPool, drain: boolean, timeoutMs: number
   await pool.workers.stop();
   if (timedOut) {
     const late = (what: string) => new PoolClosedError(pool.name, `was closed after ${timeoutMs} ms with this task ${what}`);
-    pool.admission.rejectAll(() => late("still waiting for room"));
-    tasks.entries.forEach((e, slot) => {
-      if (!e) return;
-      pool.settle(slot, (x) => x.reject(late("unfinished")));
-      pool.closeTask(slot);
-    });
+    main.rejectAll((running) => late(running ? "unfinished" : "still waiting for room"));
   }
-  pool.pump.dispose();
-  pool.stopSweeping();
+  pool.dispose(); // LANE-S1: thread submitters reject what they still wait for
 }
 
 /** Resolves once nothing is queued, running or waiting for room. */
 async function whenIdle(pool: TaskPool): Promise<void> {
   // Both looked at together, after the await: the drain that emptied the table may have admitted more.
-  while (pool.pending > 0) {
-    if (pool.tasks.pending > 0) await pool.tasks.whenDrained();
+  const { main } = pool;
+  while (main.pending > 0) {
+    if (main.tasks.pending > 0) await main.tasks.whenDrained();
     else {
       // Nothing in flight, so nothing will drain: admit here (an empty store fits the head:
       // PROTOCOL.md, "Progress"); the admitted tasks then drain above.
-      pool.admission.admit();
+      main.admission.admit();
       await new Promise((resolve) => setTimeout(resolve, 1));
     }
   }

@@ -9,6 +9,7 @@ import { ManagerGate } from "../shm/manager-gate.ts";
 import type { TraceRecord } from "../scaling/scaling-trace.ts";
 import type { TaskPool } from "./task-pool.ts";
 import type { LatencyHistogram, LatencyMetrics } from "./task-latency.ts";
+import { LaneHolder } from "../shm/submitter-lanes.ts";
 import type { ThreadSeats } from "./thread-seats.ts";
 
 /** A snapshot of one pool's counters (tm.metrics() builds on this). */
@@ -59,6 +60,25 @@ export interface PoolMetrics {
   histograms: { wait: LatencyHistogram; run: LatencyHistogram };
   /** The pool manager's view (undefined for a fixed pool). */
   scaler?: ScalerMetrics;
+  /**
+   * Where tasks come from: the main thread, and every thread that holds a lane in this pool now
+   * (by thread name; a lane whose thread exited is "exited" until reaped). `submitted` counts
+   * tasks published by that submitter; `pending` its tasks in flight now.
+   */
+  submitters: SubmitterMetrics[];
+  /** Of `completed` and `failed` above, those of thread submitters (the rest are the main thread's). */
+  fromThreads: { submitted: number; completed: number; failed: number };
+  /** Thread submitters' lanes: held now, and given back after their threads exited. */
+  lanes: { total: number; held: number; reaped: number };
+}
+
+export interface SubmitterMetrics {
+  submitter: string;
+  submitted: number;
+  /** Resolved; rejected (threw, crashed, cancelled). */
+  completed: number;
+  failed: number;
+  pending: number;
 }
 
 export type ThreadStatus = "running" | "parked" | "exited";
@@ -97,6 +117,39 @@ export function threadsByRole(threads: ThreadCounters[]): PoolMetrics["threadsBy
   const out = { static: { running: 0, parked: 0 }, dynamic: { running: 0, parked: 0 }, standalone: { running: 0, parked: 0 } };
   for (const t of threads) if (t.alive) out[t.role][t.status as "running" | "parked"]++;
   return out;
+}
+
+/** The whole snapshot of one pool. */
+export function poolMetrics(pool: TaskPool, window: { latency: LatencyMetrics; histograms: PoolMetrics["histograms"] }): PoolMetrics {
+  const { main, control, queues, lanes, store } = pool;
+  const threads = threadCounters(control, queues.idle, pool.workers.seats, pool.seats);
+  const c = main.counts;
+  const submitters: SubmitterMetrics[] = [{ submitter: "main", submitted: c.submitted, completed: c.completed, failed: c.failed + c.cancelled + c.crashed, pending: main.pending }];
+  const fromThreads = { ...pool.reaper.reapedCounts };
+  let held = 0;
+  for (let lane = 1; lane < lanes.count; lane++) {
+    const h = lanes.holder(lane);
+    if (h.state === LaneHolder.Free) continue;
+    held++;
+    const counts = lanes.counts(lane);
+    submitters.push({ submitter: h.state === LaneHolder.Held ? pool.directoryHub.nameOf(h.token) : "exited", ...counts });
+    fromThreads.submitted += counts.submitted;
+    fromThreads.completed += counts.completed;
+    fromThreads.failed += counts.failed;
+  }
+  return {
+    pool: pool.name, kind: pool.kind, ...c, ...pool.counts,
+    submitted: c.submitted + fromThreads.submitted, completed: c.completed + fromThreads.completed, failed: c.failed + fromThreads.failed,
+    pending: pool.pending, fromThreads,
+    threadsByRole: threadsByRole(threads), scaler: scalerMetrics(pool),
+    queueDepth: queues.pending() + main.unpublished, mainWakeups: main.pump.wakeups,
+    stolen: threads.reduce((n, t) => n + t.stolen, 0), threads, ...window,
+    arena: {
+      segments: store.count, maxSegments: pool.maxSegments, bytes: store.capacity,
+      argumentBytes: main.argumentBytes, waiting: main.admission.waiting, sharedBuffers: pool.shared.size,
+    },
+    submitters, lanes: { total: lanes.count - 1, held, reaped: pool.reaper.reaped },
+  };
 }
 
 export function scalerMetrics(pool: TaskPool): ScalerMetrics | undefined {

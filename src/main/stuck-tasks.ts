@@ -8,8 +8,7 @@
  * quarter of the timeout (10 ms to 1 s), so a task is stopped between 1 and 1.25 timeouts in.
  */
 import { TimeoutError } from "../errors.ts";
-import { abortTask } from "./task-abort.ts";
-import type { TaskPool } from "./task-pool.ts";
+import type { Submitter } from "../submit/submitter.ts";
 
 export class StuckTasks {
   /** Per slot: when the watch first saw the task of generation `gen` running. */
@@ -17,7 +16,10 @@ export class StuckTasks {
   private readonly timer: ReturnType<typeof setInterval> | undefined;
 
   constructor(
-    private readonly pool: TaskPool,
+    /** The main thread's tasks (thread submitters' tasks are timed by their own threads' signals). */
+    private readonly main: Submitter,
+    /** Terminates the thread in a seat (crash repair replaces it). */
+    private readonly replaceThread: (runner: number, why: string) => void,
     private readonly abortGraceMs: number,
     private readonly taskTimeoutMs: number | undefined,
   ) {
@@ -29,9 +31,9 @@ export class StuckTasks {
   /** A running task was aborted: give it `abort_grace_ms` to return, then replace its thread. */
   aborted(slot: number, gen: number, runner: number): void {
     const timer = setTimeout(() => {
-      const { tasks } = this.pool;
+      const { tasks } = this.main;
       if (tasks.runnerOf(slot) !== runner || tasks.lookup(slot, gen) === undefined) return;
-      this.pool.replaceThread(runner, `it ran a task that was aborted and did not return within abort_grace_ms (${this.abortGraceMs} ms)`);
+      this.replaceThread(runner, `it ran a task that was aborted and did not return within abort_grace_ms (${this.abortGraceMs} ms)`);
     }, this.abortGraceMs);
     timer.unref();
   }
@@ -41,15 +43,22 @@ export class StuckTasks {
   }
 
   private look(): void {
-    const { tasks } = this.pool;
+    const { tasks } = this.main;
     const now = performance.now();
-    tasks.entries.forEach((e, slot) => {
-      if (!e || e.settled || tasks.runnerOf(slot) < 0) return void this.seen.delete(slot);
+    for (const slot of this.seen.keys()) if (!tasks.entry(slot)) this.seen.delete(slot);
+    for (const [slot, e] of tasks.inUse()) {
+      if (e.settled || tasks.runnerOf(slot) < 0) {
+        this.seen.delete(slot);
+        continue;
+      }
       const first = this.seen.get(slot);
-      if (!first || first.gen !== e.gen) return void this.seen.set(slot, { gen: e.gen, at: now });
-      if (now - first.at < this.taskTimeoutMs!) return;
+      if (!first || first.gen !== e.gen) {
+        this.seen.set(slot, { gen: e.gen, at: now });
+        continue;
+      }
+      if (now - first.at < this.taskTimeoutMs!) continue;
       this.seen.delete(slot);
-      abortTask(this.pool, slot, e.gen, new TimeoutError(`pool "${this.pool.name}": handler "${e.handler}" ran longer than task_timeout_ms (${this.taskTimeoutMs} ms)`));
-    });
+      this.main.abort(slot, e.gen, new TimeoutError(`pool "${this.main.name}": handler "${e.handler}" ran longer than task_timeout_ms (${this.taskTimeoutMs} ms)`));
+    }
   }
 }

@@ -19,6 +19,7 @@ import { AsyncPool } from "./async-pool.ts";
 import { ComputePool } from "./compute-pool.ts";
 import { NativePool } from "./native-pool.ts";
 import { PoolManagerThread } from "./pool-manager.ts";
+import { PoolDirectoryHub } from "./pool-directory-hub.ts";
 import { prometheusText } from "./prometheus.ts";
 import { closeOptions, keepingAlive } from "./pool-close.ts";
 import { noteStarted } from "./global-manager.ts";
@@ -71,20 +72,37 @@ export class ThreadManager {
       warnedNoPlacement = true;
       console.warn(`bun-thread-manager: thread placement is not supported on ${process.platform}; pools run unplaced`);
     }
-    const started = await Promise.allSettled(
-      resolved.pools.map(async (p) => {
-        if (p.kind === "native") return new NativePool(p.name, p.threads, p.placement);
-        const o = { name: p.name, module: p.module, threads: p.threads, maxQueue: p.maxQueue, concurrency: p.concurrency, placement: p.placement, scaling: p.scaling, serve: p.serve, ...p.payload };
-        return p.kind === "compute" ? ComputePool.start(o) : AsyncPool.start(o);
-      }),
-    );
+    // Every pool's shared memory first, so each thread starts knowing every pool (ctx.pools).
+    const hub = new PoolDirectoryHub(resolved.mapping, resolved.pools.filter((p) => p.kind === "native").map((p) => p.name));
+    const submitters = resolved.pools.reduce((n, p) => n + p.threads, 0); // every managed thread may call every pool
     const pools = new Map<string, ComputePool | AsyncPool | NativePool>();
-    for (const s of started) if (s.status === "fulfilled") pools.set(s.value.name, s.value);
+    let failure: unknown;
+    try {
+      for (const p of resolved.pools) {
+        if (p.kind === "native") {
+          pools.set(p.name, new NativePool(p.name, p.threads, p.placement, hub));
+          continue;
+        }
+        const o = { name: p.name, module: p.module, threads: p.threads, maxQueue: p.maxQueue, concurrency: p.concurrency, placement: p.placement, scaling: p.scaling, serve: p.serve, submitters, ...p.payload };
+        const pool = p.kind === "compute" ? ComputePool.create(o) : AsyncPool.create(o);
+        hub.add(pool);
+        pools.set(p.name, pool);
+      }
+      // Compute pools first: an async pool's modules may import "pool:cpu" and wait for its handler names.
+      for (const kind of ["compute", "async"] as const) {
+        const wave = [...pools.values()].filter((p): p is ComputePool | AsyncPool => p.kind === kind);
+        const started = await Promise.allSettled(wave.map((p) => p.startThreads()));
+        const failed = started.find((s): s is PromiseRejectedResult => s.status === "rejected");
+        started.forEach((s, i) => s.status === "rejected" && pools.delete(wave[i]!.name)); // it stopped its own threads
+        if (failed) throw failed.reason;
+      }
+    } catch (e) {
+      failure = e;
+    }
     const runtime = new RuntimeThreads(resolved.main, resolved.runtime);
-    const failed = started.find((s): s is PromiseRejectedResult => s.status === "rejected");
     let manager: PoolManagerThread | undefined;
     try {
-      if (failed) throw failed.reason;
+      if (failure !== undefined) throw failure;
       runtime.start();
       manager = await PoolManagerThread.start([...pools.values()].filter((p) => !(p instanceof NativePool)), resolved.runtime ?? resolved.main);
     } catch (e) {
@@ -139,14 +157,27 @@ export class ThreadManager {
     return prometheusText(this.metrics(), this.threads());
   }
 
-  /** Closes every pool (see TaskPool.close), stops native threads, gives main and helper threads their cores back. */
+  /**
+   * Closes every pool (see TaskPool.close), stops native threads, gives main and helper threads
+   * their cores back. Callers before callees: native threads first, then async pools (whose
+   * handlers and servers may still call compute pools while they drain), then compute pools.
+   */
   async close(options?: CloseOptions): Promise<void> {
     closeOptions(options); // a bad option closes nothing
     noteStarted(this, false);
+    const all = [...this.pools.values()];
     // Native threads are unref()'d too: the whole close keeps the process alive, not only the pools'.
-    await keepingAlive(Promise.all([...this.pools.values()].map((p) => (p instanceof NativePool ? p.close() : p.close(options)))));
-    await this.manager?.stop(); // after the pools: a closing pool may still need a gate opened to drain
-    this.runtime.stop();
+    await keepingAlive((async () => {
+      try {
+        await Promise.all(all.filter((p) => p instanceof NativePool).map((p) => p.close()));
+        for (const kind of ["async", "compute"] as const) {
+          await Promise.all(all.filter((p): p is ComputePool | AsyncPool => p.kind === kind).map((p) => p.close(options)));
+        }
+      } finally {
+        await this.manager?.stop(); // after the pools: a closing pool may still need a gate opened to drain
+        this.runtime.stop();
+      }
+    })());
   }
 
   private lookup<K extends Kind>(name: string, kind: K, strict: boolean): PoolOf<K> | undefined {

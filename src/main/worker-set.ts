@@ -52,6 +52,8 @@ export class WorkerSet {
     private readonly onRetire: (thread: PoolThread) => void = () => {},
     /** Threads that run servers keep the process alive, as a Bun.serve on the main thread would. */
     private readonly keepAlive = false,
+    /** Any thread exited, for whatever reason: its submitter token (its lanes in every pool are reaped). */
+    private readonly onExit: (token: number) => void = () => {},
   ) {
     this.seats = new Array(size).fill(undefined);
   }
@@ -74,6 +76,7 @@ export class WorkerSet {
     worker.addEventListener("error", (e) => {
       lastError = (e as ErrorEvent).message ?? String(e);
     });
+    const setup = this.setupFor(index, port2);
     return new Promise<PoolThread>((resolve, reject) => {
       let started = false;
       let loading: { module: string; serve?: boolean } | undefined;
@@ -83,6 +86,7 @@ export class WorkerSet {
         if (!started) this.loading.delete(index);
         exitCode(code);
         port1.close();
+        this.onExit(setup.identity.token);
         if (!started) {
           // A thread whose event loop runs empty exits: a top-level await (or a serve factory's promise) that never settles ends here.
           const why = lastError ? `: ${lastError}` : loading ? ` while loading ${loading.module} (did a top-level await${loading.serve ? " or the default export's promise" : ""} never settle? a thread whose event loop runs empty exits)` : "";
@@ -130,7 +134,7 @@ export class WorkerSet {
           worker.terminate();
         }
       };
-      worker.postMessage(this.setupFor(index, port2), [port2]);
+      worker.postMessage(setup, [port2]);
     });
   }
 

@@ -272,6 +272,43 @@ export const JF_THIEF_SHIFT = 4;
 export const JF_GEN_SHIFT = 16;
 export const JOIN_GEN_MASK = 0x3ff; // 10 bits
 
+// ---- Submitter lanes: one per thread that submits to a pool (lane 0: the main thread) ----
+export const LANES_MAGIC = 0x4c4e5331; // "LNS1"
+export const LANES_COUNT = 1;
+/** Task slots of lane 0 (the main thread): [0, LANES_MAIN_SLOTS). */
+export const LANES_MAIN_SLOTS = 2;
+/** Task slots of every other lane, a power of two: lane l >= 1 has [main + (l-1) * n, main + l * n). */
+export const LANES_LANE_SLOTS = 3;
+/** log2(LANES_LANE_SLOTS). */
+export const LANES_LANE_SHIFT = 4;
+/** Pool line: written by the main thread only. */
+export const LANES_POOL = LINE;
+/** 1 once the pool is closing: thread submitters refuse new tasks with PoolClosedError. */
+export const LANES_CLOSING = LANES_POOL;
+/** 1 once the pool's threads have stopped: nothing pending will complete any more. */
+export const LANES_STOPPED = LANES_POOL + 1;
+/** Per-lane line at LANES_FIRST + lane * LINE (lane 0's line is unused: main's words live in the control block). */
+export const LANES_FIRST = 2 * LINE;
+/** LANE_* words inside a lane's line. */
+export const LANE_STATE = 0; // LANE_FREE, or owner token << 2 | LANE_HELD / LANE_REAPING
+export const LANE_WAITING = 1; // 1 while the owner announced a sleep on LANE_DOORBELL (src/shm/doorbell.ts)
+export const LANE_DOORBELL = 2;
+export const LANE_PENDING = 3; // tasks the owner submitted that have not completed (written by the owner)
+export const LANE_SUBMITTED = 4; // tasks the owner ever submitted (written by the owner; metrics)
+export const LANE_COMPLETED = 5; // of those, resolved (written by the owner after each drain; metrics)
+export const LANE_FAILED = 6; // rejected: the handler threw, its thread died, or it was cancelled (likewise)
+export const LANE_FREE = 0;
+export const LANE_HELD = 1;
+export const LANE_REAPING = 2;
+export const LANE_TAG_MASK = 3;
+export const LANE_TOKEN_SHIFT = 2;
+/** Largest submitting-thread token (tokens ride in LANE_STATE above the 2 tag bits). */
+export const MAX_LANE_TOKEN = (1 << 29) - 1;
+
+export function lanesBytes(lanes: number): number {
+  return (LANES_FIRST + lanes * LINE) * WORD_BYTES;
+}
+
 // ---- Task and completion records (4 words) ----
 export const REC_WORDS = 4;
 /** Pool task: slot | gen << 20. Join/range half: JOIN_BIT | frame generation << 20 | owner << 8 | depth. */
@@ -300,6 +337,8 @@ export const DONE_OK = 0;
 export const DONE_THREW = 1;
 export const DONE_SKIPPED = 2; // the task was cancelled before it ran; the slot may be reused
 export const DONE_UNSENDABLE = 3; // the result could not be sent; (type, a, b) hold the DataCloneError's message
+/** Posted by the main thread for a thread submitter's task whose runner died: A holds the runner's index. */
+export const DONE_CRASHED = 4;
 
 export function poolControlBytes(workers: number, slots: number, joinDepth: number): number {
   const frames = alignUp(poolTaskStatesWord(workers) + slots, LINE);

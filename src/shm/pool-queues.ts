@@ -64,6 +64,11 @@ export class PoolQueues {
     return new PoolQueues({ injector, deques, idle });
   }
 
+  /** Another thread's view of queues allocated elsewhere (a thread that submits to the pool). */
+  static attach(refs: PoolQueueRefs): PoolQueues {
+    return new PoolQueues(refs);
+  }
+
   /** Queues one record and wakes a worker if needed. False when the injector is full. */
   submit(src: ArrayLike<number>, srcOffset = 0): boolean {
     if (!this.injector.push(src, srcOffset)) return false;

@@ -16,6 +16,7 @@ import { NEXT_CLOSED, NEXT_IDLE } from "../shm/work-finder.ts";
 import { IDLE_RETIRE } from "./thread-role.ts";
 import type { TaskContext } from "./task-context.ts";
 import type { WorkerCore } from "./worker-core.ts";
+import type { ThreadPools } from "../submit/thread-pools.ts";
 
 /** A thread behind the manager gate reads its mail and lets finalizers run this often (ms). */
 const REST_UPKEEP_MS = 1000;
@@ -32,6 +33,7 @@ export class AsyncRuntime {
     private readonly core: WorkerCore,
     private readonly concurrency: number,
     private readonly tid: number,
+    private readonly pools: ThreadPools,
   ) {
     process.on("uncaughtException", (e) => this.fault(e, "an uncaught exception"));
     process.on("unhandledRejection", (e) => this.fault(e, "an unhandled rejection"));
@@ -111,6 +113,7 @@ export class AsyncRuntime {
       join() {
         throw new TypeError("ctx.join is for compute pools; in an async pool, await Promise.all instead");
       },
+      pools: this.pools,
     };
     let result: unknown;
     try {

@@ -6,6 +6,7 @@
  * deadline bounds it).
  */
 import type { Server } from "bun";
+import type { ThreadPools } from "../submit/thread-pools.ts";
 
 export interface ServeSetup {
   /** file: URL of the serve module. */
@@ -19,6 +20,11 @@ export interface ServeContext {
   pool: string;
   /** The thread's seat in the pool (0 .. worker_threads - 1). */
   threadIndex: number;
+  /**
+   * Every pool of the manager, from this serving thread.
+   * @example export default ({ pools }: ServeContext) => ({ routes: { "/hash": poolHandler(pools.compute("cpu"), "sha256", (req) => req.text()) } });
+   */
+  pools: ThreadPools;
 }
 
 /** What the thread reports once its server listens. */
@@ -35,10 +41,10 @@ export class PoolServer {
   }
 
   /** Loads the module and listens; throws an Error whose message says what is wrong with the module or the port. */
-  static async start(setup: ServeSetup, pool: string, threadIndex: number, threads: number): Promise<PoolServer> {
+  static async start(setup: ServeSetup, pool: string, threadIndex: number, threads: number, pools: ThreadPools): Promise<PoolServer> {
     const mod = (await import(setup.module)) as { default?: unknown };
     let options = mod.default;
-    if (typeof options === "function") options = await options({ pool, threadIndex } satisfies ServeContext);
+    if (typeof options === "function") options = await options({ pool, threadIndex, pools } satisfies ServeContext);
     if (options === null || typeof options !== "object") {
       throw new Error(`has no default export of Bun.serve options (got ${options === undefined ? "no default export" : typeof options}): export default { fetch(req) { ... } }`);
     }

@@ -10,6 +10,9 @@ import { AsyncRuntime } from "./async-runtime.ts";
 import { PoolServer } from "./pool-server.ts";
 import { ComputeRuntime } from "./compute-runtime.ts";
 import { WorkerCore } from "./worker-core.ts";
+import { ThreadPools } from "../submit/thread-pools.ts";
+import { setThreadPools } from "../submit/thread-global.ts";
+import { registerPoolPlugin } from "../plugin.ts";
 
 declare const self: Worker;
 
@@ -25,6 +28,9 @@ self.onmessage = async (event: MessageEvent<PoolWorkerSetup>) => {
     hello({ type: "failed", error: `${refused.operation}: ${refused.errno}`, placement: refused });
     return;
   }
+  const pools = new ThreadPools(setup.directory, setup.identity);
+  setThreadPools(pools); // `pool:` imports in the modules below resolve through this thread's lanes
+  registerPoolPlugin(); // preloads are not inherited by Workers
   let mod: Record<string, unknown> = {}; // a pool that only serves HTTP has no handler module
   try {
     if (setup.module !== "") {
@@ -39,7 +45,7 @@ self.onmessage = async (event: MessageEvent<PoolWorkerSetup>) => {
   if (setup.serve) {
     try {
       hello({ type: "loading", module: setup.serve.module, serve: true });
-      server = await PoolServer.start(setup.serve, setup.pool, setup.index, setup.queues.deques.length);
+      server = await PoolServer.start(setup.serve, setup.pool, setup.index, setup.queues.deques.length, pools);
     } catch (e) {
       hello({ type: "failed", error: `serve module ${setup.serve.module}: ${(e as Error)?.message ?? e}`, serve: setup.serve.module });
       return;
@@ -57,7 +63,7 @@ self.onmessage = async (event: MessageEvent<PoolWorkerSetup>) => {
     process.on("unhandledRejection", (e) => core.fault("an unhandled rejection", e));
     ended = await new ComputeRuntime(core, tid).run();
   } else {
-    const runtime = new AsyncRuntime(core, setup.concurrency, tid);
+    const runtime = new AsyncRuntime(core, setup.concurrency, tid, pools);
     self.onmessage = (e: MessageEvent) => runtime.onControl(e.data);
     ended = await runtime.run();
     self.onmessage = null;

@@ -1,4 +1,5 @@
 /** What a handler receives as its last argument. */
+import type { ThreadPools } from "../submit/thread-pools.ts";
 
 /** The context a handler gets: where it runs, cancellation, and (compute pools) fork-join. */
 type Fn = (...args: any[]) => any;
@@ -41,6 +42,13 @@ export interface TaskContext<M = any> {
    * @example const [x, y] = ctx.join(["fib", n - 1], ["fib", n - 2]);
    */
   readonly join: unknown extends M ? UntypedJoin : TypedJoin<M>;
+  /**
+   * Every pool of the manager, from this thread: `ctx.pools.compute("cpu").run("fib", 30)`, with the
+   * same lookups, options and errors as on the main thread. Async handlers await the calls; a compute
+   * handler is synchronous and cannot wait for another pool, so there it throws and says so.
+   * @example const h = await ctx.pools.compute("cpu").run("sha256", body);
+   */
+  readonly pools: ThreadPools;
 }
 
 const NEVER = new AbortController().signal;

@@ -18,6 +18,8 @@ import {
   REC_A, REC_B, REC_ID, REC_OP, REC_WORDS, TASK_GEN_MASK, WORKER_EXECUTED, WORKER_FAULTS, WORKER_FINISHED, WORKER_RUNNING,
 } from "../shm/layout.ts";
 import { WorkFinder } from "../shm/work-finder.ts";
+import { SubmitterLanes } from "../shm/submitter-lanes.ts";
+import type { Doorbell } from "../shm/doorbell.ts";
 import { RoleLoop } from "./thread-role.ts";
 import { WorkerMailer } from "./worker-mailer.ts";
 
@@ -38,7 +40,12 @@ export class WorkerCore {
   readonly byName = new Map<string, number>();
   /** static, dynamic or standalone: when the thread rests behind the manager gate or retires. */
   readonly role: RoleLoop;
-  private readonly completions: Injector;
+  /** Completion ring per submitter lane: a task's completion goes to the lane its slot is in. */
+  private readonly rings: Injector[];
+  private readonly lanes: SubmitterLanes;
+  private readonly doorbells: Array<Doorbell | undefined> = [];
+  /** Results for thread submitters: arena only, in the segment every thread knows (no mail). */
+  private readonly laneCodec: ValueCodec;
   private readonly done = new Int32Array(REC_WORDS);
   private readonly runningWord: number;
   private collectedAt = 0;
@@ -55,7 +62,8 @@ export class WorkerCore {
       spinMicros: setup.spinMicros,
       onSearching: (on) => this.control.setSearching(setup.index, on),
     });
-    this.completions = Injector.attach(setup.completions);
+    this.rings = setup.rings.map((r) => Injector.attach(r));
+    this.lanes = SubmitterLanes.attach(setup.lanes);
     this.mailer = new WorkerMailer(setup.registryPort, this.control, setup.index);
     const store = new PayloadStore(setup.segments[0]!, (n) => this.shared.readMailUntil(0, () => store.knows(n), `arena segment ${n}`));
     for (const ref of setup.segments.slice(1)) store.adopt(ref);
@@ -65,6 +73,7 @@ export class WorkerCore {
     for (const [id, buf] of setup.shared) this.shared.receive({ t: "reg", id, buf, origin: 0 });
     for (const [id, s] of setup.strings) this.shared.receive({ t: "str", id, s });
     this.codec = new ValueCodec(store, this.shared, { maxPayload: setup.maxPayload });
+    this.laneCodec = new ValueCodec(new PayloadStore(setup.segments[0]!), this.shared, { maxPayload: setup.maxPayload, mailless: true });
     this.handlerNames = names;
     this.handlers = names.map((n) => mod[n] as Handler);
     names.forEach((n, i) => this.byName.set(n, i));
@@ -142,23 +151,25 @@ export class WorkerCore {
 
   /** Posts a handler's result; a result that cannot be sent fails its task with a DataCloneError or PayloadTooLargeError. */
   succeed(id: number, handler: number, value: unknown): void {
+    const codec = this.codecFor(id);
     try {
-      this.codec.encode(value, "result", this.handlerNames[handler], TO_MAIN);
+      codec.encode(value, "result", this.handlerNames[handler], TO_MAIN);
     } catch (e) {
       return this.refuse(id, e);
     }
-    const out = this.codec.out;
+    const out = codec.out;
     this.finish(id, DONE_OK, out[0]!, out[1]!, out[2]!);
   }
 
   /** Posts what a handler threw; never throws itself (an error that cannot be sent is described instead). */
   fail(id: number, thrown: unknown): void {
+    const codec = this.codecFor(id);
     try {
-      this.codec.encode(encodeThrown(thrown).wire, "error", "", TO_MAIN); // parts that cannot be sent are described in the wire
+      codec.encode(encodeThrown(thrown).wire, "error", "", TO_MAIN); // parts that cannot be sent are described in the wire
     } catch (e) {
       return this.refuse(id, e);
     }
-    const out = this.codec.out;
+    const out = codec.out;
     this.finish(id, DONE_THREW, out[0]!, out[1]!, out[2]!);
   }
 
@@ -167,9 +178,19 @@ export class WorkerCore {
     const known = why instanceof DataCloneError || why instanceof PayloadTooLargeError;
     const code = known ? (why as DataCloneError).code : "ERR_DATA_CLONE";
     const message = String((why as Error)?.message ?? why).slice(0, 4096);
-    this.codec.encode(JSON.stringify([code, message]), "error", "", TO_MAIN); // a short string always fits or travels as a parcel
-    const out = this.codec.out;
+    const codec = this.codecFor(id);
+    try {
+      codec.encode(JSON.stringify([code, message]), "error", "", TO_MAIN); // to main: fits, or travels as a parcel
+    } catch {
+      return this.finish(id, DONE_UNSENDABLE, 0, 0, 0); // a thread submitter's arena is full: the refusal goes without its text
+    }
+    const out = codec.out;
     this.finish(id, DONE_UNSENDABLE, out[0]!, out[1]!, out[2]!);
+  }
+
+  /** The codec for results of task `id`: the main thread's lane may get mail; other lanes get arena only. */
+  private codecFor(id: number): ValueCodec {
+    return this.lanes.laneOf(id & ID_SLOT_MASK) === 0 ? this.codec : this.laneCodec;
   }
 
   private finish(id: number, status: number, type: number, a: number, b: number): void {
@@ -179,15 +200,20 @@ export class WorkerCore {
     this.post(id, status, type, a, b);
   }
 
-  /** Push the completion record, then ring the main thread if it sleeps (src/shm/doorbell.ts). */
+  /** Push the completion record into its submitter's ring, then ring that submitter if it sleeps (src/shm/doorbell.ts). */
   private post(id: number, status: number, type: number, a: number, b: number): void {
     const d = this.done;
     d[REC_ID] = id; // TASK-T2: the completion record, pushed below, then the doorbell
     d[REC_OP] = status | (type << OP_TYPE_SHIFT);
     d[REC_A] = a;
     d[REC_B] = b;
-    // The completion ring holds one cell per task slot, so it is never full; spin defensively anyway.
-    while (!this.completions.push(d)) Atomics.wait(NAP, 0, 0, 0.05); // BELL-D1: published
+    const lane = this.lanes.laneOf(id & ID_SLOT_MASK); // LANE-K3: the lane the slot belongs to
+    // A lane's ring holds one cell per slot of the lane, so it is never full; spin defensively anyway.
+    while (!this.rings[lane]!.push(d)) Atomics.wait(NAP, 0, 0, 0.05); // BELL-D1: published
+    if (lane !== 0) {
+      (this.doorbells[lane] ??= this.lanes.doorbell(lane)).ring();
+      return;
+    }
     // The main thread was asleep: it will want a core now. Do not spin against it when idle.
     if (this.control.ringMain()) this.finder.parkSoon();
   }

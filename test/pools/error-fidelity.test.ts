@@ -110,8 +110,8 @@ describe("exception safety", () => {
     const { compute } = await pools();
     const runs = Array.from({ length: 1000 }, (_, i) => compute.run("echo", i));
     // Break one task's entry the way a user-supplied object could: its resolve throws.
-    const table = (compute as unknown as { tasks: { entries: Array<{ resolve(v: unknown): void } | undefined> } }).tasks;
-    const victim = table.entries.find((e) => e !== undefined)!;
+    const table = (compute as unknown as { main: { tasks: { inUse(): IterableIterator<[number, { resolve(v: unknown): void }]> } } }).main.tasks;
+    const victim = table.inUse().next().value![1];
     victim.resolve = () => {
       throw new Error("poisoned");
     };

@@ -6,8 +6,8 @@
  * No handler module is loaded here: the methods are the pool's handler names, and a name the pool
  * does not have rejects like run() does (HandlerNotFoundError).
  */
-import type { ParallelForOptions } from "./compute-pool.ts";
-import type { RunOptions } from "./task-pool.ts";
+import type { ParallelForOptions } from "./pool-client.ts";
+import type { RunOptions } from "./submitter.ts";
 
 type Fn = (...args: any[]) => any;
 

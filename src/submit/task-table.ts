@@ -1,11 +1,12 @@
 /**
- * Main thread: the tasks of one pool that were submitted and have not completed, by slot. A slot's
+ * One submitter's tasks of one pool that were submitted and have not completed, by slot: the
+ * slots of the submitter's lane (src/shm/submitter-lanes.ts), numbered pool-wide. A slot's
  * state word in shared memory says whether the task may still run (QUEUED), runs (RUNNING, with its
  * runner), or was cancelled; its generation tells a late record or completion from a reused slot.
  * A slot is given back only when its completion arrives (or its thread died), so every task record
  * yields exactly one completion and a slot is never reused while a record names it.
  */
-import type { PoolControl } from "../common/pool-control.ts";
+import type { TaskStates } from "../common/task-state.ts";
 import { ID_GEN_SHIFT, TASK_GEN_MASK } from "../shm/layout.ts";
 
 export interface TaskEntry {
@@ -26,55 +27,78 @@ export interface TaskEntry {
 }
 
 export class TaskTable {
-  readonly entries: Array<TaskEntry | undefined>;
+  /** By slot - first. */
+  private readonly entries: Array<TaskEntry | undefined>;
   private readonly gens: Uint16Array;
   private readonly free: number[];
   private count = 0;
   private drained: (() => void) | undefined;
 
-  constructor(private readonly control: PoolControl) {
-    const n = control.slots;
-    this.entries = new Array(n).fill(undefined);
-    this.gens = new Uint16Array(n);
-    this.free = Array.from({ length: n }, (_, i) => n - 1 - i); // pop() hands out 0 first
+  constructor(
+    private readonly states: TaskStates,
+    /** The lane's first slot and how many it has. */
+    readonly first: number,
+    readonly size: number,
+    /** Told the new count whenever it changes (the lane's shared PENDING word). */
+    private readonly onCount: (n: number) => void = () => {},
+  ) {
+    this.entries = new Array(size).fill(undefined);
+    this.gens = new Uint16Array(size);
+    for (let i = 0; i < size; i++) this.gens[i] = states.genOf(first + i); // a lane's earlier holder's records never match (LANE-C2)
+    this.free = Array.from({ length: size }, (_, i) => first + size - 1 - i); // pop() hands out the first slot first
   }
 
   get pending(): number {
     return this.count;
   }
 
+  /** The entry in `slot` (any generation), if the slot is in use. */
+  entry(slot: number): TaskEntry | undefined {
+    return this.entries[slot - this.first];
+  }
+
+  /** Every slot in use with its entry. */
+  *inUse(): IterableIterator<[number, TaskEntry]> {
+    for (let i = 0; i < this.size; i++) {
+      const e = this.entries[i];
+      if (e !== undefined) yield [this.first + i, e];
+    }
+  }
+
   /** Takes a free slot for a new task; returns its record id (slot | gen << 20) or -1 when none is free. */
   open(handler: string, settle: { resolve(v: unknown): void; reject(e: unknown): void }, signal?: AbortSignal): number {
     const slot = this.free.pop();
     if (slot === undefined) return -1;
-    const gen = (this.gens[slot]! + 1) & TASK_GEN_MASK;
-    this.gens[slot] = gen;
-    this.control.states.queue(slot, gen);
-    this.entries[slot] = { gen, handler, resolve: settle.resolve, reject: settle.reject, settled: false, signal, argBytes: 0 };
-    this.count++;
+    const i = slot - this.first;
+    const gen = (this.gens[i]! + 1) & TASK_GEN_MASK;
+    this.gens[i] = gen;
+    this.states.queue(slot, gen);
+    this.entries[i] = { gen, handler, resolve: settle.resolve, reject: settle.reject, settled: false, signal, argBytes: 0 };
+    this.onCount(++this.count);
     return slot | (gen << ID_GEN_SHIFT);
   }
 
   /** The live entry a record id names, or undefined for a stale id. */
   lookup(slot: number, gen: number): TaskEntry | undefined {
-    const e = this.entries[slot];
+    const e = this.entries[slot - this.first];
     return e !== undefined && e.gen === gen ? e : undefined;
   }
 
   /** The thread running the task in `slot`, or -1 when it is not running. */
   runnerOf(slot: number): number {
-    return this.control.states.runner(slot);
+    return this.states.runner(slot);
   }
 
   /** Gives the slot back. */
   close(slot: number): void {
-    const e = this.entries[slot];
+    const e = this.entries[slot - this.first];
     if (e === undefined) return;
     if (e.onAbort) e.signal?.removeEventListener("abort", e.onAbort);
-    this.control.states.free(slot, e.gen);
-    this.entries[slot] = undefined;
+    this.states.free(slot, e.gen);
+    this.entries[slot - this.first] = undefined;
     this.free.push(slot);
-    if (--this.count === 0) {
+    this.onCount(--this.count);
+    if (this.count === 0) {
       const d = this.drained;
       this.drained = undefined;
       d?.();

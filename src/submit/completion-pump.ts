@@ -1,6 +1,7 @@
 /**
- * Main thread: publishes queued task records and collects completions, in one microtask "flush"
- * (PLATFORM.md: coalesced publishing and polling in the same flush beat waitAsync alone ~2x).
+ * A submitting thread (the main thread, or a pool thread that calls a pool): publishes queued task
+ * records and collects completions from its lane's ring, in one microtask "flush" (docs/bun-platform.md:
+ * coalesced publishing and polling in the same flush beat waitAsync alone ~2x).
  *
  * - While tasks are pending: after a flush that found nothing, spin polling the completion ring,
  *   then sleep on the doorbell with `Atomics.waitAsync` (src/shm/doorbell.ts). Many completions
@@ -19,7 +20,7 @@
  * - Idle (nothing pending): no timer, no wait armed, no CPU; a ref'd keep-alive timer exists only
  *   while tasks are pending, so the process can exit when the pool is idle (workers are unref'd).
  */
-import type { PoolControl } from "../common/pool-control.ts";
+import type { Doorbell } from "../shm/doorbell.ts";
 import type { Injector } from "../shm/injector.ts";
 import { REC_WORDS } from "../shm/layout.ts";
 
@@ -69,8 +70,10 @@ export class CompletionPump {
   constructor(
     private readonly host: PumpHost,
     private readonly completions: Injector,
-    private readonly control: PoolControl,
+    private readonly doorbell: Doorbell,
     spinMicros: number,
+    /** The main thread's hint to workers that it submits in a tight loop (src/common/pool-control.ts). */
+    private readonly setHot: (hot: boolean) => void = () => {},
   ) {
     this.minSpinMs = spinMicros / 1000;
     this.keepAlive = setInterval(() => {}, 1 << 30);
@@ -86,7 +89,7 @@ export class CompletionPump {
     const hot = now - this.deliveredAt < HOT_GAP_MS;
     if (hot !== this.hot) {
       this.hot = hot;
-      this.control.setMainHot(hot);
+      this.setHot(hot);
     }
   }
 
@@ -129,7 +132,7 @@ export class CompletionPump {
   /** Stops keeping the process alive and releases a pending doorbell wait. */
   dispose(): void {
     clearInterval(this.keepAlive);
-    this.control.doorbell.release();
+    this.doorbell.release();
   }
 
   private readonly run = (): void => {
@@ -147,7 +150,7 @@ export class CompletionPump {
     this.wokeWorker = false;
     if (got === 0) got = this.block();
     if (got > 0) {
-      if (this.armed) this.control.doorbell.awake(); // no rings while we are awake
+      if (this.armed) this.doorbell.awake(); // no rings while we are awake
       return this.again();
     }
     this.arm();
@@ -165,7 +168,7 @@ export class CompletionPump {
   private block(): number {
     const budget = this.blockBudgetMs();
     if (budget === 0) return 0;
-    const bell = this.control.doorbell;
+    const bell = this.doorbell;
     const seen = bell.announce();
     if (!this.completions.hasItems()) bell.sleep(seen, budget); // the last look, then a bounded sleep
     bell.awake();
@@ -193,7 +196,7 @@ export class CompletionPump {
   /** Say we sleep, look once more, then wait for the doorbell (PROTOCOL.md, "Doorbell"). */
   private arm(): void {
     this.burstStart = 0;
-    const bell = this.control.doorbell;
+    const bell = this.doorbell;
     const seen = bell.announce();
     if (this.completions.hasItems()) {
       bell.awake();

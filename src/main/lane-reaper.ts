@@ -1,0 +1,123 @@
+/**
+ * Main thread: what a thread that submitted to this pool leaves behind when it exits (crash,
+ * process.exit, retirement, replacement, close), and what a pool thread that dies leaves in other
+ * threads' lanes (PROTOCOL.md, "Submitters").
+ *
+ * - Reaping a lane: its holder is gone, so nobody reads its completion ring. Queued tasks are
+ *   cancelled (their threads skip them and free their arguments); the ring is drained here, each
+ *   result's payload freed and its slot's state word freed. When no slot of the lane is queued or
+ *   running, and the pool's queues have been seen empty twice in a row (no record of a cancelled
+ *   slot can still be waiting: it would have been taken), the lane is free again.
+ * - A pool thread died running a lane's task: its submitter is told with a DONE_CRASHED completion,
+ *   pushed here on the dead thread's behalf (a completion the thread pushed before dying is ahead
+ *   of it in the ring, and then the crash notice finds no task and is dropped).
+ */
+import type { ValueCodec } from "../common/codec.ts";
+import type { TaskStates } from "../common/task-state.ts";
+import type { Injector } from "../shm/injector.ts";
+import { DONE_CRASHED, DONE_SKIPPED, ID_GEN_SHIFT, ID_SLOT_MASK, OP_TYPE_MASK, OP_TYPE_SHIFT, REC_A, REC_ID, REC_OP, REC_WORDS, TASK_GEN_MASK } from "../shm/layout.ts";
+import type { PoolQueues } from "../shm/pool-queues.ts";
+import { LaneHolder, type SubmitterLanes } from "../shm/submitter-lanes.ts";
+
+const TICK_MS = 5;
+
+export class LaneReaper {
+  /** Lanes being reaped, with how many ticks in a row they saw the queues empty. */
+  private readonly reaping = new Map<number, number>();
+  private timer: ReturnType<typeof setInterval> | undefined;
+  private readonly rec = new Int32Array(REC_WORDS);
+  /** Lanes freed again, and what their submitters had counted (metrics stay monotonic). */
+  reaped = 0;
+  readonly reapedCounts = { submitted: 0, completed: 0, failed: 0 };
+
+  constructor(
+    private readonly lanes: SubmitterLanes,
+    private readonly rings: Injector[],
+    private readonly states: TaskStates,
+    private readonly queues: PoolQueues,
+    /** The main thread's codec: it frees payloads in any segment. */
+    private readonly codec: ValueCodec,
+  ) {}
+
+  /** The thread with `token` exited: reap every lane it held in this pool. */
+  exited(token: number): void {
+    for (const lane of this.lanes.startReaping(token)) {
+      const { first, count } = this.lanes.slotsOf(lane);
+      for (let slot = first; slot < first + count; slot++) this.states.cancelIfQueued(slot); // LANE-R2
+      this.reaping.set(lane, 0);
+    }
+    if (this.reaping.size > 0 && this.timer === undefined) {
+      this.timer = setInterval(() => this.tick(), TICK_MS);
+      this.timer.unref();
+    }
+  }
+
+  /** Pool thread `runner` died: every lane task it was running gets a crash notice (LANE-K1). */
+  runnerDied(runner: number): void {
+    for (let lane = 1; lane < this.lanes.count; lane++) {
+      if (this.lanes.holder(lane).state === LaneHolder.Free) continue;
+      const { first, count } = this.lanes.slotsOf(lane);
+      let told = false;
+      for (let slot = first; slot < first + count; slot++) {
+        const gen = this.states.runningGen(slot, runner);
+        if (gen < 0) continue;
+        const r = this.rec;
+        r[REC_ID] = slot | (gen << ID_GEN_SHIFT);
+        r[REC_OP] = DONE_CRASHED;
+        r[REC_A] = runner;
+        this.rings[lane]!.push(r); // one cell per slot: never full
+        told = true;
+      }
+      if (told) this.lanes.doorbell(lane).ring();
+    }
+    if (this.reaping.size > 0) this.tick();
+  }
+
+  stop(): void {
+    clearInterval(this.timer);
+    this.timer = undefined;
+  }
+
+  private tick(): void {
+    const idle = this.queues.pending() === 0;
+    for (const [lane, quiet] of this.reaping) {
+      this.drain(lane);
+      if (this.busy(lane)) {
+        this.reaping.set(lane, 0);
+        continue;
+      }
+      if (!idle || quiet + 1 < 2) {
+        this.reaping.set(lane, idle ? quiet + 1 : 0);
+        continue;
+      }
+      const { first, count } = this.lanes.slotsOf(lane);
+      for (let slot = first; slot < first + count; slot++) this.states.freeAny(slot);
+      const c = this.lanes.freeLane(lane);
+      this.reapedCounts.submitted += c.submitted;
+      this.reapedCounts.completed += c.completed;
+      this.reapedCounts.failed += c.failed;
+      this.reaping.delete(lane);
+      this.reaped++;
+    }
+    if (this.reaping.size === 0) this.stop();
+  }
+
+  /** Takes the lane's completions: frees each result's payload and its slot. */
+  private drain(lane: number): void {
+    const ring = this.rings[lane]!;
+    const r = this.rec;
+    while (ring.pop(r)) {
+      const id = r[REC_ID]!;
+      const status = r[REC_OP]! & 0xf;
+      if (status !== DONE_SKIPPED && status !== DONE_CRASHED) this.codec.release((r[REC_OP]! >>> OP_TYPE_SHIFT) & OP_TYPE_MASK, r[REC_A]!);
+      this.states.freeIfGen(id & ID_SLOT_MASK, (id >>> ID_GEN_SHIFT) & TASK_GEN_MASK);
+    }
+  }
+
+  /** Some slot of the lane is still queued or running. */
+  private busy(lane: number): boolean {
+    const { first, count } = this.lanes.slotsOf(lane);
+    for (let slot = first; slot < first + count; slot++) if (this.states.inFlight(slot)) return true;
+    return false;
+  }
+}

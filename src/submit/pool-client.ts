@@ -1,0 +1,146 @@
+/**
+ * What a caller holds of one pool, on any thread: `run`, `bind`, and for compute pools
+ * `parallelFor` and `kernels`, over that thread's Submitter for the pool. The main thread's
+ * ComputePool and AsyncPool hand these calls to their client; a pool thread gets clients from
+ * `ctx.pools` (src/submit/thread-pools.ts). Same arguments, same errors everywhere.
+ */
+import type { ValueCodec } from "../common/codec.ts";
+import { HandlerNotFoundError, InvalidArgumentError } from "../errors.ts";
+import { KIND_RANGE, KIND_TASK } from "../shm/layout.ts";
+import { handleOf, type KernelHandle, type PoolHandle } from "./pool-handle.ts";
+import type { RunOptions, Submitter } from "./submitter.ts";
+
+export interface ParallelForOptions extends RunOptions {
+  /** Ranges of at most this many indices run in one kernel call. Default: about 8 pieces per thread. */
+  grain?: number;
+  /** Passed to every kernel call; a SharedArrayBuffer or a view on one is shared, not copied. */
+  arg?: unknown;
+}
+
+const INT32_MIN = -(2 ** 31);
+const INT32_MAX = 2 ** 31 - 1;
+
+export class PoolClient {
+  private ids = new Map<string, number>();
+  private known: readonly string[] = [];
+
+  constructor(
+    /** This thread's submitter for the pool (a thread's client takes its lane on first use). */
+    protected sub: Submitter,
+    /** The pool's threads at most (parallelFor's default grain). */
+    private readonly threads: number,
+  ) {}
+
+  get submitter(): Submitter {
+    return this.sub;
+  }
+
+  get name(): string {
+    return this.sub.name;
+  }
+
+  /** Handler names the pool's module exports (empty until its first thread has loaded it). */
+  get handlers(): readonly string[] {
+    return this.known;
+  }
+
+  /** The pool's first thread said which handlers its module exports. */
+  learnHandlers(names: readonly string[]): void {
+    this.known = names;
+    this.ids = new Map(names.map((n, i) => [n, i]));
+  }
+
+  /**
+   * Runs `handler(arg, ctx)` on a pool thread.
+   * @example const sum = await pool.run("add", [1, 2]);
+   */
+  run<T = unknown>(handler: string, arg?: unknown, options?: RunOptions): Promise<T> {
+    const h = this.ids.get(handler);
+    if (h === undefined) return Promise.reject(this.notFound(handler));
+    return this.sub.submit(handler, h, KIND_TASK, options, arg, encodeArgument) as Promise<T>;
+  }
+
+  /**
+   * A typed handle: the module's function exports as methods that call run().
+   * @example const cpu = tm.compute("cpu").bind<typeof import("./cpu.ts")>(); await cpu.fib(30, { signal });
+   */
+  bind<M>(): PoolHandle<M> {
+    return handleOf<PoolHandle<M>>(this.known, (name, arg, options) => this.run(name, arg, options));
+  }
+
+  /**
+   * Calls `kernel(start, end, arg, ctx)` over [start, end) split adaptively: the range is halved
+   * until `grain`, each right half left for idle threads to steal. Resolves with the sum of the
+   * kernels' numeric results (undefined when they return nothing).
+   * @example const total = await pool.parallelFor("sum", 0, data.length, { grain: 4096, arg: data });
+   */
+  parallelFor<T = number | undefined>(kernel: string, start: number, end: number, options: ParallelForOptions = {}): Promise<T> {
+    const h = this.ids.get(kernel);
+    if (h === undefined) return Promise.reject(this.notFound(kernel));
+    for (const [key, v] of [["start", start], ["end", end]] as const) {
+      if (!Number.isInteger(v) || v < INT32_MIN || v > INT32_MAX) {
+        return Promise.reject(new InvalidArgumentError(`parallelFor(${key})`, `must be an int32 integer, got ${v}`));
+      }
+    }
+    if (end < start) return Promise.reject(new InvalidArgumentError("parallelFor(end)", `must not be below start (${start}), got ${end}`));
+    if (options === null || typeof options !== "object") {
+      return Promise.reject(new InvalidArgumentError("parallelFor(options)", `must be an object, got ${options === null ? "null" : typeof options}`));
+    }
+    const grain = options.grain ?? Math.max(1, Math.ceil((end - start) / (this.threads * 8)));
+    if (!Number.isInteger(grain) || grain < 1) {
+      return Promise.reject(new InvalidArgumentError("parallelFor options.grain", `must be a positive integer, got ${grain}`));
+    }
+    return this.sub.submit(kernel, h, KIND_RANGE, options, { start, end, grain, arg: options.arg }, encodeRange) as Promise<T>;
+  }
+
+  /**
+   * parallelFor kernels, typed: the module's `(start, end, arg, ctx)` exports as methods.
+   * @example const k = tm.compute("cpu").kernels<typeof import("./cpu.ts")>(); await k.sum(0, n, { arg: data });
+   */
+  kernels<M>(): KernelHandle<M> {
+    return handleOf<KernelHandle<M>>(this.known, (name, start, end, options) => this.parallelFor(name, start, end, options));
+  }
+
+  private notFound(handler: unknown): Error {
+    if (typeof handler !== "string") return new InvalidArgumentError("handler", `must be a handler name (a string), got ${typeof handler}`);
+    return new HandlerNotFoundError(this.name, handler, [...this.known]);
+  }
+}
+
+function encodeArgument(codec: ValueCodec, arg: unknown, handler: string): number {
+  return codec.encode(arg, "argument", handler);
+}
+
+interface RangeTask {
+  start: number;
+  end: number;
+  grain: number;
+  arg: unknown;
+}
+
+/** The range task's argument: [start, end, grain, arg's type, a, b], the kernels' argument encoded once beside it. */
+function encodeRange(codec: ValueCodec, { start, end, grain, arg }: RangeTask, kernel: string): number {
+  const needed = codec.encode(arg, "argument", kernel);
+  if (needed !== 0) return needed;
+  const [type, a, b] = codec.out as unknown as [number, number, number];
+  const held = { bytes: codec.arenaBytes, transients: codec.transients.slice(), named: codec.named.slice() };
+  const undo = () => {
+    codec.release(type, a);
+    for (const id of held.transients) codec.shared.release(id);
+  };
+  let more: number;
+  try {
+    more = codec.encode([start, end, grain, type, a, b], "range of parallelFor kernel", kernel);
+  } catch (e) {
+    undo();
+    throw e;
+  }
+  if (more !== 0) {
+    undo();
+    return more;
+  }
+  codec.arenaBytes += held.bytes;
+  codec.transients.push(...held.transients);
+  codec.named.push(...held.named);
+  return 0;
+}

@@ -1,0 +1,355 @@
+/**
+ * One thread's submission side of one pool: its lane's task table, its admission queue (tasks
+ * waiting for arena room), the batch of records not yet published, and the completion pump that
+ * settles its promises from its lane's completion ring. The main thread has one per pool (lane 0);
+ * a pool thread or native thread gets one per pool it calls (src/submit/thread-pools.ts). No
+ * postMessage on the task path, and completions never pass through another thread
+ * (PROTOCOL.md, "Submitters").
+ *
+ * Concurrency contract: thread-local; the shared words it touches (task states, injector, lane
+ * counters) are written through their owner files.
+ */
+import { ValueCodec } from "../common/codec.ts";
+import { refusalFrom, taskErrorFrom } from "../common/error-codec.ts";
+import type { PayloadStore } from "../common/payload-store.ts";
+import type { SharedObjects } from "../common/shared-objects.ts";
+import { Cancelled, type TaskStates } from "../common/task-state.ts";
+import type { TaskTimings } from "../common/task-timings.ts";
+import { InvalidArgumentError, PoolBusyError, PoolClosedError, WorkerCrashedError } from "../errors.ts";
+import type { Doorbell } from "../shm/doorbell.ts";
+import type { Injector } from "../shm/injector.ts";
+import {
+  DONE_CRASHED, DONE_OK, DONE_SKIPPED, DONE_UNSENDABLE, ID_GEN_SHIFT, ID_SLOT_MASK, OP_KIND_SHIFT, OP_TYPE_MASK, OP_TYPE_SHIFT,
+  REC_A, REC_B, REC_ID, REC_OP, REC_WORDS, TASK_GEN_MASK,
+} from "../shm/layout.ts";
+import type { PoolQueues } from "../shm/pool-queues.ts";
+import type { SubmitterLanes } from "../shm/submitter-lanes.ts";
+import { Admission, type WaitingTask } from "./admission.ts";
+import { CompletionPump, type PumpHost } from "./completion-pump.ts";
+import { TaskTable } from "./task-table.ts";
+
+export interface RunOptions {
+  /** Aborting rejects the promise with the signal's reason; a queued task never runs. */
+  signal?: AbortSignal;
+}
+
+/** What a submitter reaches of its pool's shared memory. */
+export interface SubmitterTarget {
+  readonly name: string;
+  readonly queues: PoolQueues;
+  readonly states: TaskStates;
+  readonly lanes: SubmitterLanes;
+  readonly timings: TaskTimings;
+  /** The pool manager's frequency detector: records published (src/common/pool-control.ts). */
+  countArrivals(n: number): void;
+}
+
+/** The main thread's extras: mail, arena growth, the hot hint, aborting a running task. */
+export interface MainSide {
+  /** Before completions are drained: read mail the workers sent. */
+  beforeDrain(): void;
+  /** After a drain; `emptied`: the ring was seen empty (no completion left names a released buffer). */
+  afterDrain(emptied: boolean): void;
+  /** Adds an arena segment while below the cap; true when it did. */
+  grow(): boolean;
+  setHot(hot: boolean): void;
+  /** A running task was aborted: tell its thread and watch the grace period. */
+  abortedWhileRunning(slot: number, gen: number, runner: number): void;
+  /** The shared buffers an argument made for itself are given back. */
+  release(id: number): void;
+}
+
+export interface SubmitterOptions {
+  target: SubmitterTarget;
+  lane: number;
+  completions: Injector;
+  doorbell: Doorbell;
+  store: PayloadStore;
+  shared: SharedObjects;
+  maxPayload: number;
+  /** No mail to or from this submitter's peers: arena-only payloads (pool threads). */
+  mailless?: boolean;
+  spinMicros?: number;
+  /** Tasks in flight at most (max_queue); default: the lane's slots. */
+  limit?: number;
+  main?: MainSide;
+}
+
+export class Submitter implements PumpHost {
+  readonly name: string;
+  readonly lane: number;
+  readonly codec: ValueCodec;
+  readonly tasks: TaskTable;
+  readonly admission: Admission;
+  readonly pump: CompletionPump;
+  readonly counts = { submitted: 0, completed: 0, failed: 0, cancelled: 0, crashed: 0, contained: 0 };
+  /** Set when the pool refuses new tasks: the PoolClosedError detail. */
+  refusing: string | undefined;
+  /** Arena bytes held by the arguments of tasks not yet completed (at most half the store). */
+  private argBytes = 0;
+  private batch = new Int32Array(64 * REC_WORDS);
+  private batched = 0;
+  private readonly target: SubmitterTarget;
+  private readonly main: MainSide | undefined;
+  private readonly maxBlock: number;
+  private retry: ReturnType<typeof setTimeout> | undefined;
+  private readonly limit: number;
+
+  constructor(o: SubmitterOptions) {
+    this.target = o.target;
+    this.name = o.target.name;
+    this.lane = o.lane;
+    this.main = o.main;
+    const { first, count } = o.target.lanes.slotsOf(o.lane);
+    this.tasks = new TaskTable(o.target.states, first, count, o.lane === 0 ? undefined : (n) => o.target.lanes.setPending(o.lane, n));
+    this.maxBlock = o.store.maxBlock;
+    this.limit = Math.min(o.limit ?? count, count);
+    this.codec = new ValueCodec(o.store, o.shared, {
+      maxPayload: o.maxPayload,
+      mailless: o.mailless,
+      admit: (bytes) => this.argBytes + bytes <= o.store.capacity / 2, // ARENA-S1: the arguments' share
+    });
+    this.admission = new Admission(() => this.main?.grow() ?? false);
+    this.pump = new CompletionPump(this, o.completions, o.doorbell, o.spinMicros ?? 20, o.main ? (hot) => o.main!.setHot(hot) : undefined);
+  }
+
+  /** Tasks submitted and not yet completed (waiting for arena room included). */
+  get pending(): number {
+    return this.tasks.pending + this.admission.waiting;
+  }
+
+  pendingCount(): number {
+    return this.pending;
+  }
+
+  /** Records accepted but not yet published (metrics: the queue depth). */
+  get unpublished(): number {
+    return this.batched;
+  }
+
+  get argumentBytes(): number {
+    return this.argBytes;
+  }
+
+  /**
+   * Accepts a task: refused (closed, aborted, busy), queued now, or waiting for arena room.
+   * `encode(arg, handler)` puts the argument in the codec and returns 0, or the bytes it still
+   * needs. The common path allocates only the promise and the task's entry.
+   */
+  submit<A>(handler: string, h: number, kind: number, options: RunOptions | undefined, arg: A, encode: (codec: ValueCodec, arg: A, handler: string) => number): Promise<unknown> {
+    const signal = options?.signal;
+    if (signal !== undefined && !(signal instanceof AbortSignal)) {
+      return Promise.reject(new InvalidArgumentError("options.signal", `must be an AbortSignal, got ${describe(signal)}`));
+    }
+    if (this.refusing !== undefined || (this.lane !== 0 && this.target.lanes.closing)) {
+      return Promise.reject(new PoolClosedError(this.name, this.refusing));
+    }
+    if (signal?.aborted) return Promise.reject(signal.reason);
+    if (this.pending >= this.limit) return Promise.reject(new PoolBusyError(this.name, this.limit));
+    const settle = Promise.withResolvers<unknown>();
+    const alone = this.admission.waiting === 0; // else FIFO: behind those waiting, whatever this one needs
+    const encodeHere = () => {
+      const needed = encode(this.codec, arg, handler);
+      // From a pool thread an argument lives in one arena block: one larger can never be admitted.
+      if (needed > this.maxBlock && this.main === undefined) throw this.codec.tooLargeForArena(needed, handler);
+      return needed;
+    };
+    if (alone) {
+      let needed: number;
+      try {
+        needed = encodeHere();
+      } catch (e) {
+        return Promise.reject(e);
+      }
+      if (needed === 0) {
+        this.enqueue(h, kind, handler, signal, settle);
+        return settle.promise;
+      }
+    }
+    const task: WaitingTask = { handler, signal, settle, encode: encodeHere, enqueue: () => this.enqueue(h, kind, handler, signal, settle) };
+    this.admission.wait(task, alone); // ARENA-M1: no room; run() returns, nothing blocks
+    this.retryAdmission();
+    return settle.promise;
+  }
+
+  /** Queues one task record for the value the codec just encoded (codec.out). */
+  private enqueue(h: number, kind: number, handler: string, signal: AbortSignal | undefined, settle: PromiseWithResolvers<unknown>): void {
+    const codec = this.codec;
+    const id = this.tasks.open(handler, settle, signal);
+    const entry = this.tasks.entry(id & ID_SLOT_MASK)!;
+    entry.argBytes = codec.arenaBytes;
+    if (codec.transients.length) entry.transients = codec.transients.slice();
+    if (codec.named.length) entry.keep = codec.named.slice(); // alive until the task ends (PROTOCOL.md, "Mail")
+    this.argBytes += codec.arenaBytes;
+    this.counts.submitted++;
+    const out = codec.out;
+    if (this.batched === this.batch.length / REC_WORDS) this.growBatch();
+    const at = this.batched++ * REC_WORDS;
+    this.batch[at + REC_ID] = id;
+    this.batch[at + REC_OP] = h | (out[0]! << OP_TYPE_SHIFT) | (kind << OP_KIND_SHIFT);
+    this.batch[at + REC_A] = out[1]!;
+    this.batch[at + REC_B] = out[2]!;
+    if (signal) this.watchAbort(id, signal);
+    this.pump.schedule();
+  }
+
+  /** Publishes the records batched since the last flush, with one claim and at most one wake-up. */
+  flushSubmissions(): void {
+    if (this.batched === 0) return;
+    const { timings, queues } = this.target;
+    const at = timings.now();
+    for (let i = 0; i < this.batched; i++) timings.queued(this.batch[i * REC_WORDS + REC_ID]! & ID_SLOT_MASK, at);
+    const r = queues.submitBatch(this.batch, 0, this.batched); // TASK-S2
+    this.target.countArrivals(r.published);
+    if (this.lane !== 0) this.target.lanes.countSubmitted(this.lane, r.published);
+    this.pump.published(r.published, r.wokeWorker);
+    if (r.published < this.batched) this.batch.copyWithin(0, r.published * REC_WORDS, this.batched * REC_WORDS); // retried next flush
+    this.batched -= r.published;
+  }
+
+  beforeDrain(): void {
+    this.main?.beforeDrain();
+  }
+
+  afterDrain(emptied: boolean): void {
+    this.main?.afterDrain(emptied);
+    if (this.lane !== 0) {
+      const c = this.counts;
+      this.target.lanes.setSettled(this.lane, c.completed, c.failed + c.cancelled + c.crashed);
+    }
+    // LANE-S2: a thread submitter whose pool's threads are gone (and whose ring is empty): nothing it waits for will complete.
+    if (emptied && this.lane !== 0 && this.target.lanes.stopped) {
+      return this.rejectAll((running) => new PoolClosedError(this.name, `was closed before this task ${running ? "finished" : "found room to start"}`));
+    }
+    if (this.admission.waiting > 0) this.admission.admit(); // ARENA-M2
+  }
+
+  /** One completion record: settle the caller's promise (unless it already was) and free the slot. */
+  complete(rec: Int32Array, at: number): void {
+    const id = rec[at + REC_ID]!;
+    const op = rec[at + REC_OP]!;
+    const type = (op >>> OP_TYPE_SHIFT) & OP_TYPE_MASK;
+    const slot = id & ID_SLOT_MASK;
+    const entry = this.tasks.lookup(slot, (id >>> ID_GEN_SHIFT) & TASK_GEN_MASK); // TASK-S3: a stale generation finds none
+    const status = op & 0xf;
+    if (status === DONE_CRASHED) {
+      // LANE-K2: posted by the main thread for a task whose runner died; a real completion posted before it came first.
+      if (entry === undefined || entry.settled) return void (entry && this.closeTask(slot));
+      this.counts.crashed++;
+      entry.settled = true;
+      this.closeTask(slot);
+      return entry.reject(new WorkerCrashedError(this.name, rec[at + REC_A]!, "it exited"));
+    }
+    if (entry === undefined || entry.settled) {
+      if (status !== DONE_SKIPPED) this.codec.release(type, rec[at + REC_A]!);
+      if (entry !== undefined) this.closeTask(slot);
+      return;
+    }
+    if (status === DONE_SKIPPED) {
+      // Cancelled by the pool's own close (drain: false) before it ran: this submitter did not settle it.
+      this.counts.cancelled++;
+      entry.settled = true;
+      this.closeTask(slot);
+      return entry.reject(new PoolClosedError(this.name, "was closed before this task ran"));
+    }
+    let value: unknown;
+    let ok = status === DONE_OK;
+    try {
+      value = this.codec.take(type, rec[at + REC_A]!, rec[at + REC_B]!);
+    } catch (e) {
+      ok = false;
+      value = e;
+    }
+    entry.settled = true;
+    this.closeTask(slot);
+    if (ok) {
+      this.counts.completed++;
+      entry.resolve(value);
+    } else {
+      this.counts.failed++;
+      entry.reject(status === DONE_OK ? value : status === DONE_UNSENDABLE ? refusalFrom(this.name, entry.handler, value) : taskErrorFrom(this.name, entry.handler, value));
+    }
+  }
+
+  /** A fault inside the completion drain: this task's, not the others'. The first three are logged. */
+  contain(e: unknown): void {
+    this.counts.contained++;
+    if (this.counts.contained <= 3) console.error(`bun-thread-manager: pool "${this.name}": an error while settling a task was contained:`, e);
+  }
+
+  /** Gives a task's slot back, with what its argument held. */
+  closeTask(slot: number): void {
+    const e = this.tasks.entry(slot);
+    if (e === undefined) return;
+    this.argBytes -= e.argBytes; // ARENA-M4
+    if (e.transients) for (const id of e.transients) this.main?.release(id);
+    this.tasks.close(slot);
+  }
+
+  /** Settles the task in `slot` once (its completion then only frees the slot). */
+  settle(slot: number, how: (e: { resolve(v: unknown): void; reject(e: unknown): void }) => void): void {
+    const e = this.tasks.entry(slot);
+    if (!e || e.settled) return;
+    e.settled = true;
+    how(e);
+  }
+
+  /** Aborts the task in `slot` (generation `gen`) with `reason`. */
+  abort(slot: number, gen: number, reason: unknown): void {
+    const entry = this.tasks.lookup(slot, gen);
+    if (!entry || entry.settled) return;
+    if (this.target.states.cancel(slot, gen) === Cancelled.WhileRunning) {
+      this.main?.abortedWhileRunning(slot, gen, this.tasks.runnerOf(slot)); // running, flagged: the runner stays until it completes
+    }
+    this.counts.cancelled++;
+    this.settle(slot, (x) => x.reject(reason));
+  }
+
+  /**
+   * Rejects everything not yet completed: waiting tasks, and every task in the table (`running`
+   * says which kind); the slots are freed. Only once nothing can complete any more (the pool's
+   * threads are gone).
+   */
+  rejectAll(reason: (running: boolean) => unknown): void {
+    this.admission.rejectAll(() => reason(false));
+    for (const [slot] of this.tasks.inUse()) {
+      this.settle(slot, (x) => x.reject(reason(true)));
+      this.closeTask(slot);
+    }
+  }
+
+  /** Listens on `signal` for the task `id` (slot | gen << 20); TaskTable.close removes the listener. */
+  private watchAbort(id: number, signal: AbortSignal): void {
+    const slot = id & ID_SLOT_MASK;
+    const entry = this.tasks.entry(slot)!;
+    entry.onAbort = () => this.abort(slot, entry.gen, signal.reason);
+    signal.addEventListener("abort", entry.onAbort, { once: true });
+  }
+
+  /**
+   * A thread submitter with nothing in flight has no drain to admit its waiting tasks after: room
+   * comes from other submitters' tasks, so it looks again every millisecond while it waits.
+   */
+  private retryAdmission(): void {
+    if (this.main !== undefined || this.retry !== undefined) return;
+    this.retry = setTimeout(() => {
+      this.retry = undefined;
+      if (this.admission.waiting === 0) return;
+      this.admission.admit();
+      this.pump.schedule();
+      this.retryAdmission();
+    }, 1);
+  }
+
+  private growBatch(): void {
+    const bigger = new Int32Array(this.batch.length * 2);
+    bigger.set(this.batch);
+    this.batch = bigger;
+  }
+}
+
+export function describe(v: unknown): string {
+  if (v === null) return "null";
+  if (typeof v === "object") return `an object (${Object.prototype.toString.call(v)})`;
+  return `a ${typeof v}`;
+}
