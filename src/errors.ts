@@ -32,11 +32,14 @@ export class PayloadTooLargeError extends ThreadManagerError {
   declare readonly code: "ERR_PAYLOAD_TOO_LARGE";
   readonly size: number;
   readonly limit: number;
-  constructor(size: number, limit: number, what = "payload") {
+  /** `why`: what the limit is and what to do, when it is not max_payload_bytes. */
+  constructor(size: number, limit: number, what = "payload", why?: string) {
     super(
       "ERR_PAYLOAD_TOO_LARGE",
-      `${what} of ${size} bytes is larger than the pool's max_payload_bytes (${limit}); ` +
-        `raise max_payload_bytes in the pool's config, or pass a SharedArrayBuffer (shared, never copied)`,
+      why !== undefined
+        ? `${what} of ${size} bytes ${why}`
+        : `${what} of ${size} bytes is larger than the pool's max_payload_bytes (${limit}); ` +
+          `raise max_payload_bytes in the pool's config, or pass a SharedArrayBuffer (shared, never copied)`,
     );
     this.size = size;
     this.limit = limit;

@@ -6,8 +6,14 @@
  *   here, never sent to the client.
  * - The request's own signal aborts the task: a client that goes away cancels a queued task, and a
  *   running async handler sees `ctx.signal` fire.
- * - A request the `arg` function cannot turn into an argument, or one the pool cannot send (a
- *   function, an oversized body), is a 400 or 413 on the main thread: it never reaches a pool thread.
+ * - A request the `arg` function cannot turn into an argument (it threw), or whose argument the pool
+ *   cannot send (an oversized body, a value that cannot be copied), is the client's: 400 or 413
+ *   with a body that says only that; the details are logged here, never sent (an `arg` error can
+ *   carry anything: a connection string, a path).
+ * - A result that cannot be sent back (too large, not copyable) is the server's: 500, generic body,
+ *   logged.
+ * - Works the same on a serving pool thread: pass `pools.compute("cpu")` from the serve factory's
+ *   context.
  *
  * @example
  * Bun.serve({ port: 0, routes: { "/hash": poolHandler(tm.compute("cpu"), "hash", (req) => req.text()) } });
@@ -16,8 +22,9 @@ export { registerPoolMetrics, type PromClientLike } from "./prom-client.ts";
 import {
   DataCloneError, HandlerNotFoundError, InvalidArgumentError, PayloadTooLargeError, PoolBusyError, PoolClosedError, PoolNotFoundError, TaskError,
 } from "./errors.ts";
-import type { TaskPool } from "./main/task-pool.ts";
+import { isResultRefusal } from "./common/error-codec.ts";
 import type { ThreadManager } from "./main/thread-manager.ts";
+import type { RunOptions } from "./submit/submitter.ts";
 
 export interface PoolHandlerOptions {
   /** Seconds in the Retry-After header of a 503 (default 1). */
@@ -26,8 +33,13 @@ export interface PoolHandlerOptions {
   respond?: (result: unknown, req: Request) => Response | Promise<Response>;
 }
 
+/** What runs a task: a pool (`tm.compute("cpu")`, or `pools.compute("cpu")` on a pool thread). */
+export interface Runner {
+  run(handler: string, arg?: unknown, options?: RunOptions): Promise<unknown>;
+}
+
 /** A pool, or a pool name resolved through the manager's [mapping] (compute first, then async) on each request. */
-export type PoolTarget = TaskPool | { manager: ThreadManager; pool: string };
+export type PoolTarget = Runner | { manager: ThreadManager; pool: string };
 
 /**
  * A `fetch`/route handler: `await pool.run(handler, await arg(req), { signal: req.signal })`, with
@@ -46,7 +58,8 @@ export function poolHandler<A>(
     try {
       value = arg ? await arg(req) : undefined;
     } catch (e) {
-      return text(400, `Bad Request: ${(e as Error)?.message ?? String(e)}`);
+      console.error(`bun-thread-manager/serve: ${req.method} ${new URL(req.url).pathname}: the argument function of handler "${handler}" threw (answered 400):`, e);
+      return text(400, "Bad Request");
     }
     try {
       const result = await poolOf(target).run(handler, value, { signal: req.signal });
@@ -62,7 +75,7 @@ export function metricsHandler(manager: ThreadManager): (req: Request) => Respon
   return () => new Response(manager.prometheus(), { headers: { "Content-Type": "text/plain; version=0.0.4; charset=utf-8" } });
 }
 
-function poolOf(target: PoolTarget): TaskPool {
+function poolOf(target: PoolTarget): Runner {
   if (!("manager" in target)) return target;
   const { manager, pool } = target;
   const found = manager.tryCompute(pool) ?? manager.tryAsync(pool);
@@ -75,14 +88,22 @@ function errorResponse(e: unknown, req: Request, handler: string, retryAfter: st
     return text(503, "Service Unavailable: try again later", { "Retry-After": retryAfter });
   }
   if (req.signal.aborted) return text(499, "Client Closed Request"); // nobody reads it; the task was cancelled
+  const where = `bun-thread-manager/serve: ${req.method} ${new URL(req.url).pathname}: handler "${handler}"`;
+  if (isResultRefusal(e)) {
+    console.error(`${where}: its result could not be sent back (answered 500):`, e);
+    return text(500, "Internal Server Error");
+  }
   if (e instanceof PayloadTooLargeError) return text(413, "Payload Too Large");
-  if (e instanceof DataCloneError || e instanceof InvalidArgumentError) return text(400, `Bad Request: ${e.message}`);
+  if (e instanceof DataCloneError || e instanceof InvalidArgumentError) {
+    console.error(`${where}: the request's argument could not be sent to the pool (answered 400):`, e.message);
+    return text(400, "Bad Request: the request body cannot be sent to the handler");
+  }
   if (e instanceof TaskError) {
-    console.error(`bun-thread-manager/serve: ${req.method} ${new URL(req.url).pathname}: handler "${handler}" of pool "${e.pool}" failed:`, e);
+    console.error(`${where} of pool "${e.pool}" failed:`, e);
     return text(500, "Internal Server Error");
   }
   // A server fault (unknown handler or pool, a throwing `respond`): logged here, a generic 500 out.
-  console.error(`bun-thread-manager/serve: ${req.method} ${new URL(req.url).pathname}: handler "${handler}":`, e instanceof HandlerNotFoundError || e instanceof PoolNotFoundError ? e.message : e);
+  console.error(`${where}:`, e instanceof HandlerNotFoundError || e instanceof PoolNotFoundError ? e.message : e);
   return text(500, "Internal Server Error");
 }
 

@@ -220,7 +220,8 @@ export class ValueCodec {
   /** The error for a value of `bytes` that must fit one arena block and cannot. */
   tooLargeForArena(bytes: number, handler: string): PayloadTooLargeError {
     this.handler = handler;
-    return new PayloadTooLargeError(bytes, this.store.maxBlock, `${this.what()} (from a pool thread a payload travels in one arena block; send larger ones from the main thread)`);
+    const limit = this.store.maxBlock;
+    return new PayloadTooLargeError(bytes, limit, this.what(), `is larger than one arena block (${limit} bytes), the most that travels between a pool thread and another pool: send larger payloads from the main thread, or raise the pool's arena_bytes`);
   }
 
   private idOf(buf: SharedArrayBuffer): number {
@@ -251,7 +252,7 @@ export class ValueCodec {
     if (this.options.mailless) {
       if (this.to === TO_ANY && length <= store.maxBlock) return Math.max(1, length);
       if (length > store.maxBlock) throw this.tooLargeForArena(length, this.handler);
-      throw new PayloadTooLargeError(length, store.maxBlock, `${this.what()} (the pool's arena has no free block for it now, and a result for a pool thread cannot travel outside the arena)`);
+      throw new PayloadTooLargeError(length, store.maxBlock, this.what(), "found no free block in the pool's arena, and a result for a pool thread cannot travel outside it: raise the pool's arena_bytes, or keep fewer large results in flight");
     }
     if (this.to === TO_ANY) {
       if (!this.onMain || length <= store.maxBlock) return Math.max(1, length);

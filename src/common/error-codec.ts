@@ -226,12 +226,19 @@ export function taskErrorFrom(pool: string, handler: string, wire: unknown): Tas
  * it with, as the error of that class (DataCloneError or PayloadTooLargeError).
  */
 export function refusalFrom(pool: string, handler: string, wire: unknown): Error {
-  const [code, message] = typeof wire === "string"
-    ? (JSON.parse(wire) as [string, string])
+  const [code, message, size = 0, limit = 0] = typeof wire === "string"
+    ? (JSON.parse(wire) as [string, string, number?, number?])
     : ["ERR_DATA_CLONE", wire === undefined ? `the result of handler "${handler}" could not be sent back, and the pool's arena had no room left to say why` : String(wire)];
-  const e = code === "ERR_PAYLOAD_TOO_LARGE" ? new PayloadTooLargeError(0, 0) : new DataCloneError(`result of handler "${handler}"`);
+  const e = code === "ERR_PAYLOAD_TOO_LARGE" ? new PayloadTooLargeError(size, limit) : new DataCloneError(`result of handler "${handler}"`);
   e.message = `pool "${pool}": ${message}`;
+  // The handler's result could not be sent: the server's fault, never the caller's (src/serve.ts answers 500).
+  Object.defineProperty(e, "fromResult", { value: true });
   return e;
+}
+
+/** True for an error refusalFrom made: a result (not an argument) could not be sent. */
+export function isResultRefusal(e: unknown): boolean {
+  return (e as { fromResult?: boolean } | null)?.fromResult === true;
 }
 
 export function describeUnsendable(value: unknown, what: string, cloneError?: unknown): string {

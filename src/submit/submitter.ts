@@ -145,7 +145,9 @@ export class Submitter implements PumpHost {
       return Promise.reject(new PoolClosedError(this.name, this.refusing));
     }
     if (signal?.aborted) return Promise.reject(signal.reason);
-    if (this.pending >= this.limit) return Promise.reject(new PoolBusyError(this.name, this.limit));
+    if (this.pending >= this.limit) {
+      return Promise.reject(new PoolBusyError(this.name, this.limit, this.lane === 0 ? undefined : "tasks queued or running from this thread (a thread's lane)"));
+    }
     const settle = Promise.withResolvers<unknown>();
     const alone = this.admission.waiting === 0; // else FIFO: behind those waiting, whatever this one needs
     const encodeHere = () => {

@@ -20,6 +20,11 @@ import type { ThreadPools } from "../submit/thread-pools.ts";
 
 /** A thread behind the manager gate reads its mail and lets finalizers run this often (ms). */
 const REST_UPKEEP_MS = 1000;
+/**
+ * While tasks are in flight, their abort flags are looked at this often (ms): a thread submitter's
+ * abort only sets the flag (the main thread's also posts a message, which fires ctx.signal at once).
+ */
+const ABORT_POLL_MS = 20;
 
 export class AsyncRuntime {
   private inFlight = 0;
@@ -28,6 +33,7 @@ export class AsyncRuntime {
   /** Handler index of each task in flight, by id. */
   private readonly handlerOf = new Map<number, number>();
   private readonly context = new AsyncLocalStorage<number>();
+  private abortPoll: ReturnType<typeof setInterval> | undefined;
 
   constructor(
     private readonly core: WorkerCore,
@@ -88,6 +94,13 @@ export class AsyncRuntime {
     if (msg?.type === "abort") this.controllers.get(msg.id)?.abort(new DOMException("The task was aborted by its caller", "AbortError"));
   }
 
+  /** Fires ctx.signal of every task in flight whose caller aborted it (from any thread). */
+  private pollAborts(): void {
+    for (const [id, controller] of this.controllers) {
+      if (!controller.signal.aborted && this.core.abortRequested(id)) controller.abort(new DOMException("The task was aborted by its caller", "AbortError"));
+    }
+  }
+
   private start(rec: Int32Array): void {
     this.core.role.worked();
     if (!this.core.claim(rec)) return;
@@ -101,6 +114,7 @@ export class AsyncRuntime {
       return;
     }
     this.inFlight++;
+    this.abortPoll ??= setInterval(() => this.pollAborts(), ABORT_POLL_MS);
     const controller = new AbortController();
     this.controllers.set(id, controller);
     this.handlerOf.set(id, h);
@@ -134,6 +148,10 @@ export class AsyncRuntime {
     if (threw) this.core.fail(id, value);
     else this.core.succeed(id, h, value);
     this.inFlight--;
+    if (this.inFlight === 0) {
+      clearInterval(this.abortPoll);
+      this.abortPoll = undefined;
+    }
     this.core.role.worked();
     const wake = this.slotFree;
     this.slotFree = undefined;

@@ -10,7 +10,7 @@ import { PoolControl } from "../common/pool-control.ts";
 import { TO_MAIN } from "../common/pool-mail.ts";
 import type { PoolWorkerSetup } from "../common/pool-setup.ts";
 import { SharedObjects } from "../common/shared-objects.ts";
-import { DataCloneError, PayloadTooLargeError } from "../errors.ts";
+import { PayloadTooLargeError } from "../errors.ts";
 import { Injector } from "../shm/injector.ts";
 import { TaskTimings } from "../common/task-timings.ts";
 import {
@@ -175,12 +175,12 @@ export class WorkerCore {
 
   /** The result or error could not be sent: the task fails with why, as plain text. */
   private refuse(id: number, why: unknown): void {
-    const known = why instanceof DataCloneError || why instanceof PayloadTooLargeError;
-    const code = known ? (why as DataCloneError).code : "ERR_DATA_CLONE";
+    const code = why instanceof PayloadTooLargeError ? why.code : "ERR_DATA_CLONE";
     const message = String((why as Error)?.message ?? why).slice(0, 4096);
+    const sizes = why instanceof PayloadTooLargeError ? [why.size, why.limit] : [0, 0];
     const codec = this.codecFor(id);
     try {
-      codec.encode(JSON.stringify([code, message]), "error", "", TO_MAIN); // to main: fits, or travels as a parcel
+      codec.encode(JSON.stringify([code, message, ...sizes]), "error", "", TO_MAIN); // to main: fits, or travels as a parcel
     } catch {
       return this.finish(id, DONE_UNSENDABLE, 0, 0, 0); // a thread submitter's arena is full: the refusal goes without its text
     }

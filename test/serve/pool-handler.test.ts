@@ -88,4 +88,47 @@ describe("poolHandler", () => {
     expect(tm.compute("cpu").metrics().threads[0]!.faults).toBe(0);
     expect(await (await get("/json", { method: "POST", body: '{"ok":true}' })).json()).toEqual({ ok: true });
   });
+
+  test("no server detail reaches the client: an arg function's message is logged, not sent; results that cannot be sent are 500s", async () => {
+    const PAYLOADS = new URL("../fixtures/payloads.ts", import.meta.url).href;
+    const tm = await m.start({ compute: { cpu: { module: PAYLOADS, max_threads: 1, max_payload_bytes: 65536 } } });
+    const logged: unknown[][] = [];
+    const spy = spyOn(console, "error").mockImplementation((...a: unknown[]) => void logged.push(a));
+    try {
+      const get = serve({
+        "/secret": poolHandler(tm.compute("cpu"), "echo", () => {
+          throw new Error("connect postgres://admin:hunter2@db failed");
+        }),
+        "/unsendable": poolHandler(tm.compute("cpu"), "unsendable"),
+        "/big": poolHandler(tm.compute("cpu"), "makeBytes", () => 100_000),
+        "/bigArg": poolHandler(tm.compute("cpu"), "echo", () => "x".repeat(100_000)),
+      });
+      const secret = await get("/secret");
+      expect(secret.status).toBe(400);
+      const body = await secret.text();
+      expect(body).not.toContain("hunter2");
+      expect(body).not.toContain("postgres");
+      expect(logged.flat().map((x) => (x instanceof Error ? x.message : String(x))).join(" ")).toContain("hunter2"); // the server's log has it
+      for (const path of ["/unsendable", "/big"]) {
+        const r = await get(path);
+        expect(r.status).toBe(500); // the handler's result: the server's fault
+        const text = await r.text();
+        expect(text).toBe("Internal Server Error");
+      }
+      const big = await get("/bigArg");
+      expect(big.status).toBe(413); // the client's argument: its own fault, and it can act on it
+      expect(await big.text()).not.toContain("echo");
+    } finally {
+      spy.mockRestore();
+    }
+  });
+
+  test("a result over max_payload_bytes rejects with the real size and limit", async () => {
+    const PAYLOADS = new URL("../fixtures/payloads.ts", import.meta.url).href;
+    const tm = await m.start({ compute: { cpu: { module: PAYLOADS, max_threads: 1, max_payload_bytes: 65536 } } });
+    const e = await tm.compute("cpu").run("makeBytes", 100_000).catch((x) => x);
+    expect(e.code).toBe("ERR_PAYLOAD_TOO_LARGE");
+    expect(e.size).toBe(100_000);
+    expect(e.limit).toBe(65536);
+  });
 });

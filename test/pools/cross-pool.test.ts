@@ -1,0 +1,119 @@
+/** Pools call pools: async handlers submit to compute pools through lanes of their own (src/submit/). */
+import { afterEach, describe, expect, test } from "bun:test";
+import { PoolClosedError } from "../../src/index.ts";
+import { managers, rejection, until } from "./helpers.ts";
+
+const CALLERS = new URL("../fixtures/callers.ts", import.meta.url).href;
+const CROSS = new URL("../fixtures/cross-math.ts", import.meta.url).href;
+const STRESS = process.env.STRESS === "1";
+const m = managers();
+afterEach(() => m.closeAll());
+
+function config(extra: Record<string, unknown> = {}) {
+  return {
+    compute: { cpu: { module: CROSS, static_threads: 2, max_threads: 2 } },
+    async: { io: { module: CALLERS, worker_threads: 2, concurrency: 64 } },
+    mapping: { hashing: "cpu" },
+    ...extra,
+  };
+}
+
+describe("pools call pools", () => {
+  test("an async handler runs a compute task through ctx.pools, by name and through [mapping]", async () => {
+    const tm = await m.start(config());
+    const io = tm.async("io");
+    expect(await io.run("fibVia", ["cpu", 20])).toBe(6765);
+    expect(await io.run("fibVia", ["hashing", 15])).toBe(610);
+    expect(await io.run("boundFib", ["cpu", 10])).toBe(55);
+    expect(await io.run("sumVia", ["cpu", 1000])).toBe(499500);
+  });
+
+  test("the same errors as on main: unknown pool (with the kinds there are), unknown handler, wrong kind, native from a thread", async () => {
+    const tm = await m.start({ ...config(), native: { bg: { max_threads: 1 } } });
+    const io = tm.async("io");
+    const [name1, code1, msg1] = (await io.run("errorOf", ["compute", "nope", "fib", 1])) as string[];
+    expect([name1, code1]).toEqual(["PoolNotFoundError", "ERR_POOL_NOT_FOUND"]);
+    expect(msg1).toContain("cpu");
+    const [, code2, msg2] = (await io.run("errorOf", ["compute", "cpu", "fibb", 1])) as string[];
+    expect(code2).toBe("ERR_HANDLER_NOT_FOUND");
+    expect(msg2).toContain("fib");
+    const [, code3] = (await io.run("errorOf", ["compute", "io", "fib", 1])) as string[];
+    expect(code3).toBe("ERR_POOL_NOT_FOUND");
+    const [, code4, msg4] = (await io.run("errorOf", ["native", "bg", "", 0])) as string[];
+    expect(code4).toBe("ERR_NATIVE_FROM_THREAD");
+    expect(msg4).toContain("main thread");
+    const [, code5] = (await io.run("errorOf", ["compute", "cpu", 42, 1])) as string[];
+    expect(code5).toBe("ERR_INVALID_ARGUMENT");
+  });
+
+  test("a compute handler that calls a pool gets a clear error, not a hang", async () => {
+    const tm = await m.start(config());
+    const e = await rejection(tm.compute("cpu").run("callFromCompute", "cpu"));
+    expect(e.code).toBe("ERR_TASK_FAILED");
+    expect(e.originalCode).toBe("ERR_SYNC_HANDLER");
+    expect(e.message).toContain("synchronous");
+    expect(await tm.compute("cpu").run("add", [1, 2])).toBe(3);
+  });
+
+  test("abort from a thread rejects at once with the signal's reason; the running handler sees ctx.signal", async () => {
+    const tm = await m.start(config());
+    expect(await tm.async("io").run("abortVia", ["cpu", 2000])).toBe("enough");
+    expect(await tm.compute("cpu").run("add", [2, 2])).toBe(4);
+  });
+
+  test("exactly once: 100k tasks from two async threads and main at once, all correct", async () => {
+    const tm = await m.start(config());
+    const io = tm.async("io");
+    const cpu = tm.compute("cpu");
+    // A thread's lane holds 1024 tasks in flight: both fan-outs of a round may land on one thread.
+    const per = 500; // per fan-out call: 2 calls in flight per round, plus main's own
+    const rounds = STRESS ? 667 : 67; // 100.5k tasks (1M under STRESS)
+    const executed = () => cpu.metrics().threads.reduce((n, t) => n + t.executed, 0);
+    const before = { submitted: cpu.metrics().submitted, executed: executed() };
+    let wrong = 0;
+    for (let r = 0; r < rounds; r++) {
+      const base = r * 3 * per;
+      const calls = [io.run<number[]>("fanOut", ["cpu", per, base]), io.run<number[]>("fanOut", ["cpu", per, base + per])];
+      const mine = Promise.all(Array.from({ length: per }, (_, i) => cpu.run<number>("echo", base + 2 * per + i)));
+      const got = [...(await Promise.all(calls)).flat(), ...(await mine)];
+      got.forEach((v, i) => v !== base + i && wrong++); // every task's own value, in its place
+    }
+    expect(wrong).toBe(0);
+    const metrics = cpu.metrics();
+    expect(metrics.submitted - before.submitted).toBe(rounds * 3 * per);
+    expect(executed() - before.executed).toBe(rounds * 3 * per); // each ran exactly once
+    expect(metrics.pending).toBe(0);
+    expect(metrics.submitters.map((s) => s.submitter)).toContain("main");
+    expect(metrics.submitters.some((s) => s.submitter.startsWith("io-"))).toBe(true);
+  }, 120_000);
+
+  test("a thread that exits with tasks in flight: its lane is reaped, nothing leaks, pending returns to 0", async () => {
+    const tm = await m.start(config());
+    const io = tm.async("io");
+    const cpu = tm.compute("cpu");
+    for (let round = 0; round < 4; round++) {
+      const e = await rejection(io.run("exitWhileWaiting", ["cpu", 20]));
+      expect(e.code).toBe("ERR_WORKER_CRASHED");
+    }
+    await until(() => cpu.metrics().lanes.held === 0 && cpu.pending === 0, 10_000, "lanes reaped");
+    const m1 = cpu.metrics();
+    expect(m1.lanes.reaped).toBeGreaterThanOrEqual(4);
+    expect(await io.run("fibVia", ["cpu", 12])).toBe(144); // a replacement thread takes a lane again
+    expect(await cpu.run("add", [1, 1])).toBe(2);
+  });
+
+  test("closing a pool that others call: their calls reject with PoolClosedError; tm.close settles everything", async () => {
+    const tm = await m.start(config());
+    const io = tm.async("io");
+    expect(await io.run("fibVia", ["cpu", 10])).toBe(55);
+    await tm.compute("cpu").close();
+    const e = await rejection(io.run("fibVia", ["cpu", 10]));
+    expect(e.code).toBe("ERR_TASK_FAILED");
+    expect(e.originalCode).toBe("ERR_POOL_CLOSED");
+    const inFlight = io.run("fanOut", ["cpu", 100, 0]).catch((x) => x);
+    await tm.close();
+    const r = await inFlight;
+    expect(r === undefined || r instanceof Error || typeof r === "number").toBe(true);
+    expect(PoolClosedError).toBeDefined();
+  });
+});
