@@ -39,6 +39,11 @@ export class PayloadStore {
     return this.order.map((a) => a.ref);
   }
 
+  /** Bytes of blocks in use now, in every known segment (a snapshot; 0 when no payload is held). */
+  usedBytes(): number {
+    return this.order.reduce((n, a) => n + a.capacity - a.freeBytes, 0);
+  }
+
   knows(segment: number): boolean {
     return this.segments[segment] !== undefined;
   }

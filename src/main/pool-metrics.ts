@@ -41,7 +41,7 @@ export interface PoolMetrics {
   /** Tasks whose settling threw inside the completion drain (contained; the others went on). */
   contained: number;
   /** The payload store: segments in use and the cap, bytes, arguments' share, tasks waiting for room, shared buffers registered. */
-  arena: { segments: number; maxSegments: number; bytes: number; argumentBytes: number; waiting: number; sharedBuffers: number };
+  arena: { segments: number; maxSegments: number; bytes: number; usedBytes: number; argumentBytes: number; waiting: number; sharedBuffers: number };
   /**
    * Per seat. `status`: running (serving or looking for work), parked (asleep waiting for work, or
    * a dynamic thread behind the pool manager's gate), exited (no thread in the seat).
@@ -145,7 +145,7 @@ export function poolMetrics(pool: TaskPool, window: { latency: LatencyMetrics; h
     queueDepth: queues.pending() + main.unpublished, mainWakeups: main.pump.wakeups,
     stolen: threads.reduce((n, t) => n + t.stolen, 0), threads, ...window,
     arena: {
-      segments: store.count, maxSegments: pool.maxSegments, bytes: store.capacity,
+      segments: store.count, maxSegments: pool.maxSegments, bytes: store.capacity, usedBytes: store.usedBytes(),
       argumentBytes: main.argumentBytes, waiting: main.admission.waiting, sharedBuffers: pool.shared.size,
     },
     submitters, lanes: { total: lanes.count - 1, held, reaped: pool.reaper.reaped },

@@ -214,6 +214,11 @@ export class PayloadArena {
     return this.blockBytes.reduce((sum, b, c) => sum + b * this.counts[c]!, 0);
   }
 
+  /** Bytes of the blocks free now; a snapshot. */
+  get freeBytes(): number {
+    return this.rings.reduce((sum, r, c) => sum + r.size() * this.blockBytes[c]!, 0);
+  }
+
   /** Free blocks per class; a snapshot. */
   freeBlocks(): number[] {
     return this.rings.map((r) => r.size());

@@ -116,4 +116,71 @@ describe("pools call pools", () => {
     expect(r === undefined || r instanceof Error || typeof r === "number").toBe(true);
     expect(PoolClosedError).toBeDefined();
   });
+
+  test("a compute thread that dies running a thread's task: that submitter gets WorkerCrashedError, the others complete", async () => {
+    const tm = await m.start(config());
+    const got = (await tm.async("io").run("crashVia", ["cpu", 50])) as Array<[string, unknown]>;
+    expect(got[0]).toEqual(["WorkerCrashedError", "ERR_WORKER_CRASHED"]);
+    got.slice(1).forEach(([state, v], i) => {
+      if (state === "ok") expect(v).toBe(2 * (i + 1));
+      else expect(v).toBe("ERR_WORKER_CRASHED"); // tasks of the dying thread's deque... none are lost, some may share its fate
+    });
+    expect(got.filter(([s]) => s === "ok").length).toBeGreaterThan(0);
+    await until(() => tm.compute("cpu").pending === 0, 5000, "nothing pending");
+  });
+
+  test("payloads from a thread: arena-sized values round trip; a SharedArrayBuffer or a value over one arena block is refused clearly", async () => {
+    const tm = await m.start(config()); // 8 MiB arena: blocks up to 1 MiB
+    const io = tm.async("io");
+    expect(await io.run("sendVia", ["cpu", "bytes", 100_000])).toEqual(["ok", 100_000]);
+    expect(await io.run("sendVia", ["cpu", "string", 40_000])).toEqual(["ok", 40_000]); // long strings go in the arena
+    const [code1, msg1] = (await io.run("sendVia", ["cpu", "sab", 0])) as string[];
+    expect(code1).toBe("ERR_DATA_CLONE");
+    expect(msg1).toContain("SharedArrayBuffer");
+    const [code2, msg2] = (await io.run("sendVia", ["cpu", "bytes", 4 << 20])) as string[];
+    expect(code2).toBe("ERR_PAYLOAD_TOO_LARGE");
+    expect(msg2).toContain("arena block");
+    const [code3, msg3] = (await io.run("sendVia", ["cpu", "result", 4 << 20])) as string[];
+    expect(code3).toBe("ERR_PAYLOAD_TOO_LARGE");
+    expect(msg3).toContain("makeBytes");
+    expect(await io.run("fibVia", ["cpu", 10])).toBe(55); // the pools go on
+  });
+
+  test("submitters dying mid-flight: every surviving call gets its own values exactly once; nothing leaks", async () => {
+    const tm = await m.start(config({ async: { io: { module: CALLERS, worker_threads: 2, concurrency: 64 } } }));
+    const io = tm.async("io");
+    const cpu = tm.compute("cpu");
+    const executed = () => cpu.metrics().threads.reduce((n, t) => n + t.executed, 0);
+    const before = executed();
+    const rounds = STRESS ? 1000 : 100; // 100k tasks (1M under STRESS)
+    const per = 500; // both calls of a round may share one thread's lane (1024)
+    let wrong = 0;
+    let alive = 0;
+    let died = 0;
+    for (let r = 0; r < rounds; r++) {
+      const base = r * 2 * per;
+      const [a, b] = await Promise.allSettled([
+        io.run<number[]>("churn", ["cpu", per, base, r % 7, false]),
+        io.run<number[]>("churn", ["cpu", per, base + per, 100 + r, r % 5 === 0]), // every fifth round, this caller dies
+      ]);
+      for (const [s, off] of [[a, 0], [b, per]] as const) {
+        if (s.status === "rejected") {
+          if ((s.reason as { code?: string }).code !== "ERR_WORKER_CRASHED") throw s.reason;
+          died++;
+          continue;
+        }
+        alive++;
+        s.value.forEach((v, i) => v !== base + off + i && wrong++);
+      }
+    }
+    expect(wrong).toBe(0);
+    expect(died).toBeGreaterThan(0);
+    await until(() => cpu.metrics().lanes.held <= 2 && cpu.pending === 0, 10_000, "dead lanes reaped");
+    const after = cpu.metrics();
+    const ran = executed() - before;
+    expect(ran).toBeGreaterThanOrEqual(alive * per); // each surviving task ran (exactly once: its own value came back)
+    expect(ran).toBeLessThanOrEqual((alive + died) * per); // no task ran twice
+    expect(after.arena.usedBytes).toBe(0); // every argument and result block given back, the dead callers' too
+    expect(after.lanes.reaped).toBeGreaterThanOrEqual(rounds / 5); // one thread death every fifth round (a call beside it on that thread dies too)
+  }, 600_000);
 });
