@@ -47,7 +47,7 @@ export async function shutDown(pool: TaskPool, drain: boolean, timeoutMs: number
     const late = (what: string) => new PoolClosedError(pool.name, `was closed after ${timeoutMs} ms with this task ${what}`);
     main.rejectAll((running) => late(running ? "unfinished" : "still waiting for room"));
   }
-  pool.dispose(); // LANE-S1: thread submitters reject what they still wait for
+  pool.dispose(); // LANE S1: thread submitters reject what they still wait for
 }
 
 /** Resolves once nothing is queued, running or waiting for room. */

@@ -304,7 +304,7 @@ export abstract class TaskPool {
 
   /** The threads are gone: stop the pump, the idle upkeep, the stuck-task watch and the reaper; wake thread submitters. */
   dispose(): void {
-    this.lanes.markStopped(); // LANE-S1
+    this.lanes.markStopped(); // LANE S1
     this.main.pump.dispose();
     clearInterval(this.sweeper);
     this.stuck.stop();

@@ -219,9 +219,9 @@ export class Submitter implements PumpHost {
       const c = this.counts;
       this.target.lanes.setSettled(this.lane, c.completed, c.failed + c.cancelled + c.crashed);
     }
-    // LANE-S2: a thread submitter whose pool's threads are gone (and whose ring is empty): nothing it waits for will complete.
+    // A thread submitter whose pool's threads are gone (and whose ring is empty): nothing it waits for will complete.
     if (emptied && this.lane !== 0 && this.target.lanes.stopped) {
-      return this.rejectAll((running) => new PoolClosedError(this.name, `was closed before this task ${running ? "finished" : "found room to start"}`));
+      return this.rejectAll((running) => new PoolClosedError(this.name, `was closed before this task ${running ? "finished" : "found room to start"}`)); // LANE-S2
     }
     if (this.admission.waiting > 0) this.admission.admit(); // ARENA-M2
   }
