@@ -2,6 +2,7 @@
 import type { AbortNotice } from "../common/pool-setup.ts";
 import { ID_GEN_SHIFT } from "../shm/layout.ts";
 import { startAlone } from "./pool-directory-hub.ts";
+import { StallWatch } from "./stall-watch.ts";
 import { TaskPool, type TaskPoolOptions } from "./task-pool.ts";
 import type { ServingAt } from "../worker/pool-server.ts";
 
@@ -16,19 +17,32 @@ function freePort(): number {
 export class AsyncPool extends TaskPool {
   readonly concurrency: number;
 
-  private constructor(options: TaskPoolOptions) {
+  /** Says so when every thread is full and nothing finishes (a call cycle). */
+  readonly stallWatch: StallWatch;
+
+  private constructor(options: TaskPoolOptions & { stallMs?: number }) {
     super(options);
     this.concurrency = options.concurrency ?? 1;
+    this.stallWatch = new StallWatch(options.name, this.control, this.queues, this.concurrency, () => this.workers.live().map((t) => t.index), options.stallMs);
+  }
+
+  override get stalls(): number {
+    return this.stallWatch.stalls;
+  }
+
+  override dispose(): void {
+    super.dispose();
+    this.stallWatch.stop();
   }
 
   /** The pool's shared memory; its threads start with startThreads() (ThreadManager starts pools that way). */
-  static create(options: Omit<TaskPoolOptions, "kind">): AsyncPool {
+  static create(options: Omit<TaskPoolOptions, "kind"> & { stallMs?: number }): AsyncPool {
     const serve = options.serve && options.serve.port === 0 ? { ...options.serve, port: freePort() } : options.serve;
     return new AsyncPool({ ...options, serve, kind: "async" });
   }
 
   /** A pool on its own (no manager): its threads can call it through `ctx.pools`. */
-  static async start(options: Omit<TaskPoolOptions, "kind">): Promise<AsyncPool> {
+  static async start(options: Omit<TaskPoolOptions, "kind"> & { stallMs?: number }): Promise<AsyncPool> {
     const pool = AsyncPool.create(options);
     await startAlone(pool);
     return pool;

@@ -68,6 +68,8 @@ export interface PoolMetrics {
   submitters: SubmitterMetrics[];
   /** Of `completed` and `failed` above, those of thread submitters (the rest are the main thread's). */
   fromThreads: { submitted: number; completed: number; failed: number };
+  /** Async pools: times every thread was full with tasks waiting and none finished for 5 s (a call cycle?). */
+  stalls: number;
   /** Thread submitters' lanes: held now, and given back after their threads exited. */
   lanes: { total: number; held: number; reaped: number };
 }
@@ -149,6 +151,7 @@ export function poolMetrics(pool: TaskPool, window: { latency: LatencyMetrics; h
       argumentBytes: main.argumentBytes, waiting: main.admission.waiting, sharedBuffers: pool.shared.size,
     },
     submitters, lanes: { total: lanes.count - 1, held, reaped: pool.reaper.reaped },
+    stalls: pool.stalls,
   };
 }
 

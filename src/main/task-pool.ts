@@ -311,6 +311,11 @@ export abstract class TaskPool {
     this.reaper.stop();
   }
 
+  /** Times the pool stopped moving with every thread full (async pools: src/main/stall-watch.ts). */
+  get stalls(): number {
+    return 0;
+  }
+
   /** Terminates the thread in seat `index`; crash repair replaces it. */
   replaceThread(index: number, why: string): void {
     if (!this.closing && this.workers.terminate(index, why)) this.counts.replaced++;

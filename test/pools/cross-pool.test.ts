@@ -1,6 +1,6 @@
 /** Pools call pools: async handlers submit to compute pools through lanes of their own (src/submit/). */
-import { afterEach, describe, expect, test } from "bun:test";
-import { PoolClosedError } from "../../src/index.ts";
+import { afterEach, describe, expect, spyOn, test } from "bun:test";
+import { AsyncPool, PoolClosedError } from "../../src/index.ts";
 import { managers, rejection, until } from "./helpers.ts";
 
 const CALLERS = new URL("../fixtures/callers.ts", import.meta.url).href;
@@ -183,4 +183,20 @@ describe("pools call pools", () => {
     expect(after.arena.usedBytes).toBe(0); // every argument and result block given back, the dead callers' too
     expect(after.lanes.reaped).toBeGreaterThanOrEqual(rounds / 5); // one thread death every fifth round (a call beside it on that thread dies too)
   }, 600_000);
+
+  test("a call cycle that fills every slot is reported, not a silent hang; close settles it", async () => {
+    const io = await AsyncPool.start({ name: "io", module: CALLERS, threads: 1, maxQueue: 64, concurrency: 1, stallMs: 300 });
+    const warned: string[] = [];
+    const spy = spyOn(console, "warn").mockImplementation((...a: unknown[]) => void warned.push(String(a[0])));
+    try {
+      const stuck = io.run("holdVia", ["io", 1]).catch((e) => e); // holdVia awaits io's holdHere: the one slot is taken
+      await until(() => io.metrics().stalls === 1, 5000, "the stall reported");
+      expect(warned.join("\n")).toContain("call cycle");
+      await io.close({ drain: false, timeoutMs: 1000 });
+      expect(await stuck).toBeInstanceOf(Error); // settled: the close rejected what was left
+    } finally {
+      spy.mockRestore();
+      await io.close({ drain: false });
+    }
+  });
 });

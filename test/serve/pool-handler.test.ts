@@ -1,7 +1,7 @@
 /** Bun.serve on pools (bun-thread-manager/serve): real servers on port 0, real pool threads. */
 import { afterEach, describe, expect, spyOn, test } from "bun:test";
 import { poolHandler } from "../../src/serve.ts";
-import { IO, MATH, managers, until } from "../pools/helpers.ts";
+import { IO, MATH, managers, rejection, until } from "../pools/helpers.ts";
 
 const SCALING = new URL("../fixtures/scaling.ts", import.meta.url);
 const m = managers();
@@ -126,7 +126,7 @@ describe("poolHandler", () => {
   test("a result over max_payload_bytes rejects with the real size and limit", async () => {
     const PAYLOADS = new URL("../fixtures/payloads.ts", import.meta.url).href;
     const tm = await m.start({ compute: { cpu: { module: PAYLOADS, max_threads: 1, max_payload_bytes: 65536 } } });
-    const e = await tm.compute("cpu").run("makeBytes", 100_000).catch((x) => x);
+    const e = await rejection(tm.compute("cpu").run("makeBytes", 100_000));
     expect(e.code).toBe("ERR_PAYLOAD_TOO_LARGE");
     expect(e.size).toBe(100_000);
     expect(e.limit).toBe(65536);
