@@ -8,7 +8,7 @@ import type { ThreadRole } from "../common/pool-setup.ts";
 import { ManagerGate } from "../shm/manager-gate.ts";
 import type { TraceRecord } from "../scaling/scaling-trace.ts";
 import type { TaskPool } from "./task-pool.ts";
-import type { LatencyHistogram, LatencyMetrics } from "./task-latency.ts";
+import { histogram, percentile, type LatencyHistogram, type LatencyMetrics } from "./task-latency.ts";
 import { LaneHolder } from "../shm/submitter-lanes.ts";
 import type { ThreadSeats } from "./thread-seats.ts";
 
@@ -68,6 +68,11 @@ export interface PoolMetrics {
   submitters: SubmitterMetrics[];
   /** Of `completed` and `failed` above, those of thread submitters (the rest are the main thread's). */
   fromThreads: { submitted: number; completed: number; failed: number };
+  /**
+   * Serving pools: requests their servers answered since start (functions in `fetch` and `routes`;
+   * static Responses are Bun's alone), those answered 5xx or thrown, and their latency.
+   */
+  requests?: { count: number; errors: number; p50: number; p99: number; histogram: LatencyHistogram };
   /** Async pools: times every thread was full with tasks waiting and none finished for 5 s (a call cycle?). */
   stalls: number;
   /** Thread submitters' lanes: held now, and given back after their threads exited. */
@@ -152,7 +157,14 @@ export function poolMetrics(pool: TaskPool, window: { latency: LatencyMetrics; h
     },
     submitters, lanes: { total: lanes.count - 1, held, reaped: pool.reaper.reaped },
     stalls: pool.stalls,
+    requests: requestMetrics(pool),
   };
+}
+
+function requestMetrics(pool: TaskPool): PoolMetrics["requests"] {
+  if (!pool.requests) return undefined;
+  const t = pool.requests.totals();
+  return { count: t.requests, errors: t.errors, p50: percentile(t.counts, t.requests, 0.5), p99: percentile(t.counts, t.requests, 0.99), histogram: histogram(t.counts, t.sumUs) };
 }
 
 export function scalerMetrics(pool: TaskPool): ScalerMetrics | undefined {

@@ -81,6 +81,21 @@ export function prometheusFamilies(pools: Record<string, PoolMetrics>, threadLis
       ticks.samples.push({ labels: { ...base, case: m.scaler.last?.case ?? "none" }, value: m.scaler.ticks });
     }
   }
+  const bySubmitter = family("btm_submitter_tasks_total", "counter", "Tasks published to the pool per submitting thread (label submitter: main, or the thread's name), for the threads that hold a lane now.");
+  const requests = family("btm_requests_total", "counter", "Requests answered by a serving pool's servers (functions in fetch and routes).");
+  const requestErrors = family("btm_request_errors_total", "counter", "Requests a serving pool answered with a 5xx, or whose handler threw.");
+  const requestSeconds = family("btm_request_duration_seconds", "histogram", "From a serving thread's handler getting a request to its response.");
+  for (const m of Object.values(pools)) {
+    const base = { pool: m.pool, kind: m.kind };
+    const sums = new Map<string, number>();
+    for (const s of m.submitters) sums.set(s.submitter, (sums.get(s.submitter) ?? 0) + s.submitted); // exited lanes share one label
+    for (const [submitter, value] of sums) bySubmitter.samples.push({ labels: { ...base, submitter }, value });
+    if (m.requests) {
+      requests.samples.push({ labels: base, value: m.requests.count });
+      requestErrors.samples.push({ labels: base, value: m.requests.errors });
+      histogramSamples(requestSeconds, base, m.requests.histogram);
+    }
+  }
   const info = family("btm_thread_info", "gauge", "Every managed thread (value 1): its pool, role, kernel name, cores, policy and run state.");
   for (const t of threadList ?? []) {
     info.samples.push({ labels: { pool: t.pool, role: t.role, thread: t.name, tid: String(t.tid), cores: formatCpuList(t.cores), policy: t.policy, status: t.status }, value: 1 });

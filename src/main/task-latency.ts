@@ -77,7 +77,7 @@ export class TaskLatency {
 }
 
 /** Cumulative counts since start, in Prometheus' shape. */
-function histogram(counts: Float64Array, sumUs: number): LatencyHistogram {
+export function histogram(counts: Float64Array, sumUs: number): LatencyHistogram {
   const buckets: Array<[number, number]> = [];
   let cumulative = 0;
   let i = 0;
@@ -90,7 +90,7 @@ function histogram(counts: Float64Array, sumUs: number): LatencyHistogram {
 }
 
 /** The value (ms) at or below which a fraction `q` of the samples fall; 0 with no samples. */
-function percentile(counts: Float64Array, total: number, q: number): number {
+export function percentile(counts: Float64Array, total: number, q: number): number {
   if (total === 0) return 0;
   const rank = Math.max(1, Math.ceil(q * total));
   let seen = 0;

@@ -9,6 +9,7 @@
 import { newSegment, PayloadStore } from "../common/payload-store.ts";
 import { PoolControl } from "../common/pool-control.ts";
 import type { PoolKind, PoolWorkerSetup } from "../common/pool-setup.ts";
+import { RequestStats } from "../common/request-stats.ts";
 import { SharedObjects } from "../common/shared-objects.ts";
 import { TaskTimings } from "../common/task-timings.ts";
 import { POOL_DEFAULTS, laneSizes } from "../config/defaults.ts";
@@ -71,7 +72,7 @@ export interface TaskPoolOptions {
   /** A task running longer than this is aborted with TimeoutError (default: no limit). */
   taskTimeoutMs?: number;
   /** Async pools: a Bun.serve per thread on a shared port (src/worker/pool-server.ts). */
-  serve?: ServeSetup;
+  serve?: Omit<ServeSetup, "stats">;
   /** Threads other than main that may submit to this pool at once (one lane each). Default: the pool's own threads. */
   submitters?: number;
 }
@@ -120,6 +121,8 @@ export abstract class TaskPool {
   closing: Promise<void> | undefined;
   /** Its threads run servers (async pools with `serve`). */
   readonly serves: boolean;
+  /** Serving pools: requests their servers answered (src/common/request-stats.ts). */
+  readonly requests: RequestStats | undefined;
 
   protected constructor(o: TaskPoolOptions) {
     this.name = o.name;
@@ -127,6 +130,7 @@ export abstract class TaskPool {
     this.threads = o.threads;
     this.maxQueue = o.maxQueue;
     this.serves = o.serve !== undefined;
+    this.requests = o.serve ? RequestStats.allocate(o.threads) : undefined;
     const { mainSlots, laneSlots, lanes } = laneSizes(o.maxQueue, Math.max(0, o.submitters ?? o.threads));
     this.lanes = SubmitterLanes.allocate(1 + lanes, mainSlots, laneSlots);
     const slots = this.lanes.totalSlots;
@@ -177,7 +181,8 @@ export abstract class TaskPool {
       pool: o.name, kind: o.kind, module: o.module, queues: this.queues.refs, rings: this.rings.map((r) => r.ref), lanes: this.lanes.buffer,
       control: this.control.buffer, spinMicros: o.spinMicros ?? POOL_DEFAULTS.spinMicros, maxPayload: this.maxPayload,
       concurrency: o.concurrency ?? 1, joinDepth: this.control.joinDepth,
-      timings: { buffer: this.timings.buffer, slots, mainOrigin: performance.timeOrigin }, serve: o.serve,
+      timings: { buffer: this.timings.buffer, slots, mainOrigin: performance.timeOrigin },
+      serve: o.serve && { ...o.serve, stats: this.requests!.buffer },
     };
     this.placement = o.placement ?? { path: o.name, allocation: "OsDefault", cores: allowedCores(), policy: POOL_DEFAULTS.policy[o.kind], nice: null, priority: 0 };
     this.seats = new ThreadSeats(this, o.scaling, o.threads, this.setup.concurrency);

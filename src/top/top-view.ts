@@ -84,6 +84,38 @@ export function poolRows(now: Scrape, before?: Scrape): PoolRow[] {
   });
 }
 
+/**
+ * Where each pool's tasks come from, and what serving pools answer: "cpu <- main 12/s, web-0 1.2k/s"
+ * (tasks per second per submitting thread) and "web: 2400 req/s, p50/p99 0.4/1.2 ms, 5xx 0/s".
+ */
+export function trafficLines(now: Scrape, before?: Scrape): string[] {
+  const seconds = before ? Math.max(0.001, (now.at - before.at) / 1000) : 0;
+  const perSec = (cur: number, prev: number | undefined) => (!before ? 0 : (prev === undefined || cur < prev ? cur : cur - prev) / seconds);
+  const lines: string[] = [];
+  const subs = now.samples.filter((x) => x.name === "btm_submitter_tasks_total");
+  for (const pool of [...new Set(subs.map((x) => x.labels.pool!))].sort()) {
+    const parts = subs.filter((x) => x.labels.pool === pool).map((x) => {
+      const prev = before?.samples.find((y) => y.name === x.name && y.labels.pool === pool && y.labels.submitter === x.labels.submitter)?.value;
+      return [x.labels.submitter!, perSec(x.value, prev)] as const;
+    });
+    const busy = parts.filter(([name, r]) => r > 0 || name === "main");
+    lines.push(`  ${pool} <- ${busy.map(([name, r]) => `${name} ${rateText(r)}/s`).join(", ")}`);
+  }
+  for (const x of now.samples.filter((y) => y.name === "btm_requests_total")) {
+    const pool = x.labels.pool!;
+    const prev = before?.samples.find((y) => y.name === x.name && y.labels.pool === pool)?.value;
+    const errors = one(now, "btm_request_errors_total", pool);
+    const errorsBefore = before ? one(before, "btm_request_errors_total", pool) : undefined;
+    const q = (p: number) => ms(quantile(now, before, "btm_request_duration_seconds", pool, p));
+    lines.push(`  ${pool}: ${rateText(perSec(x.value, prev))} req/s, p50/p99 ${q(0.5)}/${q(0.99)} ms, 5xx ${rateText(perSec(errors, errorsBefore))}/s`);
+  }
+  return lines;
+}
+
+function rateText(r: number): string {
+  return r >= 10_000 ? `${(r / 1000).toFixed(0)}k` : r >= 1000 ? `${(r / 1000).toFixed(1)}k` : r.toFixed(0);
+}
+
 /** Whether the scrape came from a bun-thread-manager /metrics endpoint (has at least one pool or thread). */
 export function hasPools(now: Scrape): boolean {
   return now.samples.some((s) => s.name === "btm_tasks_submitted_total" || s.name === "btm_thread_info");
@@ -130,12 +162,14 @@ export function renderFrame(url: string, now: Scrape, before: Scrape | undefined
   const widths = head.map((h, i) => Math.max(h.length, ...cells.map((c) => c[i]!.length)));
   const line = (c: string[]) => c.map((x, i) => x.padEnd(widths[i]!)).join("  ").trimEnd();
   const cores = [...threadsByCore(now)].flatMap(([c, names]) => wrap(`  cores ${c.padEnd(6)} `, names, width));
+  const traffic = trafficLines(now, before);
   return [
     `bun-thread-manager top  ${url}  ${new Date(now.at).toISOString().slice(11, 19)}  ${before ? `rates over ${((now.at - before.at) / 1000).toFixed(1)} s` : "first scrape: percentiles since start, rates next frame"}  (q: quit)`,
     "",
     line(head),
     ...cells.map(line),
     ...(rows.length === 0 ? ["(no pools: is this a bun-thread-manager /metrics endpoint?)"] : []),
+    ...(traffic.length ? ["", "where tasks come from (tasks/s per submitting thread) and what servers answer", ...traffic] : []),
     "",
     "threads by core; threads r/p: running/parked by role (s static, d dynamic, x standalone)",
     ...(cores.length ? cores : ["  (no thread list: serve tm.prometheus() for it)"]),

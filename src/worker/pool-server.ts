@@ -7,12 +7,15 @@
  */
 import type { Server } from "bun";
 import type { ThreadPools } from "../submit/thread-pools.ts";
+import type { RequestStats } from "../common/request-stats.ts";
 
 export interface ServeSetup {
   /** file: URL of the serve module. */
   module: string;
   /** From the config; undefined: the module's own port (or Bun's default). */
   port?: number;
+  /** Requests answered per seat (src/common/request-stats.ts). */
+  stats: SharedArrayBuffer;
 }
 
 /** What a serve module's default export receives when it is a function. */
@@ -41,7 +44,7 @@ export class PoolServer {
   }
 
   /** Loads the module and listens; throws an Error whose message says what is wrong with the module or the port. */
-  static async start(setup: ServeSetup, pool: string, threadIndex: number, threads: number, pools: ThreadPools): Promise<PoolServer> {
+  static async start(setup: ServeSetup, pool: string, threadIndex: number, threads: number, pools: ThreadPools, stats: RequestStats): Promise<PoolServer> {
     const mod = (await import(setup.module)) as { default?: unknown };
     let options = mod.default;
     if (typeof options === "function") options = await options({ pool, threadIndex, pools } satisfies ServeContext);
@@ -58,8 +61,9 @@ export class PoolServer {
     if (setup.port === undefined && Number(o.port) === 0 && threads > 1) {
       throw new Error(`sets port: 0, which would give each of the pool's ${threads} threads its own random port: set port = 0 in the pool's config instead (one free port for all threads)`);
     }
+    const counted = countRequests(o, (ms, status) => stats.record(threadIndex, ms, status));
     try {
-      return new PoolServer(Bun.serve({ ...o, ...(port === undefined ? {} : { port }), reusePort: true } as Parameters<typeof Bun.serve>[0]));
+      return new PoolServer(Bun.serve({ ...counted, ...(port === undefined ? {} : { port }), reusePort: true } as Parameters<typeof Bun.serve>[0]));
     } catch (e) {
       const why = (e as Error)?.message ?? String(e);
       const taken = /in use|EADDRINUSE/i.test(why);
@@ -71,4 +75,36 @@ export class PoolServer {
   async stop(): Promise<void> {
     await this.server.stop(false);
   }
+}
+
+type Handler = (req: Request, server: unknown) => Response | Promise<Response> | undefined | Promise<Response | undefined>;
+
+/**
+ * The options with every function that answers requests (`fetch`, route functions, per-method
+ * route functions) timed: `record(ms, status)` once per answer; a throw counts as a 500 (Bun's
+ * `error` handler answers it). Static Responses are answered by Bun without JS and not counted.
+ */
+function countRequests(o: Record<string, unknown>, record: (ms: number, status: number) => void): Record<string, unknown> {
+  const timed = (fn: Handler): Handler => async (req, server) => {
+    const t0 = performance.now();
+    try {
+      const r = await fn(req, server);
+      record(performance.now() - t0, r?.status ?? 200);
+      return r;
+    } catch (e) {
+      record(performance.now() - t0, 500);
+      throw e;
+    }
+  };
+  const wrap = (v: unknown): unknown => {
+    if (typeof v === "function") return timed(v as Handler);
+    if (v !== null && typeof v === "object" && !(v instanceof Response)) {
+      return Object.fromEntries(Object.entries(v).map(([method, h]) => [method, typeof h === "function" ? timed(h as Handler) : h]));
+    }
+    return v;
+  };
+  const out = { ...o };
+  if (typeof o.fetch === "function") out.fetch = timed(o.fetch as Handler);
+  if (o.routes !== null && typeof o.routes === "object") out.routes = Object.fromEntries(Object.entries(o.routes).map(([path, v]) => [path, wrap(v)]));
+  return out;
 }

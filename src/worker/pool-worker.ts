@@ -8,6 +8,7 @@ import { gettid } from "../platform/libc.ts";
 import { placeSelf } from "../platform/placement.ts";
 import { AsyncRuntime } from "./async-runtime.ts";
 import { PoolServer } from "./pool-server.ts";
+import { RequestStats } from "../common/request-stats.ts";
 import { ComputeRuntime } from "./compute-runtime.ts";
 import { WorkerCore } from "./worker-core.ts";
 import { ThreadPools } from "../submit/thread-pools.ts";
@@ -45,7 +46,7 @@ self.onmessage = async (event: MessageEvent<PoolWorkerSetup>) => {
   if (setup.serve) {
     try {
       hello({ type: "loading", module: setup.serve.module, serve: true });
-      server = await PoolServer.start(setup.serve, setup.pool, setup.index, setup.queues.deques.length, pools);
+      server = await PoolServer.start(setup.serve, setup.pool, setup.index, setup.queues.deques.length, pools, RequestStats.attach(setup.serve.stats, setup.queues.deques.length));
     } catch (e) {
       hello({ type: "failed", error: `serve module ${setup.serve.module}: ${(e as Error)?.message ?? e}`, serve: setup.serve.module });
       return;

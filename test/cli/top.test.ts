@@ -1,7 +1,7 @@
 /** `bun-thread-manager top`: the frame from fixtures, and the live command against a real /metrics endpoint. */
 import { afterEach, expect, test } from "bun:test";
 import { metricsHandler } from "../../src/serve.ts";
-import { poolRows, quantile, renderFrame, scrape, threadsByCore } from "../../src/top/top-view.ts";
+import { poolRows, quantile, renderFrame, scrape, threadsByCore, trafficLines } from "../../src/top/top-view.ts";
 import { MATH, managers } from "../pools/helpers.ts";
 
 const m = managers();
@@ -26,6 +26,20 @@ btm_thread_info{pool="cpu",role="static",thread="cpu-s0",tid="11",cores="0",poli
 btm_thread_info{pool="cpu",role="dynamic",thread="cpu-d1",tid="12",cores="1",policy="BATCH",status="parked"} 1
 btm_thread_info{pool="(main)",role="main",thread="bun",tid="10",cores="0-1",policy="OTHER",status="running"} 1
 `;
+
+test("where tasks come from: tasks per second per submitting thread; what serving pools answer", () => {
+  const text = (web0: number, main: number, requests: number, errors: number) => `btm_submitter_tasks_total{pool="cpu",kind="compute",submitter="main"} ${main}
+btm_submitter_tasks_total{pool="cpu",kind="compute",submitter="web-0"} ${web0}
+btm_requests_total{pool="web",kind="async"} ${requests}
+btm_request_errors_total{pool="web",kind="async"} ${errors}
+btm_request_duration_seconds_bucket{pool="web",kind="async",le="0.001"} ${requests}
+btm_request_duration_seconds_bucket{pool="web",kind="async",le="+Inf"} ${requests}
+`;
+  const before = scrape(text(1000, 50, 1000, 1), 0);
+  const now = scrape(text(3400, 50, 3400, 3), 2000);
+  expect(trafficLines(now, before)).toEqual(["  cpu <- main 0/s, web-0 1.2k/s", "  web: 1.2k req/s, p50/p99 0.500/0.990 ms, 5xx 1/s"]);
+  expect(renderFrame("http://x/metrics", now, before)).toContain("where tasks come from");
+});
 
 test("rates and percentiles come from the difference of two scrapes", () => {
   const before = scrape(fixture(100, [50, 100], 0), 0);

@@ -1,6 +1,8 @@
 /** Servers on pool threads hand CPU work to a compute pool: ServeContext.pools, pool: imports. */
 import { afterEach, expect, test } from "bun:test";
 import { createHash } from "node:crypto";
+// @ts-expect-error: the package ships no types
+import parsePrometheusTextFormat from "parse-prometheus-text-format";
 import { managers, until } from "../pools/helpers.ts";
 
 const m = managers();
@@ -27,6 +29,19 @@ test("a serving pool's routes call the compute pool (poolHandler over pools.comp
   const fromServers = cpu.submitters.filter((s) => s.submitter.startsWith("web-"));
   expect(fromServers.reduce((n, s) => n + s.submitted, 0)).toBe(401); // none went through main
   expect(cpu.submitters.find((s) => s.submitter === "main")!.submitted).toBe(0);
+  const web = tm.async("web").metrics();
+  expect(web.requests!.count).toBe(401);
+  expect(web.requests!.errors).toBe(0);
+  expect(web.requests!.histogram.count).toBe(401);
+  const text = tm.prometheus();
+  const families = parsePrometheusTextFormat(text) as Array<{ name: string; type: string; metrics: Array<{ labels?: Record<string, string>; value?: string }> }>;
+  const bySubmitter = families.find((f) => f.name === "btm_submitter_tasks_total")!.metrics.filter((x) => x.labels!.pool === "cpu");
+  expect(bySubmitter.filter((x) => x.labels!.submitter.startsWith("web-")).reduce((n, x) => n + Number(x.value), 0)).toBe(401);
+  expect(families.find((f) => f.name === "btm_requests_total")!.metrics.find((x) => x.labels!.pool === "web")!.value).toBe("401");
+  expect(families.find((f) => f.name === "btm_request_duration_seconds")!.type).toBe("HISTOGRAM");
+  // (the parser folds labelled histograms: the per-pool lines are read from the text)
+  expect(/^btm_request_duration_seconds_count\{pool="web",kind="async"\} 401$/m.test(text)).toBe(true);
+  expect(/^btm_request_duration_seconds_bucket\{pool="web",kind="async",le="\+Inf"\} 401$/m.test(text)).toBe(true);
 });
 
 test("import { sha256 } from \"pool:cpu\" works inside a serve module", async () => {
