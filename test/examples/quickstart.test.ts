@@ -41,3 +41,21 @@ test("the quick start runs from a fresh clone and prints what it did", () => {
   expect(tsc.out + tsc.err).toBe("");
   expect(tsc.code).toBe(0);
 }, 180_000);
+
+test("the pools-call-pools example: a serving pool's routes and an async handler call the compute pool", () => {
+  const dir = `${clone}/examples/pools-call-pools`;
+  const install = sh(["bun", "install"], dir);
+  expect(install.code).toBe(0);
+  const run = sh(["bun", "run", "main.ts"], dir);
+  expect(run.err).toBe("");
+  expect(run.code).toBe(0);
+  const lines = run.out.trim().split("\n");
+  expect(lines).toContain("POST /hash hello = 2cf24dba5fb0a30e");
+  expect(lines).toContain('GET /fib/25 = {"fib":75025,"thread":0}');
+  expect(lines.find((l) => l.startsWith("hashLines"))).toBe("hashLines on web, hashed on cpu: ca978112 3e23e816 2e7d2c03");
+  expect(lines.find((l) => l.startsWith("tasks on cpu by submitter"))).toBe("tasks on cpu by submitter: main 0, web-0 5");
+  expect(lines.at(-1)).toBe("closed");
+  const tsc = sh(["bun", `${repo}node_modules/typescript/bin/tsc`, "--noEmit", "-p", "."], dir);
+  expect(tsc.out + tsc.err).toBe("");
+  expect(tsc.code).toBe(0);
+}, 180_000);
