@@ -34,12 +34,15 @@ export function pinned(cores: number[]): string[] {
   return hasTaskset() && process.platform === "linux" ? ["taskset", "-c", cores.join(",")] : [];
 }
 
-export async function runLoad(url: string, seconds: number, cores: number[], connections = 16, force?: "wrk" | "built-in"): Promise<LoadResult> {
+/** `postBytes`: wrk sends POST requests with a body of that many bytes (wrk only). */
+export async function runLoad(url: string, seconds: number, cores: number[], connections = 16, force?: "wrk" | "built-in", postBytes?: number): Promise<LoadResult> {
   const useWrk = force ? force === "wrk" : hasWrk();
+  if (postBytes !== undefined && !useWrk) throw new Error("runLoad: POST bodies need wrk (apt-get install wrk)");
   let cmd: string[];
   if (useWrk) {
     const script = join(tmpdir(), `btm-wrk-${process.pid}.lua`);
-    await Bun.write(script, WRK_SCRIPT);
+    const post = postBytes === undefined ? "" : `wrk.method = "POST"\nwrk.body = string.rep("x", ${postBytes})\n`;
+    await Bun.write(script, post + WRK_SCRIPT);
     cmd = [...pinned(cores), "wrk", "-t1", `-c${connections}`, `-d${seconds}s`, "-s", script, url];
   } else {
     cmd = [...pinned(cores), process.execPath, new URL("./load-generator.ts", import.meta.url).pathname, url, String(connections), String(seconds)];

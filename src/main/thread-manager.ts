@@ -13,7 +13,8 @@ import { dirname, resolve } from "node:path";
 import { parse as parseToml, TomlError } from "smol-toml";
 import type { ResolvedConfig, ThreadManagerConfig } from "../config/types.ts";
 import { resolveConfig } from "../config/validate.ts";
-import { ConfigError, PoolNotFoundError } from "../errors.ts";
+import { ConfigError } from "../errors.ts";
+import { lookupPool } from "../common/pool-lookup.ts";
 import { placementSupported } from "../platform/placement.ts";
 import { AsyncPool } from "./async-pool.ts";
 import { ComputePool } from "./compute-pool.ts";
@@ -181,24 +182,13 @@ export class ThreadManager {
   }
 
   private lookup<K extends Kind>(name: string, kind: K, strict: boolean): PoolOf<K> | undefined {
-    const direct = this.ofKind(name, kind) ?? this.ofKind(this.config.mapping[name], kind);
-    if (direct) return direct;
-    const fallback = this.ofKind(this.config.mapping.default, kind);
-    if (fallback && name !== "default") {
-      if (!this.warned.has(`${kind}:${name}`)) {
-        this.warned.add(`${kind}:${name}`);
-        console.warn(`bun-thread-manager: no ${kind} pool "${name}"; using mapping.default ("${fallback.name}")`);
-      }
-      return fallback;
-    }
-    if (!strict) return undefined;
-    const other = this.pools.get(this.config.mapping[name] ?? name);
-    throw new PoolNotFoundError(name, kind, [...this.pools.values()].filter((p) => p.kind === kind).map((p) => p.name), other?.kind);
-  }
-
-  private ofKind<K extends Kind>(name: string | undefined, kind: K): PoolOf<K> | undefined {
-    const p = name === undefined ? undefined : this.pools.get(name);
-    return p && p.kind === kind ? (p as PoolOf<K>) : undefined;
+    const pools = this.pools;
+    return lookupPool<PoolOf<K>>({
+      mapping: this.config.mapping,
+      find: (n, k) => (pools.get(n)?.kind === k ? (pools.get(n) as PoolOf<K>) : undefined),
+      kindOf: (n) => pools.get(n)?.kind,
+      namesOf: (k) => [...pools.values()].filter((p) => p.kind === k).map((p) => p.name),
+    }, name, kind, strict, this.warned);
   }
 }
 

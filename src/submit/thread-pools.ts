@@ -11,6 +11,7 @@ import { PoolControl } from "../common/pool-control.ts";
 import { SharedObjects } from "../common/shared-objects.ts";
 import { TaskTimings } from "../common/task-timings.ts";
 import { PoolBusyError, PoolNotFoundError, ThreadManagerError } from "../errors.ts";
+import { lookupPool } from "../common/pool-lookup.ts";
 import { Injector } from "../shm/injector.ts";
 import { PoolQueues } from "../shm/pool-queues.ts";
 import { SubmitterLanes } from "../shm/submitter-lanes.ts";
@@ -76,19 +77,13 @@ export class ThreadPools {
 
   private lookup(name: string, kind: Kind, strict: boolean): PoolClient | undefined {
     const { mapping, pools } = this.directory;
-    const ofKind = (n: string | undefined) => (n === undefined ? undefined : pools.find((p) => p.name === n && p.kind === kind));
-    let target = ofKind(name) ?? ofKind(mapping[name]);
-    if (!target && name !== "default") {
-      target = ofKind(mapping.default);
-      if (target && !this.warned.has(`${kind}:${name}`)) {
-        this.warned.add(`${kind}:${name}`);
-        console.warn(`bun-thread-manager: no ${kind} pool "${name}"; using mapping.default ("${target.name}")`);
-      }
-    }
-    if (target) return this.clientOf(target);
-    if (!strict) return undefined;
-    const other = pools.find((p) => p.name === (mapping[name] ?? name));
-    throw new PoolNotFoundError(name, kind, pools.filter((p) => p.kind === kind).map((p) => p.name), other?.kind);
+    const target = lookupPool<TargetSetup>({
+      mapping,
+      find: (n, k) => pools.find((p) => p.name === n && p.kind === k),
+      kindOf: (n) => pools.find((p) => p.name === n)?.kind,
+      namesOf: (k) => pools.filter((p) => p.kind === k).map((p) => p.name),
+    }, name, kind, strict, this.warned);
+    return target && this.clientOf(target);
   }
 
   private clientOf(target: TargetSetup): PoolClient {

@@ -14,6 +14,16 @@ function sh(cmd: string[], cwd: string, timeout = 120_000) {
   return { code: p.exitCode, out: p.stdout.toString(), err: p.stderr.toString() };
 }
 
+/** In the clone's examples/`name`: `bun install`, then `bun run main.ts`, which must exit 0 and print nothing on stderr. */
+function installAndRun(name: string): { dir: string; lines: string[] } {
+  const dir = `${clone}/examples/${name}`;
+  expect(sh(["bun", "install"], dir).code).toBe(0);
+  const run = sh(["bun", "run", "main.ts"], dir);
+  expect(run.err).toBe("");
+  expect(run.code).toBe(0);
+  return { dir, lines: run.out.trim().split("\n") };
+}
+
 test("the quick start runs from a fresh clone and prints what it did", () => {
   if (Bun.which("git")) {
     const git = sh(["git", "clone", "--quiet", "--depth", "1", `file://${repo}`, clone], "/tmp");
@@ -22,13 +32,7 @@ test("the quick start runs from a fresh clone and prints what it did", () => {
     // No git on this machine (CI may have only Node and npm): a copy of the checkout without installs.
     cpSync(repo, clone, { recursive: true, filter: (src) => !src.includes("/node_modules") && !src.includes("/.git") });
   }
-  const dir = `${clone}/examples/quickstart`;
-  const install = sh(["bun", "install"], dir);
-  expect(install.code).toBe(0);
-  const run = sh(["bun", "run", "main.ts"], dir);
-  expect(run.err).toBe("");
-  expect(run.code).toBe(0);
-  const lines = run.out.trim().split("\n");
+  const { dir, lines } = installAndRun("quickstart");
   expect(lines).toContain("add([1, 2]) = 3");
   expect(lines).toContain("fib(27) = 196418 (fork-join across the pool)");
   expect(lines).toContain("sum of 1M halves = 500000");
@@ -43,13 +47,7 @@ test("the quick start runs from a fresh clone and prints what it did", () => {
 }, 180_000);
 
 test("the pools-call-pools example: a serving pool's routes and an async handler call the compute pool", () => {
-  const dir = `${clone}/examples/pools-call-pools`;
-  const install = sh(["bun", "install"], dir);
-  expect(install.code).toBe(0);
-  const run = sh(["bun", "run", "main.ts"], dir);
-  expect(run.err).toBe("");
-  expect(run.code).toBe(0);
-  const lines = run.out.trim().split("\n");
+  const { dir, lines } = installAndRun("pools-call-pools");
   expect(lines).toContain("POST /hash hello = 2cf24dba5fb0a30e");
   expect(lines).toContain('GET /fib/25 = {"fib":75025,"thread":0}');
   expect(lines.find((l) => l.startsWith("hashLines"))).toBe("hashLines on web, hashed on cpu: ca978112 3e23e816 2e7d2c03");
