@@ -7,7 +7,9 @@
  * task_timeout_ms is measured from when this watch first saw the task running: it looks every
  * quarter of the timeout (10 ms to 1 s), so a task is stopped between 1 and 1.25 timeouts in.
  */
+import { Cancelled } from "../common/task-state.ts";
 import { TimeoutError } from "../errors.ts";
+import { LaneHolder, type SubmitterLanes } from "../shm/submitter-lanes.ts";
 import type { Submitter } from "../submit/submitter.ts";
 
 export class StuckTasks {
@@ -16,10 +18,14 @@ export class StuckTasks {
   private readonly timer: ReturnType<typeof setInterval> | undefined;
 
   constructor(
-    /** The main thread's tasks (thread submitters' tasks are timed by their own threads' signals). */
+    /** The main thread's tasks. */
     private readonly main: Submitter,
+    /** Other threads' lanes: their running tasks are timed too (aborted through the state word). */
+    private readonly lanes: SubmitterLanes,
     /** Terminates the thread in a seat (crash repair replaces it). */
     private readonly replaceThread: (runner: number, why: string) => void,
+    /** Tells a running task's thread that it was aborted (async pools fire ctx.signal at once). */
+    private readonly tellRunner: (runner: number, slot: number, gen: number) => void,
     private readonly abortGraceMs: number,
     private readonly taskTimeoutMs: number | undefined,
   ) {
@@ -31,8 +37,7 @@ export class StuckTasks {
   /** A running task was aborted: give it `abort_grace_ms` to return, then replace its thread. */
   aborted(slot: number, gen: number, runner: number): void {
     const timer = setTimeout(() => {
-      const { tasks } = this.main;
-      if (tasks.runnerOf(slot) !== runner || tasks.lookup(slot, gen) === undefined) return;
+      if (this.main.target.states.runningGen(slot, runner) !== gen) return; // it returned (or its thread died)
       this.replaceThread(runner, `it ran a task that was aborted and did not return within abort_grace_ms (${this.abortGraceMs} ms)`);
     }, this.abortGraceMs);
     timer.unref();
@@ -45,7 +50,7 @@ export class StuckTasks {
   private look(): void {
     const { tasks } = this.main;
     const now = performance.now();
-    for (const slot of this.seen.keys()) if (!tasks.entry(slot)) this.seen.delete(slot);
+    for (const slot of this.seen.keys()) if (slot < tasks.first + tasks.size && !tasks.entry(slot)) this.seen.delete(slot);
     for (const [slot, e] of tasks.inUse()) {
       if (e.settled || tasks.runnerOf(slot) < 0) {
         this.seen.delete(slot);
@@ -59,6 +64,40 @@ export class StuckTasks {
       if (now - first.at < this.taskTimeoutMs!) continue;
       this.seen.delete(slot);
       this.main.abort(slot, e.gen, new TimeoutError(`pool "${this.main.name}": handler "${e.handler}" ran longer than task_timeout_ms (${this.taskTimeoutMs} ms)`));
+    }
+    this.lookAtLanes(now);
+  }
+
+  /**
+   * Other threads' running tasks: the caller's promise is not this thread's to settle, so a task
+   * past the timeout gets the abort flag (the handler sees ctx.signal; an async pool's thread is
+   * told at once) and, past abort_grace_ms, its thread is replaced (the caller then gets
+   * WorkerCrashedError).
+   */
+  private lookAtLanes(now: number): void {
+    const { lanes } = this;
+    const states = this.main.target.states;
+    for (let lane = 1; lane < lanes.count; lane++) {
+      if (lanes.holder(lane).state === LaneHolder.Free) continue;
+      const { first, count } = lanes.slotsOf(lane);
+      for (let slot = first; slot < first + count; slot++) {
+        const runner = states.runner(slot);
+        const gen = runner < 0 ? -1 : states.runningGen(slot, runner);
+        if (gen < 0) {
+          this.seen.delete(slot);
+          continue;
+        }
+        const seen = this.seen.get(slot);
+        if (!seen || seen.gen !== gen) {
+          this.seen.set(slot, { gen, at: now });
+          continue;
+        }
+        if (now - seen.at < this.taskTimeoutMs!) continue;
+        this.seen.delete(slot);
+        if (states.cancel(slot, gen) !== Cancelled.WhileRunning) continue;
+        this.tellRunner(runner, slot, gen);
+        this.aborted(slot, gen, runner);
+      }
     }
   }
 }

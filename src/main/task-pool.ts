@@ -172,7 +172,10 @@ export abstract class TaskPool {
       },
     });
     this.client = new PoolClient(this.main, o.threads);
-    this.stuck = new StuckTasks(this.main, (runner, why) => this.replaceThread(runner, why), o.abortGraceMs ?? POOL_DEFAULTS.abortGraceMs, o.taskTimeoutMs);
+    this.stuck = new StuckTasks(
+      this.main, this.lanes, (runner, why) => this.replaceThread(runner, why), (runner, slot, gen) => this.abortRunning(runner, slot, gen),
+      o.abortGraceMs ?? POOL_DEFAULTS.abortGraceMs, o.taskTimeoutMs,
+    );
     this.reaper = new LaneReaper(this.lanes, this.rings, this.control.states, this.queues, this.main.codec);
     // While no task is pending the pump sleeps: read the workers' mail (releases) now and then.
     this.sweeper = setInterval(() => this.sweep(), 1000);

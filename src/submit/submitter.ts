@@ -89,7 +89,7 @@ export class Submitter implements PumpHost {
   private argBytes = 0;
   private batch = new Int32Array(64 * REC_WORDS);
   private batched = 0;
-  private readonly target: SubmitterTarget;
+  readonly target: SubmitterTarget;
   private readonly main: MainSide | undefined;
   private readonly maxBlock: number;
   private retry: ReturnType<typeof setTimeout> | undefined;

@@ -199,4 +199,14 @@ describe("pools call pools", () => {
       await io.close({ drain: false });
     }
   });
+
+  test("task_timeout_ms covers other threads' tasks: the handler sees ctx.signal, one that ignores it has its thread replaced", async () => {
+    const tm = await m.start(config({ compute: { cpu: { module: CROSS, static_threads: 2, max_threads: 2, task_timeout_ms: 100, abort_grace_ms: 200 } } }));
+    const io = tm.async("io");
+    expect(await io.run("callVia", ["cpu", "spin", 5000])).toEqual(["ok", "aborted"]); // polled ctx.signal.aborted
+    const [code] = (await io.run("callVia", ["cpu", "busyIgnoring", 5000])) as string[];
+    expect(code).toBe("ERR_WORKER_CRASHED"); // replaced after the grace period
+    expect(tm.compute("cpu").metrics().replaced).toBe(1);
+    expect(await io.run("fibVia", ["cpu", 10])).toBe(55);
+  });
 });
