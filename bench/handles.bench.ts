@@ -29,7 +29,7 @@ async function batch(call: (i: number) => Promise<unknown>): Promise<void> {
 const byName = () => batch((i) => pool.run("add", [i, 1]));
 const byHandle = () => batch((i) => handle.add([i, 1]));
 const byPlugin = () => batch((i) => plugin.add([i, 1]));
-for (let k = 0; k < 2000; k++) { // the same warm-up for all three (JIT tiers: PLATFORM.md)
+for (let k = 0; k < 2000; k++) { // the same warm-up for all three (JIT tiers: docs/bun-platform.md)
   await byName();
   await byHandle();
   await byPlugin();

@@ -1,7 +1,7 @@
 /**
  * Values <-> (type word, a, b): how task arguments and results travel in 4-word records. Small
  * values ride in the record itself; the rest goes to the payload store, with the cheapest encoding
- * that keeps the value intact (PLATFORM.md: serialization decides the throughput budget):
+ * that keeps the value intact (docs/bun-platform.md: serialization decides the throughput budget):
  *
  * | value | type | a, b |
  * |---|---|---|

@@ -2,7 +2,7 @@
  * Main thread: the seats of a pool by scaling role, and the standalone threads the pool manager asks
  * for. Seats [0, static) are static, [static, static + dynamic) dynamic, the rest standalone (a
  * fixed pool: every seat static). Standalone threads start here, one at a time (Bun has crashed
- * starting many Workers at once under load: PLATFORM.md), in a free standalone seat; a thread that
+ * starting many Workers at once under load: docs/bun-platform.md), in a free standalone seat; a thread that
  * retires (idle for standalone_idle_ms) leaves its seat free again.
  */
 import { within } from "../common/within.ts";

@@ -1,9 +1,9 @@
 /**
  * Every libc call this library makes, through bun:ffi, in one place. Each thread that calls them
- * opens libc itself (PLATFORM.md: a dlopen handle is per worker). Off Linux, or where libc cannot
+ * opens libc itself (docs/bun-platform.md: a dlopen handle is per worker). Off Linux, or where libc cannot
  * be opened, `libc()` returns undefined and callers degrade (tid 0, placement skipped with a warning).
  *
- * Return conventions (PLATFORM.md): `sched_*`, `setpriority`, `prctl` return -1 and set errno;
+ * Return conventions (docs/bun-platform.md): `sched_*`, `setpriority`, `prctl` return -1 and set errno;
  * read errno with `errno()` right after the call, on the same thread.
  */
 import { dlopen, FFIType, ptr, read } from "bun:ffi";

@@ -21,7 +21,7 @@ export interface PoolQueueRefs {
 }
 
 export interface WorkFinderOptions {
-  /** How long a searcher spins before parking, in microseconds (PLATFORM.md: ~5-50 us pays). */
+  /** How long a searcher spins before parking, in microseconds (docs/bun-platform.md: ~5-50 us pays). */
   spinMicros?: number;
   /** Most records taken from the injector or a victim at once. */
   batch?: number;

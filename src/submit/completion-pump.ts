@@ -16,7 +16,7 @@
  * - While completions keep coming, re-run as a microtask, but yield to the event loop
  *   (setImmediate) after BURST_MS so timers and I/O are not starved; one drain stops after
  *   SLICE_MS too (a server on the main thread feels the pump's holding of the loop first:
- *   PLATFORM.md, 0.5 ms bursts and 50 us blocking waits keep 3-4x its requests per second).
+ *   docs/bun-platform.md, 0.5 ms bursts and 50 us blocking waits keep 3-4x its requests per second).
  * - Idle (nothing pending): no timer, no wait armed, no CPU; a ref'd keep-alive timer exists only
  *   while tasks are pending, so the process can exit when the pool is idle (workers are unref'd).
  */
