@@ -20,6 +20,17 @@ import type { PoolQueues } from "../shm/pool-queues.ts";
 import { LaneHolder, type SubmitterLanes } from "../shm/submitter-lanes.ts";
 
 const TICK_MS = 5;
+const NAP = new Int32Array(new SharedArrayBuffer(4));
+
+/**
+ * A lane's ring has two cells per slot (a notice beside a real completion pushed just before the
+ * death fits), so it is full only while its holder is between claiming and releasing a cell:
+ * retry briefly. A holder that died there has its lane reaped by this thread, which never waits on itself.
+ */
+function pushWaiting(ring: Injector, rec: Int32Array): void {
+  const until = performance.now() + 1000;
+  while (!ring.push(rec) && performance.now() < until) Atomics.wait(NAP, 0, 0, 0.05);
+}
 
 export class LaneReaper {
   /** Lanes being reaped, with how many ticks in a row they saw the queues empty. */
@@ -65,7 +76,7 @@ export class LaneReaper {
         r[REC_ID] = slot | (gen << ID_GEN_SHIFT);
         r[REC_OP] = DONE_CRASHED;
         r[REC_A] = runner;
-        this.rings[lane]!.push(r); // one cell per slot: never full
+        pushWaiting(this.rings[lane]!, r);
         told = true;
       }
       if (told) this.lanes.doorbell(lane).ring();

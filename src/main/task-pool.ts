@@ -140,7 +140,7 @@ export abstract class TaskPool {
       injectorCapacity: nextPowerOfTwo(slots + o.threads * POOL_DEFAULTS.dequeCapacity),
     });
     this.rings = Array.from({ length: this.lanes.count }, (_, lane) =>
-      Injector.allocate({ capacity: nextPowerOfTwo(lane === 0 ? mainSlots : laneSlots), recordWords: REC_WORDS }));
+      Injector.allocate({ capacity: lane === 0 ? nextPowerOfTwo(mainSlots) : 2 * laneSlots, recordWords: REC_WORDS })); // lanes: room for crash notices (LANE K1)
     this.control = PoolControl.allocate(o.threads, slots, o.joinDepth ?? POOL_DEFAULTS.joinDepth);
     const arenaBytes = o.arenaBytes ?? POOL_DEFAULTS.arenaBytes;
     this.classes = o.arenaClasses ?? sizeClassesFor(arenaBytes);

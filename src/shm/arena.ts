@@ -89,6 +89,11 @@ function planArena(classes: readonly SizeClass[]): { plans: ClassPlan[]; totalBy
   return { plans, totalBytes: at };
 }
 
+const NAP = new Int32Array(new SharedArrayBuffer(4));
+/** How long a free retries a push whose cell a popping thread still holds (ARENA F2). */
+const PUSH_RETRY_MS = 1000;
+let warnedLost = false;
+
 export class PayloadArena {
   readonly ref: SharedRef;
   /** The whole buffer as bytes; a block's bytes start at `byteOffset(handle)`. */
@@ -195,7 +200,26 @@ export class PayloadArena {
       throw new InvalidArgumentError("arena.free(handle)", `block ${handle} is not allocated (freed twice?)`);
     }
     this.scratch[0] = index;
-    this.rings[c]!.push(this.scratch, 0); // cannot be full: the ring holds every block of its class
+    if (!this.rings[c]!.push(this.scratch, 0)) this.pushAgain(c); // ARENA-F2
+  }
+
+  /**
+   * The ring holds every block of its class, so it is never really full. A push still finds its
+   * cell taken while the pop of that cell one lap earlier is between its claim (INJ C2) and its
+   * release (INJ C3): a few instructions of another thread, so the push is retried. Only a thread
+   * that died inside those instructions keeps the cell; after PUSH_RETRY_MS the block is given up
+   * (said once) rather than hang this thread.
+   */
+  private pushAgain(c: number): void {
+    const until = performance.now() + PUSH_RETRY_MS;
+    do {
+      Atomics.wait(NAP, 0, 0, 0.01);
+      if (this.rings[c]!.push(this.scratch, 0)) return;
+    } while (performance.now() < until);
+    if (!warnedLost) {
+      warnedLost = true;
+      console.error(`bun-thread-manager: an arena block of ${this.blockBytes[c]} bytes could not be returned to its free list for ${PUSH_RETRY_MS} ms (a thread died inside the list?); it stays out of use`);
+    }
   }
 
   /** Byte offset of the block in `ref.buffer` (and in `u8`). */
