@@ -82,6 +82,12 @@ export class TaskStates {
     return (s >>> TASK_GEN_SHIFT) & TASK_GEN_MASK;
   }
 
+  /** The generation of the slot's task if it runs with the abort flag set, else -1. */
+  abortedRunningGen(slot: number): number {
+    const s = Atomics.load(this.w, this.wordOf(slot));
+    return (s & TS_STATE_MASK) === TS_RUNNING && (s & TS_ABORT_FLAG) !== 0 ? (s >>> TASK_GEN_SHIFT) & TASK_GEN_MASK : -1;
+  }
+
   /** Queued or running (a record or a runner may still name it). */
   inFlight(slot: number): boolean {
     const state = Atomics.load(this.w, this.wordOf(slot)) & TS_STATE_MASK;

@@ -39,7 +39,7 @@ export class LaneReaper {
   private readonly rec = new Int32Array(REC_WORDS);
   /** Lanes freed again, and what their submitters had counted (metrics stay monotonic). */
   reaped = 0;
-  readonly reapedCounts = { submitted: 0, completed: 0, failed: 0 };
+  readonly reapedCounts = { submitted: 0, completed: 0, failed: 0, cancelled: 0, crashed: 0, dropped: 0 };
 
   constructor(
     private readonly lanes: SubmitterLanes,
@@ -104,9 +104,13 @@ export class LaneReaper {
       const { first, count } = this.lanes.slotsOf(lane);
       for (let slot = first; slot < first + count; slot++) this.states.freeAny(slot);
       const c = this.lanes.freeLane(lane);
-      this.reapedCounts.submitted += c.submitted;
-      this.reapedCounts.completed += c.completed;
-      this.reapedCounts.failed += c.failed;
+      const r = this.reapedCounts;
+      r.submitted += c.submitted;
+      r.completed += c.completed;
+      r.failed += c.failed;
+      r.cancelled += c.cancelled;
+      r.crashed += c.crashed;
+      r.dropped += Math.max(0, c.submitted - c.completed - c.failed - c.cancelled - c.crashed); // its caller was gone
       this.reaping.delete(lane);
       this.reaped++;
     }

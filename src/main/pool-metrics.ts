@@ -26,6 +26,8 @@ export interface PoolMetrics {
   cancelled: number;
   /** Rejected because their thread died. */
   crashed: number;
+  /** Tasks whose calling thread exited before they settled (results freed unread): fromThreads.dropped. */
+  dropped: number;
   /** Submitted and not yet completed. */
   pending: number;
   /** Records waiting in the injector and the deques. */
@@ -66,8 +68,11 @@ export interface PoolMetrics {
    * tasks published by that submitter; `pending` its tasks in flight now.
    */
   submitters: SubmitterMetrics[];
-  /** Of `completed` and `failed` above, those of thread submitters (the rest are the main thread's). */
-  fromThreads: { submitted: number; completed: number; failed: number };
+  /**
+   * Of the counts above, those of thread submitters (the rest are the main thread's); `dropped`:
+   * tasks whose calling thread exited before they settled (their results were freed unread).
+   */
+  fromThreads: { submitted: number; completed: number; failed: number; cancelled: number; crashed: number; dropped: number };
   /**
    * Serving pools: requests their servers answered since start (functions in `fetch` and `routes`;
    * static Responses are Bun's alone), those answered 5xx or thrown, and their latency.
@@ -82,9 +87,10 @@ export interface PoolMetrics {
 export interface SubmitterMetrics {
   submitter: string;
   submitted: number;
-  /** Resolved; rejected (threw, crashed, cancelled). */
   completed: number;
   failed: number;
+  cancelled: number;
+  crashed: number;
   pending: number;
 }
 
@@ -131,7 +137,7 @@ export function poolMetrics(pool: TaskPool, window: { latency: LatencyMetrics; h
   const { main, control, queues, lanes, store } = pool;
   const threads = threadCounters(control, queues.idle, pool.workers.seats, pool.seats);
   const c = main.counts;
-  const submitters: SubmitterMetrics[] = [{ submitter: "main", submitted: c.submitted, completed: c.completed, failed: c.failed + c.cancelled + c.crashed, pending: main.pending }];
+  const submitters: SubmitterMetrics[] = [{ submitter: "main", submitted: c.submitted, completed: c.completed, failed: c.failed, cancelled: c.cancelled, crashed: c.crashed, pending: main.pending }];
   const fromThreads = { ...pool.reaper.reapedCounts };
   let held = 0;
   for (let lane = 1; lane < lanes.count; lane++) {
@@ -143,10 +149,13 @@ export function poolMetrics(pool: TaskPool, window: { latency: LatencyMetrics; h
     fromThreads.submitted += counts.submitted;
     fromThreads.completed += counts.completed;
     fromThreads.failed += counts.failed;
+    fromThreads.cancelled += counts.cancelled;
+    fromThreads.crashed += counts.crashed;
   }
   return {
     pool: pool.name, kind: pool.kind, ...c, ...pool.counts,
     submitted: c.submitted + fromThreads.submitted, completed: c.completed + fromThreads.completed, failed: c.failed + fromThreads.failed,
+    cancelled: c.cancelled + fromThreads.cancelled, crashed: c.crashed + fromThreads.crashed, dropped: fromThreads.dropped,
     pending: pool.pending, fromThreads,
     threadsByRole: threadsByRole(threads), scaler: scalerMetrics(pool),
     queueDepth: queues.pending() + main.unpublished, mainWakeups: main.pump.wakeups,

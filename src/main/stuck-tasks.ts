@@ -15,7 +15,9 @@ import type { Submitter } from "../submit/submitter.ts";
 export class StuckTasks {
   /** Per slot: when the watch first saw the task of generation `gen` running. */
   private readonly seen = new Map<number, { gen: number; at: number }>();
-  private readonly timer: ReturnType<typeof setInterval> | undefined;
+  private readonly timer: ReturnType<typeof setInterval>;
+  /** Other threads' tasks seen running with the abort flag: since when. */
+  private readonly flagged = new Map<number, { gen: number; at: number }>();
 
   constructor(
     /** The main thread's tasks. */
@@ -29,8 +31,8 @@ export class StuckTasks {
     private readonly abortGraceMs: number,
     private readonly taskTimeoutMs: number | undefined,
   ) {
-    if (taskTimeoutMs === undefined) return;
-    this.timer = setInterval(() => this.look(), Math.min(1000, Math.max(10, taskTimeoutMs / 4)));
+    // Always on: other threads' aborted tasks are found by looking (their aborts send nothing here).
+    this.timer = setInterval(() => this.look(), Math.min(1000, Math.max(10, Math.min(taskTimeoutMs ?? Infinity, abortGraceMs) / 4)));
     this.timer.unref();
   }
 
@@ -48,8 +50,10 @@ export class StuckTasks {
   }
 
   private look(): void {
-    const { tasks } = this.main;
     const now = performance.now();
+    this.lookAtLanes(now);
+    if (this.taskTimeoutMs === undefined) return;
+    const { tasks } = this.main;
     for (const slot of this.seen.keys()) if (slot < tasks.first + tasks.size && !tasks.entry(slot)) this.seen.delete(slot);
     for (const [slot, e] of tasks.inUse()) {
       if (e.settled || tasks.runnerOf(slot) < 0) {
@@ -65,14 +69,14 @@ export class StuckTasks {
       this.seen.delete(slot);
       this.main.abort(slot, e.gen, new TimeoutError(`pool "${this.main.name}": handler "${e.handler}" ran longer than task_timeout_ms (${this.taskTimeoutMs} ms)`));
     }
-    this.lookAtLanes(now);
   }
 
   /**
    * Other threads' running tasks: the caller's promise is not this thread's to settle, so a task
    * past the timeout gets the abort flag (the handler sees ctx.signal; an async pool's thread is
    * told at once) and, past abort_grace_ms, its thread is replaced (the caller then gets
-   * WorkerCrashedError).
+   * WorkerCrashedError). A task its caller aborted (the flag is set) gets the same grace period,
+   * counted from when this watch first saw the flag.
    */
   private lookAtLanes(now: number): void {
     const { lanes } = this;
@@ -81,6 +85,18 @@ export class StuckTasks {
       if (lanes.holder(lane).state === LaneHolder.Free) continue;
       const { first, count } = lanes.slotsOf(lane);
       for (let slot = first; slot < first + count; slot++) {
+        const flagged = states.abortedRunningGen(slot);
+        if (flagged >= 0) {
+          const since = this.flagged.get(slot);
+          if (!since || since.gen !== flagged) this.flagged.set(slot, { gen: flagged, at: now });
+          else if (now - since.at >= this.abortGraceMs) {
+            this.flagged.delete(slot);
+            this.replaceThread(states.runner(slot), `it ran a task that was aborted and did not return within abort_grace_ms (${this.abortGraceMs} ms)`);
+          }
+          continue;
+        }
+        this.flagged.delete(slot);
+        if (this.taskTimeoutMs === undefined) continue;
         const runner = states.runner(slot);
         const gen = runner < 0 ? -1 : states.runningGen(slot, runner);
         if (gen < 0) {
@@ -95,8 +111,7 @@ export class StuckTasks {
         if (now - seen.at < this.taskTimeoutMs!) continue;
         this.seen.delete(slot);
         if (states.cancel(slot, gen) !== Cancelled.WhileRunning) continue;
-        this.tellRunner(runner, slot, gen);
-        this.aborted(slot, gen, runner);
+        this.tellRunner(runner, slot, gen); // flagged now: the next looks count its grace period
       }
     }
   }

@@ -17,15 +17,20 @@ import { Doorbell } from "./doorbell.ts";
 import {
   HDR_MAGIC, LANES_CLOSING, LANES_COUNT, LANES_FIRST, LANES_LANE_SHIFT, LANES_LANE_SLOTS, LANES_MAGIC, LANES_MAIN_SLOTS,
   LANES_STOPPED, LANE_DOORBELL, LANE_FREE, LANE_HELD, LANE_PENDING, LANE_REAPING, LANE_STATE, LANE_SUBMITTED,
-  LANE_TAG_MASK, LANE_TOKEN_SHIFT, LANE_WAITING, LANE_COMPLETED, LANE_FAILED, LINE, MAX_LANE_TOKEN, attachHeader, lanesBytes,
+  LANE_TAG_MASK, LANE_TOKEN_SHIFT, LANE_WAITING, LANE_COMPLETED, LANE_FAILED, LANE_CANCELLED, LANE_CRASHED, LINE, MAX_LANE_TOKEN, attachHeader, lanesBytes,
 } from "./layout.ts";
 
 export interface LaneCounts {
   submitted: number;
   completed: number;
   failed: number;
+  cancelled: number;
+  crashed: number;
   pending: number;
 }
+
+/** What a holder has settled so far (it stores them after each drain and each abort). */
+export type SettledCounts = Pick<LaneCounts, "completed" | "failed" | "cancelled" | "crashed">;
 
 /** Who holds a lane now. */
 export const LaneHolder = {
@@ -122,22 +127,25 @@ export class SubmitterLanes {
   /** Main: a reaped lane has no task left in flight; any thread may claim it again. Returns its final counts. */
   freeLane(lane: number): LaneCounts {
     const counts = this.counts(lane);
-    for (const f of [LANE_PENDING, LANE_SUBMITTED, LANE_COMPLETED, LANE_FAILED]) Atomics.store(this.w, this.word(lane, f), 0);
+    for (const f of [LANE_PENDING, LANE_SUBMITTED, LANE_COMPLETED, LANE_FAILED, LANE_CANCELLED, LANE_CRASHED]) Atomics.store(this.w, this.word(lane, f), 0);
     Atomics.store(this.w, this.word(lane, LANE_STATE), LANE_FREE); // LANE-R3
     return counts;
   }
 
-  /** The lane's owner, after a drain: its settled tasks so far. */
-  setSettled(lane: number, completed: number, failed: number): void {
-    Atomics.store(this.w, this.word(lane, LANE_COMPLETED), completed);
-    Atomics.store(this.w, this.word(lane, LANE_FAILED), failed);
+  /** The lane's owner, after a drain or an abort: its settled tasks so far. */
+  setSettled(lane: number, c: SettledCounts): void {
+    Atomics.store(this.w, this.word(lane, LANE_COMPLETED), c.completed);
+    Atomics.store(this.w, this.word(lane, LANE_FAILED), c.failed);
+    Atomics.store(this.w, this.word(lane, LANE_CANCELLED), c.cancelled);
+    Atomics.store(this.w, this.word(lane, LANE_CRASHED), c.crashed);
   }
 
   counts(lane: number): LaneCounts {
     const w = this.w;
     return {
       submitted: Atomics.load(w, this.word(lane, LANE_SUBMITTED)), completed: Atomics.load(w, this.word(lane, LANE_COMPLETED)),
-      failed: Atomics.load(w, this.word(lane, LANE_FAILED)), pending: Atomics.load(w, this.word(lane, LANE_PENDING)),
+      failed: Atomics.load(w, this.word(lane, LANE_FAILED)), cancelled: Atomics.load(w, this.word(lane, LANE_CANCELLED)),
+      crashed: Atomics.load(w, this.word(lane, LANE_CRASHED)), pending: Atomics.load(w, this.word(lane, LANE_PENDING)),
     };
   }
 

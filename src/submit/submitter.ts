@@ -215,10 +215,7 @@ export class Submitter implements PumpHost {
 
   afterDrain(emptied: boolean): void {
     this.main?.afterDrain(emptied);
-    if (this.lane !== 0) {
-      const c = this.counts;
-      this.target.lanes.setSettled(this.lane, c.completed, c.failed + c.cancelled + c.crashed);
-    }
+    this.publishCounts();
     // A thread submitter whose pool's threads are gone (and whose ring is empty): nothing it waits for will complete.
     if (emptied && this.lane !== 0 && this.target.lanes.stopped) {
       return this.rejectAll((running) => new PoolClosedError(this.name, `was closed before this task ${running ? "finished" : "found room to start"}`)); // LANE-S2
@@ -305,6 +302,12 @@ export class Submitter implements PumpHost {
     }
     this.counts.cancelled++;
     this.settle(slot, (x) => x.reject(reason));
+    this.publishCounts();
+  }
+
+  /** A thread submitter's settled counts go to its lane's words, where metrics read them. */
+  private publishCounts(): void {
+    if (this.lane !== 0) this.target.lanes.setSettled(this.lane, this.counts);
   }
 
   /**

@@ -181,6 +181,8 @@ describe("pools call pools", () => {
     expect(ran).toBeGreaterThanOrEqual(alive * per); // each surviving task ran (exactly once: its own value came back)
     expect(ran).toBeLessThanOrEqual((alive + died) * per); // no task ran twice
     expect(after.arena.usedBytes).toBe(0); // every argument and result block given back, the dead callers' too
+    expect(after.dropped).toBeGreaterThan(0); // what the dead callers had in flight
+    expect(after.submitted).toBe(after.completed + after.failed + after.cancelled + after.crashed + after.dropped + after.pending);
     expect(after.lanes.reaped).toBeGreaterThanOrEqual(rounds / 5); // one thread death every fifth round (a call beside it on that thread dies too)
   }, 600_000);
 
@@ -208,5 +210,20 @@ describe("pools call pools", () => {
     expect(code).toBe("ERR_WORKER_CRASHED"); // replaced after the grace period
     expect(tm.compute("cpu").metrics().replaced).toBe(1);
     expect(await io.run("fibVia", ["cpu", 10])).toBe(55);
+  });
+
+  test("a thread's abort of a running task that ignores it: the thread is replaced after abort_grace_ms; counted as cancelled, crashes as crashed", async () => {
+    const tm = await m.start(config({ compute: { cpu: { module: CROSS, static_threads: 1, max_threads: 1, abort_grace_ms: 200 } } }));
+    const io = tm.async("io");
+    const cpu = tm.compute("cpu");
+    expect(await io.run("abortAfter", ["cpu", "busyIgnoring", 60_000, 50])).toEqual(["TimeoutError"]);
+    await until(() => cpu.metrics().replaced === 1, 5000, "the stuck thread replaced");
+    const got = (await io.run("crashVia", ["cpu", 1])) as Array<[string, unknown]>;
+    expect(got[0]![0]).toBe("WorkerCrashedError");
+    await until(() => cpu.pending === 0 && cpu.metrics().crashed === 1, 5000, "settled");
+    const after = cpu.metrics();
+    expect(after.cancelled).toBe(1);
+    expect(after.failed).toBe(0);
+    expect(after.submitted).toBe(after.completed + after.failed + after.cancelled + after.crashed + after.dropped + after.pending);
   });
 });
