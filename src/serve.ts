@@ -93,7 +93,10 @@ function errorResponse(e: unknown, req: Request, handler: string, retryAfter: st
     console.error(`${where}: its result could not be sent back (answered 500):`, e);
     return text(500, "Internal Server Error");
   }
-  if (e instanceof PayloadTooLargeError) return text(413, "Payload Too Large");
+  if (e instanceof PayloadTooLargeError) {
+    console.error(`${where}: the request's argument is too large (answered 413):`, e.message);
+    return text(413, "Payload Too Large");
+  }
   if (e instanceof DataCloneError || e instanceof InvalidArgumentError) {
     console.error(`${where}: the request's argument could not be sent to the pool (answered 400):`, e.message);
     return text(400, "Bad Request: the request body cannot be sent to the handler");

@@ -221,7 +221,7 @@ export class ValueCodec {
   tooLargeForArena(bytes: number, handler: string): PayloadTooLargeError {
     this.handler = handler;
     const limit = this.store.maxBlock;
-    return new PayloadTooLargeError(bytes, limit, this.what(), `is larger than one arena block (${limit} bytes), the most that travels between a pool thread and another pool: send larger payloads from the main thread, or raise the pool's arena_bytes`);
+    return new PayloadTooLargeError(bytes, limit, this.what(), `is larger than one arena block (${limit} bytes), the most that travels between a pool thread and another pool: send larger payloads from the main thread, or split them`);
   }
 
   private idOf(buf: SharedArrayBuffer): number {
@@ -252,7 +252,7 @@ export class ValueCodec {
     if (this.options.mailless) {
       if (this.to === TO_ANY && length <= store.maxBlock) return Math.max(1, length);
       if (length > store.maxBlock) throw this.tooLargeForArena(length, this.handler);
-      throw new PayloadTooLargeError(length, store.maxBlock, this.what(), "found no free block in the pool's arena, and a result for a pool thread cannot travel outside it: raise the pool's arena_bytes, or keep fewer large results in flight");
+      throw new PayloadTooLargeError(length, store.maxBlock, this.what(), "found no free block in the pool's arena, and a result for a pool thread cannot travel outside it: raise the pool's arena_bytes (more blocks of each size), or keep fewer large results in flight");
     }
     if (this.to === TO_ANY) {
       if (!this.onMain || length <= store.maxBlock) return Math.max(1, length);

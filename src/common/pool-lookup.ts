@@ -4,7 +4,7 @@
  * `mapping.default` (with one warning per name), else PoolNotFoundError naming the pools of that
  * kind (and the kind of a pool of that name, when it exists with another kind).
  */
-import { PoolNotFoundError } from "../errors.ts";
+import { InvalidArgumentError, PoolNotFoundError } from "../errors.ts";
 
 export interface PoolIndex<P> {
   mapping: Record<string, string>;
@@ -17,6 +17,7 @@ export interface PoolIndex<P> {
 }
 
 export function lookupPool<P>(index: PoolIndex<P>, name: string, kind: string, strict: boolean, warned: Set<string>): P | undefined {
+  if (typeof name !== "string") throw new InvalidArgumentError(`${kind}(name)`, `must be a pool name (a string), got ${name === null ? "null" : typeof name}`);
   const { mapping } = index;
   const ofKind = (n: string | undefined) => (n === undefined ? undefined : index.find(n, kind));
   const direct = ofKind(name) ?? ofKind(mapping[name]);

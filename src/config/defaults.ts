@@ -23,11 +23,14 @@ export const POOL_DEFAULTS = {
   policy: { compute: "BATCH", async: "OTHER", native: "OTHER" } as Record<"compute" | "async" | "native", SchedulingPolicy>,
 } as const;
 
-/** Lane sizes for a pool: the main thread's `maxQueue`, and as many thread lanes as fit the slot space (up to `wanted`). */
-export function laneSizes(maxQueue: number, wanted: number): { mainSlots: number; laneSlots: number; lanes: number } {
+/**
+ * Lane sizes for a pool: the main thread's `maxQueue` slots, and as many thread lanes of
+ * `perThread` slots (a power of two at most that) as fit the slot space (up to `wanted`).
+ */
+export function laneSizes(maxQueue: number, wanted: number, perThread: number = POOL_DEFAULTS.laneSlots): { mainSlots: number; laneSlots: number; lanes: number } {
   const mainSlots = Math.max(maxQueue, 1);
   const room = POOL_DEFAULTS.slotSpace - mainSlots;
-  let laneSlots = Math.min(POOL_DEFAULTS.laneSlots, 1 << (31 - Math.clz32(Math.max(1, mainSlots))));
+  let laneSlots = 1 << (31 - Math.clz32(Math.max(16, perThread)));
   while (laneSlots > 16 && wanted * laneSlots > room) laneSlots >>= 1;
   const lanes = Math.max(0, Math.min(wanted, Math.floor(room / laneSlots)));
   return { mainSlots, laneSlots, lanes };

@@ -26,6 +26,12 @@ export interface PlacementConfig {
 export interface TaskPoolLimits {
   /** Tasks queued, waiting for arena room or running before run() rejects with PoolBusyError. Default 65536. */
   max_queue?: number;
+  /**
+   * Tasks one other thread (a serving thread, an async handler's thread, a native thread) may have
+   * queued or running in this pool at once; past it its run() rejects with PoolBusyError. Rounded
+   * down to a power of two. Default 1024; 16..65536.
+   */
+  max_queue_per_thread?: number;
   /** Largest argument or result in bytes; above it run() rejects with PayloadTooLargeError. Default 64 MiB. */
   max_payload_bytes?: number;
   /** Bytes of one payload arena segment. Default 8 MiB (blocks of 64 B to 1 MiB; larger payloads travel outside it). */
@@ -130,6 +136,8 @@ export interface ResolvedPool {
   module: string;
   threads: number;
   maxQueue: number;
+  /** Compute and async pools: another thread's tasks in flight at most (its lane's slots). */
+  maxQueuePerThread?: number;
   concurrency: number;
   placement: PlacementPlan;
   /** Compute and async pools: max_payload_bytes, arena_bytes, arena_max_bytes. */

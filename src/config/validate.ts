@@ -29,8 +29,8 @@ const MIB = 1 << 20;
 const SCALING_KEYS = ["static_threads", "dynamic_threads", "max_threads", "scaler"];
 const KEYS = {
   root: ["default_core_allocation", "exclusive_dedicated_cores", "runtime", "compute", "async", "native", "mapping"],
-  compute: ["module", "max_queue", ...SCALING_KEYS, ...PAYLOAD_KEYS, ...PLACEMENT_KEYS],
-  async: ["module", "serve", "port", "worker_threads", "concurrency", "max_queue", ...SCALING_KEYS, ...PAYLOAD_KEYS, ...PLACEMENT_KEYS],
+  compute: ["module", "max_queue", "max_queue_per_thread", ...SCALING_KEYS, ...PAYLOAD_KEYS, ...PLACEMENT_KEYS],
+  async: ["module", "serve", "port", "worker_threads", "concurrency", "max_queue", "max_queue_per_thread", ...SCALING_KEYS, ...PAYLOAD_KEYS, ...PLACEMENT_KEYS],
   native: ["max_threads", ...PLACEMENT_KEYS],
   runtime: PLACEMENT_KEYS,
 };
@@ -175,7 +175,8 @@ export function checkConfig(config: ThreadManagerConfig, baseDir: string): { res
         const serve = kind === "async" ? serverSettings(c, p, path) : undefined;
         const { threads, scaling, threadsKey } = serve ? serverThreads(c, p, path, placement.cores.length) : threadKinds(c, p, path, placement.cores.length);
         const module = serve && p.module === undefined ? "" : c.module(p.module, `${path}.module`);
-        pools.push({ name, kind, module, threads, maxQueue, concurrency, placement, payload, scaling, threadsKey, serve });
+        const maxQueuePerThread = c.int(p.max_queue_per_thread, `${path}.max_queue_per_thread`, 16, 1 << 16, POOL_DEFAULTS.laneSlots);
+        pools.push({ name, kind, module, threads, maxQueue, maxQueuePerThread, concurrency, placement, payload, scaling, threadsKey, serve });
       } else {
         const threads = c.int(p.max_threads, `${path}.max_threads`, 1, MAX_THREADS, 1);
         pools.push({ name, kind, module: "", threads, maxQueue, concurrency: 1, placement });

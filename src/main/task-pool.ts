@@ -75,6 +75,8 @@ export interface TaskPoolOptions {
   serve?: Omit<ServeSetup, "stats">;
   /** Threads other than main that may submit to this pool at once (one lane each). Default: the pool's own threads. */
   submitters?: number;
+  /** Tasks one such thread may have in flight here (its lane's slots; default 1024). */
+  maxQueuePerThread?: number;
 }
 
 export interface CloseOptions {
@@ -131,7 +133,7 @@ export abstract class TaskPool {
     this.maxQueue = o.maxQueue;
     this.serves = o.serve !== undefined;
     this.requests = o.serve ? RequestStats.allocate(o.threads) : undefined;
-    const { mainSlots, laneSlots, lanes } = laneSizes(o.maxQueue, Math.max(0, o.submitters ?? o.threads));
+    const { mainSlots, laneSlots, lanes } = laneSizes(o.maxQueue, Math.max(0, o.submitters ?? o.threads), o.maxQueuePerThread);
     this.lanes = SubmitterLanes.allocate(1 + lanes, mainSlots, laneSlots);
     const slots = this.lanes.totalSlots;
     // Every record is in a batch, the injector or a deque; joins add at most a deque's worth per thread.

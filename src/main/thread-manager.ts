@@ -84,7 +84,7 @@ export class ThreadManager {
           pools.set(p.name, new NativePool(p.name, p.threads, p.placement, hub));
           continue;
         }
-        const o = { name: p.name, module: p.module, threads: p.threads, maxQueue: p.maxQueue, concurrency: p.concurrency, placement: p.placement, scaling: p.scaling, serve: p.serve, submitters, ...p.payload };
+        const o = { name: p.name, module: p.module, threads: p.threads, maxQueue: p.maxQueue, concurrency: p.concurrency, placement: p.placement, scaling: p.scaling, serve: p.serve, submitters, maxQueuePerThread: p.maxQueuePerThread, ...p.payload };
         const pool = p.kind === "compute" ? ComputePool.create(o) : AsyncPool.create(o);
         hub.add(pool);
         pools.set(p.name, pool);

@@ -33,6 +33,8 @@ export class ThreadPools {
   constructor(
     private readonly directory: PoolDirectory,
     readonly self: SubmitterIdentity,
+    /** A compute thread: its handlers are synchronous and cannot wait for a pool; calls throw ERR_SYNC_HANDLER. */
+    private readonly synchronous?: string,
   ) {}
 
   /** The compute pool `name` (or what [mapping] maps it to); throws PoolNotFoundError. */
@@ -89,7 +91,7 @@ export class ThreadPools {
   private clientOf(target: TargetSetup): PoolClient {
     let client = this.clients.get(target.name);
     if (!client) {
-      client = new LaneClient(target, this.self);
+      client = new LaneClient(target, this.self, this.synchronous);
       this.clients.set(target.name, client);
     }
     return client;
@@ -101,6 +103,7 @@ class LaneClient extends PoolClient {
   constructor(
     private readonly target: TargetSetup,
     private readonly identity: SubmitterIdentity,
+    private readonly synchronous: string | undefined,
   ) {
     super(unclaimed(target), target.threads);
   }
@@ -117,6 +120,7 @@ class LaneClient extends PoolClient {
 
   /** Takes a lane and reads the handler names if not done yet; an error to reject with, or undefined. */
   private ready(): Error | undefined {
+    if (this.synchronous !== undefined) throw syncHandlerError(this.synchronous); // thrown: a sync handler would never see a rejection
     if (this.handlers.length === 0) {
       const names = readHandlerNames(this.target.names);
       if (names) this.learnHandlers(names);
@@ -161,3 +165,8 @@ const noMail = {
     return undefined;
   },
 };
+
+/** What a compute handler gets when it tries to call a pool (ctx.pools, or a `pool:` import). */
+export function syncHandlerError(pool: string): ThreadManagerError {
+  return new ThreadManagerError("ERR_SYNC_HANDLER", `pool "${pool}": a compute handler is synchronous and cannot wait for another pool: call other pools from an async pool's handler (or the main thread), and split work inside this pool with ctx.join or parallelFor`);
+}

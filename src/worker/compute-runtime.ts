@@ -6,7 +6,8 @@
  * halves the same way until `grain`. Protocol: PROTOCOL.md ("Join frames").
  */
 import { decodeThrown, encodeThrown } from "../common/error-codec.ts";
-import { ThreadManagerError, WorkerCrashedError } from "../errors.ts";
+import { WorkerCrashedError } from "../errors.ts";
+import { syncHandlerError } from "../submit/thread-pools.ts";
 import {
   ID_JOIN_BIT, ID_JOIN_DEPTH_MASK, ID_JOIN_GEN_SHIFT, ID_OWNER_SHIFT, JOIN_GEN_MASK, KIND_JOIN, KIND_RANGE, OP_KIND_SHIFT,
   OP_TYPE_MASK, OP_TYPE_SHIFT, REC_A, REC_B, REC_ID, REC_OP, REC_WORDS, WORKER_STOLEN,
@@ -65,7 +66,7 @@ export class ComputeRuntime {
       },
       join: (a, b) => this.join(a, b),
       get pools(): never {
-        throw new ThreadManagerError("ERR_SYNC_HANDLER", `pool "${core.pool}": a compute handler is synchronous and cannot wait for another pool: call other pools from an async pool's handler (or the main thread), and split work inside this pool with ctx.join or parallelFor`);
+        throw syncHandlerError(core.pool);
       },
     } as TaskContext;
   }

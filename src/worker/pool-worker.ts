@@ -29,7 +29,7 @@ self.onmessage = async (event: MessageEvent<PoolWorkerSetup>) => {
     hello({ type: "failed", error: `${refused.operation}: ${refused.errno}`, placement: refused });
     return;
   }
-  const pools = new ThreadPools(setup.directory, setup.identity);
+  const pools = new ThreadPools(setup.directory, setup.identity, setup.kind === "compute" ? setup.pool : undefined);
   setThreadPools(pools); // `pool:` imports in the modules below resolve through this thread's lanes
   registerPoolPlugin(); // preloads are not inherited by Workers
   let mod: Record<string, unknown> = {}; // a pool that only serves HTTP has no handler module

@@ -44,6 +44,10 @@ describe("pools call pools", () => {
     expect(msg4).toContain("main thread");
     const [, code5] = (await io.run("errorOf", ["compute", "cpu", 42, 1])) as string[];
     expect(code5).toBe("ERR_INVALID_ARGUMENT");
+    const [, code6, msg6] = (await io.run("errorOf", ["compute", 5, "fib", 1])) as string[];
+    expect(code6).toBe("ERR_INVALID_ARGUMENT");
+    expect(msg6).toContain("pool name");
+    expect(() => tm.compute(undefined as unknown as string)).toThrow("must be a pool name");
   });
 
   test("a compute handler that calls a pool gets a clear error, not a hang", async () => {
@@ -52,6 +56,8 @@ describe("pools call pools", () => {
     expect(e.code).toBe("ERR_TASK_FAILED");
     expect(e.originalCode).toBe("ERR_SYNC_HANDLER");
     expect(e.message).toContain("synchronous");
+    const viaImport = await rejection(tm.compute("cpu").run("callViaImport", 1)); // a pool: import, not a hang
+    expect(viaImport.originalCode).toBe("ERR_SYNC_HANDLER");
     expect(await tm.compute("cpu").run("add", [1, 2])).toBe(3);
   });
 
@@ -225,5 +231,19 @@ describe("pools call pools", () => {
     expect(after.cancelled).toBe(1);
     expect(after.failed).toBe(0);
     expect(after.submitted).toBe(after.completed + after.failed + after.cancelled + after.crashed + after.dropped + after.pending);
+  });
+
+  test("max_queue_per_thread: a thread's tasks in flight per pool; past it PoolBusyError", async () => {
+    const small = await m.start(config());
+    const e = (await small.async("io").run("errorOf", ["compute", "cpu", "echo", 0])) as string[];
+    expect(e[0]).toBe("none");
+    const busy = await rejection(small.async("io").run("fanOut", ["cpu", 2000, 0]));
+    expect(busy.originalCode).toBe("ERR_POOL_BUSY");
+    expect(busy.message).toContain("1024");
+    await small.close();
+    const big = await m.start(config({ compute: { cpu: { module: CROSS, static_threads: 2, max_threads: 2, max_queue_per_thread: 4096 } } }));
+    const got = (await big.async("io").run("fanOut", ["cpu", 4000, 0])) as number[];
+    expect(got.length).toBe(4000);
+    expect(got.every((v, i) => v === i)).toBe(true);
   });
 });
