@@ -31,7 +31,7 @@ const hasTaskset = () => Bun.which("taskset") !== null;
 
 /** Prefix that pins a command to `cores` (nothing where taskset is missing). */
 export function pinned(cores: number[]): string[] {
-  return hasTaskset() && process.platform === "linux" ? ["taskset", "-c", cores.join(",")] : [];
+  return cores.length > 0 && hasTaskset() && process.platform === "linux" ? ["taskset", "-c", cores.join(",")] : [];
 }
 
 /** `postBytes`: wrk sends POST requests with a body of that many bytes (wrk only). */

@@ -141,7 +141,7 @@ export class Submitter implements PumpHost {
     if (signal !== undefined && !(signal instanceof AbortSignal)) {
       return Promise.reject(new InvalidArgumentError("options.signal", `must be an AbortSignal, got ${describe(signal)}`));
     }
-    if (this.refusing !== undefined || (this.lane !== 0 && this.target.lanes.closing)) {
+    if (this.refusing !== undefined || (this.main === undefined && this.target.lanes.closing)) {
       return Promise.reject(new PoolClosedError(this.name, this.refusing));
     }
     if (signal?.aborted) return Promise.reject(signal.reason);
@@ -150,16 +150,11 @@ export class Submitter implements PumpHost {
     }
     const settle = Promise.withResolvers<unknown>();
     const alone = this.admission.waiting === 0; // else FIFO: behind those waiting, whatever this one needs
-    const encodeHere = () => {
-      const needed = encode(this.codec, arg, handler);
-      // From a pool thread an argument lives in one arena block: one larger can never be admitted.
-      if (needed > this.maxBlock && this.main === undefined) throw this.codec.tooLargeForArena(needed, handler);
-      return needed;
-    };
     if (alone) {
       let needed: number;
       try {
-        needed = encodeHere();
+        needed = encode(this.codec, arg, handler);
+        if (needed !== 0) this.checkFits(needed, handler);
       } catch (e) {
         return Promise.reject(e);
       }
@@ -168,10 +163,23 @@ export class Submitter implements PumpHost {
         return settle.promise;
       }
     }
-    const task: WaitingTask = { handler, signal, settle, encode: encodeHere, enqueue: () => this.enqueue(h, kind, handler, signal, settle) };
+    const task: WaitingTask = {
+      handler, signal, settle,
+      encode: () => {
+        const needed = encode(this.codec, arg, handler);
+        if (needed !== 0) this.checkFits(needed, handler);
+        return needed;
+      },
+      enqueue: () => this.enqueue(h, kind, handler, signal, settle),
+    };
     this.admission.wait(task, alone); // ARENA-M1: no room; run() returns, nothing blocks
     this.retryAdmission();
     return settle.promise;
+  }
+
+  /** From a pool thread an argument lives in one arena block: one larger can never be admitted. */
+  private checkFits(needed: number, handler: string): void {
+    if (needed > this.maxBlock && this.main === undefined) throw this.codec.tooLargeForArena(needed, handler);
   }
 
   /** Queues one task record for the value the codec just encoded (codec.out). */

@@ -39,8 +39,8 @@ export class TaskTable {
     /** The lane's first slot and how many it has. */
     readonly first: number,
     readonly size: number,
-    /** Told the new count whenever it changes (the lane's shared PENDING word). */
-    private readonly onCount: (n: number) => void = () => {},
+    /** Told the new count whenever it changes (a thread's lane: its shared PENDING word). */
+    private readonly onCount?: (n: number) => void,
   ) {
     this.entries = new Array(size).fill(undefined);
     this.gens = new Uint16Array(size);
@@ -74,7 +74,8 @@ export class TaskTable {
     this.gens[i] = gen;
     this.states.queue(slot, gen);
     this.entries[i] = { gen, handler, resolve: settle.resolve, reject: settle.reject, settled: false, signal, argBytes: 0 };
-    this.onCount(++this.count);
+    this.count++;
+    this.onCount?.(this.count);
     return slot | (gen << ID_GEN_SHIFT);
   }
 
@@ -97,7 +98,8 @@ export class TaskTable {
     this.states.free(slot, e.gen);
     this.entries[slot - this.first] = undefined;
     this.free.push(slot);
-    this.onCount(--this.count);
+    this.count--;
+    this.onCount?.(this.count);
     if (this.count === 0) {
       const d = this.drained;
       this.drained = undefined;

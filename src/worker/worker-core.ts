@@ -43,6 +43,8 @@ export class WorkerCore {
   /** Completion ring per submitter lane: a task's completion goes to the lane its slot is in. */
   private readonly rings: Injector[];
   private readonly lanes: SubmitterLanes;
+  /** Slots below this are the main thread's (lane 0). */
+  private readonly mainSlots: number;
   private readonly doorbells: Array<Doorbell | undefined> = [];
   /** Results for thread submitters: arena only, in the segment every thread knows (no mail). */
   private readonly laneCodec: ValueCodec;
@@ -64,6 +66,7 @@ export class WorkerCore {
     });
     this.rings = setup.rings.map((r) => Injector.attach(r));
     this.lanes = SubmitterLanes.attach(setup.lanes);
+    this.mainSlots = this.lanes.mainSlots;
     this.mailer = new WorkerMailer(setup.registryPort, this.control, setup.index);
     const store = new PayloadStore(setup.segments[0]!, (n) => this.shared.readMailUntil(0, () => store.knows(n), `arena segment ${n}`));
     for (const ref of setup.segments.slice(1)) store.adopt(ref);
@@ -190,7 +193,7 @@ export class WorkerCore {
 
   /** The codec for results of task `id`: the main thread's lane may get mail; other lanes get arena only. */
   private codecFor(id: number): ValueCodec {
-    return this.lanes.laneOf(id & ID_SLOT_MASK) === 0 ? this.codec : this.laneCodec;
+    return (id & ID_SLOT_MASK) < this.mainSlots ? this.codec : this.laneCodec;
   }
 
   private finish(id: number, status: number, type: number, a: number, b: number): void {
@@ -207,8 +210,9 @@ export class WorkerCore {
     d[REC_OP] = status | (type << OP_TYPE_SHIFT);
     d[REC_A] = a;
     d[REC_B] = b;
-    const lane = this.lanes.laneOf(id & ID_SLOT_MASK); // LANE-K3: the lane the slot belongs to
-    // A lane's ring holds one cell per slot of the lane, so it is never full; spin defensively anyway.
+    const slot = id & ID_SLOT_MASK;
+    const lane = slot < this.mainSlots ? 0 : this.lanes.laneOf(slot); // LANE-K3: the lane the slot belongs to
+    // A lane's ring holds a cell per slot of the lane (two for other threads' lanes): full only for a moment.
     while (!this.rings[lane]!.push(d)) Atomics.wait(NAP, 0, 0, 0.05); // BELL-D1: published
     if (lane !== 0) {
       (this.doorbells[lane] ??= this.lanes.doorbell(lane)).ring();
