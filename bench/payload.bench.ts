@@ -109,7 +109,7 @@ async function createOurs(): Promise<Contender> {
     compute: { cpu: { module: new URL("./fixtures/bench-handlers.ts", import.meta.url), static_threads: THREADS, max_threads: THREADS } },
   });
   const pool = tm.compute("cpu");
-  return { name: OURS, run: (h, arg) => pool.run(h, arg), close: () => tm.close({ drain: false, timeoutMs: 2000 }) };
+  return { name: OURS, run: (h, arg) => pool.run(h, arg), close: async () => void (await tm.close({ drain: false, timeoutMs: 2000 })) };
 }
 
 const create = (name: string): Promise<Contender> => (name === OURS ? createOurs() : createPeer(name as PeerName, THREADS));

@@ -99,7 +99,7 @@ async function scaled(name: string, dynamic: number, scaler: Record<string, numb
     name,
     run: (h, ms) => pool.run(h, ms),
     threads: () => pool.metrics().threads.filter((t) => t.alive && !t.gated).length, // not the dynamic ones behind their gate
-    close: () => tm.close(),
+    close: async () => void (await tm.close()),
     trace: () => pool.scalingTrace(),
   };
 }

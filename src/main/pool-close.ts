@@ -19,22 +19,48 @@ export function closeOptions(o: CloseOptions | undefined): { drain: boolean; tim
 }
 import type { TaskPool } from "./task-pool.ts";
 
-export async function shutDown(pool: TaskPool, drain: boolean, timeoutMs: number): Promise<void> {
+/** What a close did (pool.close() and tm.close() resolve with it). */
+export interface CloseOutcome {
+  pool: string;
+  /** Tasks that completed (resolved or rejected by their handler) while the pool closed. */
+  drained: number;
+  /** Tasks rejected with PoolClosedError before they ran (drain: false): the main thread's, and other threads' queued ones. */
+  cancelled: number;
+  /** Tasks still running or waiting for room at the deadline, rejected with PoolClosedError. */
+  cutAtDeadline: number;
+  /** The deadline passed before the pool was idle (its threads were stopped then). */
+  timedOut: boolean;
+}
+
+/**
+ * Cancels what has not started: tasks waiting for room and queued ones of the main thread
+ * (rejected now), and other threads' queued ones (their threads skip them; their callers reject
+ * them when the SKIPPED comes). Returns how many; also what a later close({ drain: false }) does
+ * to a close that is still draining.
+ */
+export function cancelNotStarted(pool: TaskPool): number {
+  const { main, lanes } = pool;
+  let n = main.admission.waiting;
+  main.admission.rejectAll(() => new PoolClosedError(pool.name, "was closed before this task found room to start"));
+  for (const [slot, e] of main.tasks.inUse()) {
+    if (pool.control.states.cancelQueued(slot, e.gen)) {
+      main.settle(slot, (x) => x.reject(new PoolClosedError(pool.name, "was closed before this task ran")));
+      main.counts.cancelled++;
+      n++;
+    }
+  }
+  const { first } = lanes.slotsOf(1);
+  for (let slot = first; slot < lanes.totalSlots; slot++) if (pool.control.states.cancelIfQueued(slot)) n++;
+  main.pump.schedule();
+  return n;
+}
+
+export async function shutDown(pool: TaskPool, drain: boolean, timeoutMs: number, outcome: CloseOutcome): Promise<CloseOutcome> {
   const { main } = pool;
   const deadline = performance.now() + timeoutMs;
-  if (!drain) {
-    main.admission.rejectAll(() => new PoolClosedError(pool.name, "was closed before this task found room to start"));
-    for (const [slot, e] of main.tasks.inUse()) {
-      if (pool.control.states.cancelQueued(slot, e.gen)) {
-        main.settle(slot, (x) => x.reject(new PoolClosedError(pool.name, "was closed before this task ran")));
-        main.counts.cancelled++;
-      }
-    }
-    // Other threads' queued tasks: their threads skip them, and their submitters reject them (SKIPPED).
-    const { lanes } = pool;
-    const { first } = lanes.slotsOf(1);
-    for (let slot = first; slot < lanes.totalSlots; slot++) pool.control.states.cancelIfQueued(slot);
-  }
+  const before = pool.metrics();
+  const settledBefore = before.completed + before.failed;
+  if (!drain) outcome.cancelled += cancelNotStarted(pool);
   main.pump.schedule();
   const timedOut = !(await within(whenIdle(pool), timeoutMs));
   pool.queues.shutdown();
@@ -45,9 +71,13 @@ export async function shutDown(pool: TaskPool, drain: boolean, timeoutMs: number
   await pool.workers.stop();
   if (timedOut) {
     const late = (what: string) => new PoolClosedError(pool.name, `was closed after ${timeoutMs} ms with this task ${what}`);
-    main.rejectAll((running) => late(running ? "unfinished" : "still waiting for room"));
+    outcome.cutAtDeadline = main.rejectAll((running) => late(running ? "unfinished" : "still waiting for room"));
   }
   pool.dispose(); // LANE S1: thread submitters reject what they still wait for
+  const m = pool.metrics();
+  outcome.drained = m.completed + m.failed - settledBefore;
+  outcome.timedOut = timedOut;
+  return outcome;
 }
 
 /** Resolves once nothing is queued, running or waiting for room. */

@@ -29,7 +29,7 @@ import { Submitter, type RunOptions } from "../submit/submitter.ts";
 import type { ServeSetup } from "../worker/pool-server.ts";
 import { repairAfterDeath } from "./crash-repair.ts";
 import { LaneReaper } from "./lane-reaper.ts";
-import { closeOptions, keepingAlive, shutDown } from "./pool-close.ts";
+import { cancelNotStarted, closeOptions, keepingAlive, shutDown, type CloseOutcome } from "./pool-close.ts";
 import type { PoolDirectoryHub } from "./pool-directory-hub.ts";
 import { PoolMailer } from "./pool-mailer.ts";
 import { poolMetrics, type PoolMetrics } from "./pool-metrics.ts";
@@ -120,7 +120,8 @@ export abstract class TaskPool {
   private hub: PoolDirectoryHub | undefined;
   private readonly setup: Omit<PoolWorkerSetup, "index" | "registryPort" | "shared" | "strings" | "placement" | "segments" | "role" | "idleMs" | "firstId" | "directory" | "identity">;
   private readonly sweeper: ReturnType<typeof setInterval>;
-  closing: Promise<void> | undefined;
+  closing: Promise<CloseOutcome> | undefined;
+  private closingOutcome: CloseOutcome | undefined;
   /** Its threads run servers (async pools with `serve`). */
   readonly serves: boolean;
   /** Serving pools: requests their servers answered (src/common/request-stats.ts). */
@@ -289,19 +290,26 @@ export abstract class TaskPool {
   /**
    * Stops the pool: `drain: true` finishes queued tasks (and those waiting for room) first;
    * `drain: false` rejects them with PoolClosedError. Either way run() rejects from now on (on
-   * every thread), every thread exits, and the promise resolves when they have.
+   * every thread), every thread exits, and the promise resolves when they have, with what
+   * happened (CloseOutcome). A second close returns the same promise; one with `drain: false`
+   * during a draining close cancels what has not started yet.
    */
-  close(options?: CloseOptions): Promise<void> {
-    if (this.closing) return this.closing;
+  close(options?: CloseOptions): Promise<CloseOutcome> {
     let o: ReturnType<typeof closeOptions>;
     try {
       o = closeOptions(options);
     } catch (e) {
       return Promise.reject(e);
     }
+    if (this.closing) {
+      // A close is under way: drain: false still cancels what has not started (the first close's deadline holds).
+      if (!o.drain && this.closingOutcome) this.closingOutcome.cancelled += cancelNotStarted(this);
+      return this.closing;
+    }
     this.main.refusing = "is closed";
     this.lanes.markClosing();
-    this.closing = keepingAlive(shutDown(this, o.drain, o.timeoutMs));
+    this.closingOutcome = { pool: this.name, drained: 0, cancelled: 0, cutAtDeadline: 0, timedOut: false };
+    this.closing = keepingAlive(shutDown(this, o.drain, o.timeoutMs, this.closingOutcome));
     return this.closing;
   }
 

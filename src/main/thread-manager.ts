@@ -27,6 +27,7 @@ import { noteStarted } from "./global-manager.ts";
 import { RuntimeThreads } from "./runtime-threads.ts";
 import type { PoolMetrics } from "./pool-metrics.ts";
 import type { CloseOptions } from "./task-pool.ts";
+import type { CloseOutcome } from "./pool-close.ts";
 import { describeThreads, type ThreadInfo } from "./thread-list.ts";
 
 export interface StartOptions {
@@ -163,22 +164,28 @@ export class ThreadManager {
    * their cores back. Callers before callees: native threads first, then async pools (whose
    * handlers and servers may still call compute pools while they drain), then compute pools.
    */
-  async close(options?: CloseOptions): Promise<void> {
+  async close(options?: CloseOptions): Promise<Record<string, CloseOutcome>> {
     closeOptions(options); // a bad option closes nothing
     noteStarted(this, false);
     const all = [...this.pools.values()];
+    const outcomes: Record<string, CloseOutcome> = {};
     // Native threads are unref()'d too: the whole close keeps the process alive, not only the pools'.
     await keepingAlive((async () => {
+      let failure: PromiseRejectedResult | undefined;
       try {
         await Promise.all(all.filter((p) => p instanceof NativePool).map((p) => p.close()));
         for (const kind of ["async", "compute"] as const) {
-          await Promise.all(all.filter((p): p is ComputePool | AsyncPool => p.kind === kind).map((p) => p.close(options)));
+          const closed = await Promise.allSettled(all.filter((p): p is ComputePool | AsyncPool => p.kind === kind).map((p) => p.close(options)));
+          for (const c of closed) if (c.status === "fulfilled") outcomes[c.value.pool] = c.value;
+          failure ??= closed.find((c): c is PromiseRejectedResult => c.status === "rejected");
         }
+        if (failure) throw failure.reason; // after every pool was asked to close
       } finally {
         await this.manager?.stop(); // after the pools: a closing pool may still need a gate opened to drain
         this.runtime.stop();
       }
     })());
+    return outcomes;
   }
 
   private lookup<K extends Kind>(name: string, kind: K, strict: boolean): PoolOf<K> | undefined {

@@ -226,7 +226,8 @@ export class Submitter implements PumpHost {
     this.publishCounts();
     // A thread submitter whose pool's threads are gone (and whose ring is empty): nothing it waits for will complete.
     if (emptied && this.lane !== 0 && this.target.lanes.stopped) {
-      return this.rejectAll((running) => new PoolClosedError(this.name, `was closed before this task ${running ? "finished" : "found room to start"}`)); // LANE-S2
+      this.rejectAll((running) => new PoolClosedError(this.name, `was closed before this task ${running ? "finished" : "found room to start"}`)); // LANE-S2
+      return;
     }
     if (this.admission.waiting > 0) this.admission.admit(); // ARENA-M2
   }
@@ -321,14 +322,17 @@ export class Submitter implements PumpHost {
   /**
    * Rejects everything not yet completed: waiting tasks, and every task in the table (`running`
    * says which kind); the slots are freed. Only once nothing can complete any more (the pool's
-   * threads are gone).
+   * threads are gone). Returns how many it rejected (tasks settled earlier are only freed).
    */
-  rejectAll(reason: (running: boolean) => unknown): void {
+  rejectAll(reason: (running: boolean) => unknown): number {
+    let n = this.admission.waiting;
     this.admission.rejectAll(() => reason(false));
-    for (const [slot] of this.tasks.inUse()) {
+    for (const [slot, e] of this.tasks.inUse()) {
+      if (!e.settled) n++;
       this.settle(slot, (x) => x.reject(reason(true)));
       this.closeTask(slot);
     }
+    return n;
   }
 
   /** Listens on `signal` for the task `id` (slot | gen << 20); TaskTable.close removes the listener. */
