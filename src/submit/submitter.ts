@@ -137,6 +137,9 @@ export class Submitter implements PumpHost {
    * needs. The common path allocates only the promise and the task's entry.
    */
   submit<A>(handler: string, h: number, kind: number, options: RunOptions | undefined, arg: A, encode: (codec: ValueCodec, arg: A, handler: string) => number): Promise<unknown> {
+    if (options !== undefined && (options === null || typeof options !== "object")) {
+      return Promise.reject(new InvalidArgumentError("options", `of handler "${handler}" must be an object like { signal }, got ${describe(options)}`));
+    }
     const signal = options?.signal;
     if (signal !== undefined && !(signal instanceof AbortSignal)) {
       return Promise.reject(new InvalidArgumentError("options.signal", `must be an AbortSignal, got ${describe(signal)}`));

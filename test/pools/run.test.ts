@@ -32,6 +32,33 @@ describe("run", () => {
     expect(await tm.compute("cpu").run("add", [1, 1])).toBe(2);
   });
 
+  test("bad input at every entry point rejects (never throws synchronously) with an error naming the parameter", async () => {
+    const tm = await m.start({ compute: { cpu: { module: MATH, max_threads: 1 } }, async: { io: { module: MATH.href.replace("math", "io"), worker_threads: 1 } } });
+    const cpu = tm.compute("cpu");
+    for (const bad of [undefined, 42, null, {}, Symbol("x")]) {
+      let p: Promise<unknown> | undefined;
+      expect(() => {
+        p = cpu.run(bad as unknown as string, 1);
+      }).not.toThrow();
+      const e = await rejection(p!);
+      expect(e.code).toBe("ERR_INVALID_ARGUMENT");
+      expect(e.message).toContain("handler");
+    }
+    for (const options of [5, "x", null, true]) {
+      const e = await rejection((cpu.bind<typeof import("../fixtures/math.ts")>().add as (a: unknown, o: unknown) => Promise<unknown>)([1, 2], options));
+      expect(e.code).toBe("ERR_INVALID_ARGUMENT");
+      expect(e.message).toContain("options");
+    }
+    expect((await rejection(cpu.run("add", [1, 2], { signal: "no" as unknown as AbortSignal }))).code).toBe("ERR_INVALID_ARGUMENT");
+    expect((await rejection(cpu.parallelFor("sum", 0, 10, 7 as unknown as object))).code).toBe("ERR_INVALID_ARGUMENT");
+    expect((await rejection(cpu.parallelFor(undefined as unknown as string, 0, 10))).code).toBe("ERR_INVALID_ARGUMENT");
+    expect((await rejection(tm.async("io").run(42 as unknown as string))).code).toBe("ERR_INVALID_ARGUMENT");
+    expect(() => tm.compute(undefined as unknown as string)).toThrow(/compute\(name\) must be a pool name/);
+    expect(() => tm.tryAsync(7 as unknown as string)).toThrow(/must be a pool name/);
+    expect((await rejection(cpu.close({ timeoutMs: -1 }))).code).toBe("ERR_INVALID_ARGUMENT");
+    expect(await cpu.run("add", [1, 1])).toBe(2); // nothing else disturbed
+  });
+
   test("unknown pools: PoolNotFoundError, try* gives undefined", async () => {
     const tm = await m.start({ compute: { cpu: { module: MATH, max_threads: 1 } } });
     expect(() => tm.compute("gpu")).toThrow(PoolNotFoundError);
