@@ -99,6 +99,8 @@ export type ThreadStatus = "running" | "parked" | "exited";
 export interface ScalerMetrics {
   /** Ticks so far. */
   ticks: number;
+  /** Ticks so far by the rule's case. */
+  ticksByCase: Record<string, number>;
   /** The newest tick: tasks per ms, both EMAs, the case and what was done (undefined before the first tick). */
   last?: TraceRecord;
   /** Standalone threads started, failed to start, and retired after their idle time. */
@@ -179,5 +181,5 @@ function requestMetrics(pool: TaskPool): PoolMetrics["requests"] {
 export function scalerMetrics(pool: TaskPool): ScalerMetrics | undefined {
   const trace = pool.seats.trace;
   if (!trace) return undefined;
-  return { ticks: trace.ticks, last: trace.read(1)[0], ...pool.seats.counts, spawnDelayMs: { ...pool.seats.spawnDelayMs } };
+  return { ticks: trace.ticks, ticksByCase: trace.ticksByCase(), last: trace.read(1)[0], ...pool.seats.counts, spawnDelayMs: { ...pool.seats.spawnDelayMs } };
 }

@@ -66,7 +66,7 @@ export function prometheusFamilies(pools: Record<string, PoolMetrics>, threadLis
   const scaler = family("btm_scaler_rate", "gauge", "Tasks per ms in the pool manager's last tick.");
   const ema = family("btm_scaler_ema", "gauge", "The scaler's EMA of the rate after its last tick.");
   const spawned = family("btm_standalone_spawned_total", "counter", "Standalone threads started by the pool manager's request.");
-  const ticks = family("btm_scaler_ticks_total", "counter", "Pool manager ticks; label case: the rule's case in the last one.");
+  const ticks = family("btm_scaler_ticks_total", "counter", "Pool manager ticks by the rule's case (first, rising, falling, steady, hog, starved).");
   for (const m of Object.values(pools)) {
     const base = { pool: m.pool, kind: m.kind };
     for (const [role, by] of Object.entries(m.threadsByRole)) {
@@ -79,7 +79,7 @@ export function prometheusFamilies(pools: Record<string, PoolMetrics>, threadLis
       scaler.samples.push({ labels: base, value: m.scaler.last?.rate ?? 0 });
       ema.samples.push({ labels: base, value: m.scaler.last?.currEma ?? 0 });
       spawned.samples.push({ labels: base, value: m.scaler.spawned });
-      ticks.samples.push({ labels: { ...base, case: m.scaler.last?.case ?? "none" }, value: m.scaler.ticks });
+      for (const [c, n] of Object.entries(m.scaler.ticksByCase)) ticks.samples.push({ labels: { ...base, case: c }, value: n });
     }
   }
   const bySubmitter = family("btm_submitter_tasks_total", "counter", "Tasks published to the pool per submitting thread (label submitter: main, or the thread's name), for the threads that hold a lane now.");

@@ -73,8 +73,8 @@ export function poolRows(now: Scrape, before?: Scrape): PoolRow[] {
       byRole.set(x.labels.role!, r);
     }
     const threads = [...byRole].filter(([, r]) => r.running + r.parked > 0).map(([role, r]) => `${ROLE_TAG[role] ?? role}${r.running}/${r.parked}`).join(" ") || "-";
-    const ticks = pick(now, "btm_scaler_ticks_total", pool)[0];
-    const scaler = ticks ? `${one(now, "btm_scaler_rate", pool).toFixed(2)}/ms ema ${one(now, "btm_scaler_ema", pool).toFixed(2)} ${ticks.labels.case}` : "fixed";
+    const ticks = pick(now, "btm_scaler_ticks_total", pool);
+    const scaler = ticks.length ? `${one(now, "btm_scaler_rate", pool).toFixed(2)}/ms ema ${one(now, "btm_scaler_ema", pool).toFixed(2)} ${busiestCase(ticks, before, pool)}` : "fixed";
     const p = (name: string): [number, number] => [quantile(now, before, name, pool, 0.5), quantile(now, before, name, pool, 0.99)];
     return {
       pool, kind, threads, queue: one(now, "btm_queue_depth", pool), pending: one(now, "btm_tasks_pending", pool),
@@ -114,6 +114,18 @@ export function trafficLines(now: Scrape, before?: Scrape): string[] {
 
 function rateText(r: number): string {
   return r >= 10_000 ? `${(r / 1000).toFixed(0)}k` : r >= 1000 ? `${(r / 1000).toFixed(1)}k` : r.toFixed(0);
+}
+
+/** The scaler's case over the interval: the one whose tick counter grew most (the largest on a first frame). */
+function busiestCase(ticks: PromSample[], before: Scrape | undefined, pool: string): string {
+  const prev = new Map(pick(before, "btm_scaler_ticks_total", pool).map((x) => [x.labels.case!, x.value]));
+  let best = ticks[0]!;
+  let bestGrowth = -1;
+  for (const t of ticks) {
+    const growth = t.value - (prev.get(t.labels.case!) ?? 0);
+    if (growth > bestGrowth) [best, bestGrowth] = [t, growth];
+  }
+  return best.labels.case ?? "?";
 }
 
 /** Whether the scrape came from a bun-thread-manager /metrics endpoint (has at least one pool or thread). */

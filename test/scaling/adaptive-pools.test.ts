@@ -32,6 +32,32 @@ function cpuTicks(tids: number[]): number {
   return n;
 }
 
+describe("scaler counters", () => {
+  test("ticks are counted per case: the per-case counts add up to the ticks and match the trace, and Prometheus has one counter per case", async () => {
+    const { pool: cpu, tm } = await pool({ static_threads: 1, dynamic_threads: 1, max_threads: 2 });
+    const end = performance.now() + 500;
+    await Promise.all(Array.from({ length: 3 }, async () => {
+      while (performance.now() < end) await cpu.run("spin", 1);
+    }));
+    await Bun.sleep(300); // falling and steady ticks too
+    let scaler = cpu.metrics().scaler!;
+    let trace = cpu.scalingTrace();
+    for (let i = 0; i < 100 && trace.length !== scaler.ticks; i++) {
+      scaler = cpu.metrics().scaler!;
+      trace = cpu.scalingTrace();
+    }
+    const byCase = scaler.ticksByCase;
+    expect(Object.values(byCase).reduce((a, b) => a + b, 0)).toBeGreaterThanOrEqual(scaler.ticks);
+    const fromTrace: Record<string, number> = {};
+    for (const r of trace) fromTrace[r.case] = (fromTrace[r.case] ?? 0) + 1;
+    for (const [c, n] of Object.entries(fromTrace)) expect(byCase[c]! - n).toBeLessThanOrEqual(1); // a tick may land between the reads
+    expect(Object.keys(fromTrace).length).toBeGreaterThan(1);
+    const lines = tm.prometheus().split("\n").filter((l) => l.startsWith('btm_scaler_ticks_total{pool="cpu"'));
+    expect(new Set(lines.map((l) => /case="(\w+)"/.exec(l)![1])).size).toBe(lines.length); // one series per case
+    expect(lines.length).toBe(6);
+  }, 20_000);
+});
+
 describe.skipIf(CORES < 2)("dynamic threads", () => {
   test("a step from idle to steady load unparks the dynamic thread within 2 ticks of the manager seeing it", async () => {
     const { pool: cpu } = await pool({ static_threads: 1, dynamic_threads: 1, max_threads: 2 });
