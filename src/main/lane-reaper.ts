@@ -39,7 +39,7 @@ export class LaneReaper {
   private readonly rec = new Int32Array(REC_WORDS);
   /** Lanes freed again, and what their submitters had counted (metrics stay monotonic). */
   reaped = 0;
-  readonly reapedCounts = { submitted: 0, completed: 0, failed: 0, cancelled: 0, crashed: 0, dropped: 0 };
+  readonly reapedCounts = { submitted: 0, completed: 0, failed: 0, cancelled: 0, crashed: 0, busy: 0, closed: 0, dropped: 0 };
 
   constructor(
     private readonly lanes: SubmitterLanes,
@@ -110,6 +110,8 @@ export class LaneReaper {
       r.failed += c.failed;
       r.cancelled += c.cancelled;
       r.crashed += c.crashed;
+      r.busy += c.busy;
+      r.closed += c.closed;
       r.dropped += Math.max(0, c.submitted - c.completed - c.failed - c.cancelled - c.crashed); // its caller was gone
       this.reaping.delete(lane);
       this.reaped++;

@@ -72,7 +72,9 @@ export interface PoolMetrics {
    * Of the counts above, those of thread submitters (the rest are the main thread's); `dropped`:
    * tasks whose calling thread exited before they settled (their results were freed unread).
    */
-  fromThreads: { submitted: number; completed: number; failed: number; cancelled: number; crashed: number; dropped: number };
+  fromThreads: { submitted: number; completed: number; failed: number; cancelled: number; crashed: number; busy: number; closed: number; dropped: number };
+  /** run() calls refused at once, by reason (shed load): busy (max_queue, max_queue_per_thread), closed. */
+  rejected: { busy: number; closed: number };
   /**
    * Serving pools: requests their servers answered since start (functions in `fetch` and `routes`;
    * static Responses are Bun's alone), those answered 5xx or thrown, and their latency.
@@ -91,6 +93,9 @@ export interface SubmitterMetrics {
   failed: number;
   cancelled: number;
   crashed: number;
+  /** run() calls refused at once: busy, closed. */
+  busy: number;
+  closed: number;
   pending: number;
 }
 
@@ -139,7 +144,10 @@ export function poolMetrics(pool: TaskPool, window: { latency: LatencyMetrics; h
   const { main, control, queues, lanes, store } = pool;
   const threads = threadCounters(control, queues.idle, pool.workers.seats, pool.seats);
   const c = main.counts;
-  const submitters: SubmitterMetrics[] = [{ submitter: "main", submitted: c.submitted, completed: c.completed, failed: c.failed, cancelled: c.cancelled, crashed: c.crashed, pending: main.pending }];
+  const submitters: SubmitterMetrics[] = [{
+    submitter: "main", submitted: c.submitted, completed: c.completed, failed: c.failed, cancelled: c.cancelled, crashed: c.crashed,
+    busy: c.busy, closed: c.closed, pending: main.pending,
+  }];
   const fromThreads = { ...pool.reaper.reapedCounts };
   let held = 0;
   for (let lane = 1; lane < lanes.count; lane++) {
@@ -153,12 +161,14 @@ export function poolMetrics(pool: TaskPool, window: { latency: LatencyMetrics; h
     fromThreads.failed += counts.failed;
     fromThreads.cancelled += counts.cancelled;
     fromThreads.crashed += counts.crashed;
+    fromThreads.busy += counts.busy;
+    fromThreads.closed += counts.closed;
   }
   return {
-    pool: pool.name, kind: pool.kind, ...c, ...pool.counts,
+    pool: pool.name, kind: pool.kind, contained: c.contained, ...pool.counts,
     submitted: c.submitted + fromThreads.submitted, completed: c.completed + fromThreads.completed, failed: c.failed + fromThreads.failed,
     cancelled: c.cancelled + fromThreads.cancelled, crashed: c.crashed + fromThreads.crashed, dropped: fromThreads.dropped,
-    pending: pool.pending, fromThreads,
+    pending: pool.pending, fromThreads, rejected: { busy: c.busy + fromThreads.busy, closed: c.closed + fromThreads.closed },
     threadsByRole: threadsByRole(threads), scaler: scalerMetrics(pool),
     queueDepth: queues.pending() + main.unpublished, mainWakeups: main.pump.wakeups,
     stolen: threads.reduce((n, t) => n + t.stolen, 0), threads, ...window,

@@ -82,6 +82,10 @@ export function prometheusFamilies(pools: Record<string, PoolMetrics>, threadLis
       for (const [c, n] of Object.entries(m.scaler.ticksByCase)) ticks.samples.push({ labels: { ...base, case: c }, value: n });
     }
   }
+  const rejected = family("btm_tasks_rejected_total", "counter", "run() calls refused at once (shed load), by reason: busy (max_queue or max_queue_per_thread), closed.");
+  for (const m of Object.values(pools)) {
+    for (const [reason, value] of Object.entries(m.rejected)) rejected.samples.push({ labels: { pool: m.pool, kind: m.kind, reason }, value });
+  }
   const bySubmitter = family("btm_submitter_tasks_total", "counter", "Tasks published to the pool per submitting thread (label submitter: main, or the thread's name), for the threads that hold a lane now.");
   const requests = family("btm_requests_total", "counter", "Requests answered by a serving pool's servers (functions in fetch and routes).");
   const requestErrors = family("btm_request_errors_total", "counter", "Requests a serving pool answered with a 5xx, or whose handler threw.");

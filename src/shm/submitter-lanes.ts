@@ -17,7 +17,7 @@ import { Doorbell } from "./doorbell.ts";
 import {
   HDR_MAGIC, LANES_CLOSING, LANES_COUNT, LANES_FIRST, LANES_LANE_SHIFT, LANES_LANE_SLOTS, LANES_MAGIC, LANES_MAIN_SLOTS,
   LANES_STOPPED, LANE_DOORBELL, LANE_FREE, LANE_HELD, LANE_PENDING, LANE_REAPING, LANE_STATE, LANE_SUBMITTED,
-  LANE_TAG_MASK, LANE_TOKEN_SHIFT, LANE_WAITING, LANE_COMPLETED, LANE_FAILED, LANE_CANCELLED, LANE_CRASHED, LINE, MAX_LANE_TOKEN, attachHeader, lanesBytes,
+  LANE_TAG_MASK, LANE_TOKEN_SHIFT, LANE_WAITING, LANE_COMPLETED, LANE_FAILED, LANE_CANCELLED, LANE_CRASHED, LANE_SHED_BUSY, LANE_SHED_CLOSED, LINE, MAX_LANE_TOKEN, attachHeader, lanesBytes,
 } from "./layout.ts";
 
 export interface LaneCounts {
@@ -26,11 +26,14 @@ export interface LaneCounts {
   failed: number;
   cancelled: number;
   crashed: number;
+  /** run() calls refused at once: the pool was busy (max_queue_per_thread) or closed. */
+  busy: number;
+  closed: number;
   pending: number;
 }
 
-/** What a holder has settled so far (it stores them after each drain and each abort). */
-export type SettledCounts = Pick<LaneCounts, "completed" | "failed" | "cancelled" | "crashed">;
+/** What a holder has settled or refused so far (it stores them after each drain, abort and refusal). */
+export type SettledCounts = Pick<LaneCounts, "completed" | "failed" | "cancelled" | "crashed" | "busy" | "closed">;
 
 /** Who holds a lane now. */
 export const LaneHolder = {
@@ -127,7 +130,9 @@ export class SubmitterLanes {
   /** Main: a reaped lane has no task left in flight; any thread may claim it again. Returns its final counts. */
   freeLane(lane: number): LaneCounts {
     const counts = this.counts(lane);
-    for (const f of [LANE_PENDING, LANE_SUBMITTED, LANE_COMPLETED, LANE_FAILED, LANE_CANCELLED, LANE_CRASHED]) Atomics.store(this.w, this.word(lane, f), 0);
+    for (const f of [LANE_PENDING, LANE_SUBMITTED, LANE_COMPLETED, LANE_FAILED, LANE_CANCELLED, LANE_CRASHED, LANE_SHED_BUSY, LANE_SHED_CLOSED]) {
+      Atomics.store(this.w, this.word(lane, f), 0);
+    }
     Atomics.store(this.w, this.word(lane, LANE_STATE), LANE_FREE); // LANE-R3
     return counts;
   }
@@ -138,6 +143,8 @@ export class SubmitterLanes {
     Atomics.store(this.w, this.word(lane, LANE_FAILED), c.failed);
     Atomics.store(this.w, this.word(lane, LANE_CANCELLED), c.cancelled);
     Atomics.store(this.w, this.word(lane, LANE_CRASHED), c.crashed);
+    Atomics.store(this.w, this.word(lane, LANE_SHED_BUSY), c.busy);
+    Atomics.store(this.w, this.word(lane, LANE_SHED_CLOSED), c.closed);
   }
 
   counts(lane: number): LaneCounts {
@@ -145,7 +152,8 @@ export class SubmitterLanes {
     return {
       submitted: Atomics.load(w, this.word(lane, LANE_SUBMITTED)), completed: Atomics.load(w, this.word(lane, LANE_COMPLETED)),
       failed: Atomics.load(w, this.word(lane, LANE_FAILED)), cancelled: Atomics.load(w, this.word(lane, LANE_CANCELLED)),
-      crashed: Atomics.load(w, this.word(lane, LANE_CRASHED)), pending: Atomics.load(w, this.word(lane, LANE_PENDING)),
+      crashed: Atomics.load(w, this.word(lane, LANE_CRASHED)), busy: Atomics.load(w, this.word(lane, LANE_SHED_BUSY)),
+      closed: Atomics.load(w, this.word(lane, LANE_SHED_CLOSED)), pending: Atomics.load(w, this.word(lane, LANE_PENDING)),
     };
   }
 

@@ -82,7 +82,8 @@ export class Submitter implements PumpHost {
   readonly tasks: TaskTable;
   readonly admission: Admission;
   readonly pump: CompletionPump;
-  readonly counts = { submitted: 0, completed: 0, failed: 0, cancelled: 0, crashed: 0, contained: 0 };
+  /** `busy`, `closed`: run() calls refused at once (shed load). */
+  readonly counts = { submitted: 0, completed: 0, failed: 0, cancelled: 0, crashed: 0, contained: 0, busy: 0, closed: 0 };
   /** Set when the pool refuses new tasks: the PoolClosedError detail. */
   refusing: string | undefined;
   /** Arena bytes held by the arguments of tasks not yet completed (at most half the store). */
@@ -145,10 +146,14 @@ export class Submitter implements PumpHost {
       return Promise.reject(new InvalidArgumentError("options.signal", `must be an AbortSignal, got ${describe(signal)}`));
     }
     if (this.refusing !== undefined || (this.main === undefined && this.target.lanes.closing)) {
+      this.counts.closed++;
+      this.publishCounts();
       return Promise.reject(new PoolClosedError(this.name, this.refusing));
     }
     if (signal?.aborted) return Promise.reject(signal.reason);
     if (this.pending >= this.limit) {
+      this.counts.busy++;
+      this.publishCounts();
       return Promise.reject(new PoolBusyError(this.name, this.limit, this.lane === 0 ? undefined : "tasks queued or running from this thread (a thread's lane)"));
     }
     const settle = Promise.withResolvers<unknown>();

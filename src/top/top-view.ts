@@ -18,6 +18,10 @@ export interface PoolRow {
   pending: number;
   donePerSec: number;
   failedPerSec: number;
+  /** run() calls refused at once per second (busy or closed). */
+  shedPerSec: number;
+  /** Share of the live threads' time spent running tasks or answering requests over the interval (0..1); undefined on a first frame. */
+  busy: number | undefined;
   wait: [p50: number, p99: number]; // ms over the interval (since start on the first frame)
   run: [p50: number, p99: number];
   scaler: string;
@@ -76,9 +80,12 @@ export function poolRows(now: Scrape, before?: Scrape): PoolRow[] {
     const ticks = pick(now, "btm_scaler_ticks_total", pool);
     const scaler = ticks.length ? `${one(now, "btm_scaler_rate", pool).toFixed(2)}/ms ema ${one(now, "btm_scaler_ema", pool).toFixed(2)} ${busiestCase(ticks, before, pool)}` : "fixed";
     const p = (name: string): [number, number] => [quantile(now, before, name, pool, 0.5), quantile(now, before, name, pool, 0.99)];
+    const live = [...byRole.values()].reduce((n, r) => n + r.running + r.parked, 0);
+    const busy = before && live > 0 ? Math.min(1, (rate("btm_task_run_seconds_sum", pool) + rate("btm_request_duration_seconds_sum", pool)) / live) : undefined;
     return {
       pool, kind, threads, queue: one(now, "btm_queue_depth", pool), pending: one(now, "btm_tasks_pending", pool),
       donePerSec: rate("btm_tasks_completed_total", pool), failedPerSec: rate("btm_tasks_failed_total", pool),
+      shedPerSec: rate("btm_tasks_rejected_total", pool), busy,
       wait: p("btm_task_wait_seconds"), run: p("btm_task_run_seconds"), scaler,
     };
   });
@@ -166,9 +173,10 @@ function wrap(head: string, items: string[], width: number): string[] {
 /** One screen; `width` wraps the thread lists (Infinity: no wrapping, as for a pipe). */
 export function renderFrame(url: string, now: Scrape, before: Scrape | undefined, width = Infinity): string {
   const rows = poolRows(now, before);
-  const head = ["pool", "kind", "threads r/p", "queue", "pending", "done/s", "fail/s", "wait p50/p99 ms", "run p50/p99 ms", "scaler"];
+  const head = ["pool", "kind", "threads r/p", "busy", "queue", "pending", "done/s", "fail/s", "shed/s", "wait p50/p99 ms", "run p50/p99 ms", "scaler"];
   const cells = rows.map((r) => [
-    r.pool, r.kind, r.threads, String(r.queue), String(r.pending), r.donePerSec.toFixed(0), r.failedPerSec.toFixed(0),
+    r.pool, r.kind, r.threads, r.busy === undefined ? "-" : `${(r.busy * 100).toFixed(0)}%`, String(r.queue), String(r.pending),
+    r.donePerSec.toFixed(0), r.failedPerSec.toFixed(0), r.shedPerSec.toFixed(0),
     `${ms(r.wait[0])}/${ms(r.wait[1])}`, `${ms(r.run[0])}/${ms(r.run[1])}`, r.scaler,
   ]);
   const widths = head.map((h, i) => Math.max(h.length, ...cells.map((c) => c[i]!.length)));
@@ -183,7 +191,7 @@ export function renderFrame(url: string, now: Scrape, before: Scrape | undefined
     ...(rows.length === 0 ? ["(no pools: is this a bun-thread-manager /metrics endpoint?)"] : []),
     ...(traffic.length ? ["", "where tasks come from (tasks/s per submitting thread) and what servers answer", ...traffic] : []),
     "",
-    "threads by core; threads r/p: running/parked by role (s static, d dynamic, x standalone)",
+    "threads by core; threads r/p: running/parked right now by role (s static, d dynamic, x standalone); busy: share of the threads' time in tasks and requests over the interval",
     ...(cores.length ? cores : ["  (no thread list: serve tm.prometheus() for it)"]),
   ].join("\n");
 }

@@ -19,6 +19,9 @@ btm_threads{pool="cpu",kind="compute",role="dynamic",status="parked"} 1
 btm_task_run_seconds_bucket{pool="cpu",kind="compute",le="0.001"} ${buckets[0]}
 btm_task_run_seconds_bucket{pool="cpu",kind="compute",le="0.002"} ${buckets[1]}
 btm_task_run_seconds_bucket{pool="cpu",kind="compute",le="+Inf"} ${buckets[1]}
+btm_task_run_seconds_sum{pool="cpu",kind="compute"} ${completed * 0.0015}
+btm_tasks_rejected_total{pool="cpu",kind="compute",reason="busy"} ${queue}
+btm_tasks_rejected_total{pool="cpu",kind="compute",reason="closed"} 0
 btm_scaler_rate{pool="cpu",kind="compute"} 1.5
 btm_scaler_ema{pool="cpu",kind="compute"} 1.25
 btm_scaler_ticks_total{pool="cpu",kind="compute",case="rising"} 40
@@ -49,13 +52,15 @@ test("rates and percentiles come from the difference of two scrapes", () => {
   expect(row!.donePerSec).toBe(100);
   expect(row!.queue).toBe(7);
   expect(row!.threads).toBe("s1/0 d0/1");
+  expect(row!.busy).toBeCloseTo(0.075, 6); // 200 tasks of 1.5 ms in 2 s on 2 live threads: a rate, not a snapshot
+  expect(row!.shedPerSec).toBe(3.5);
   expect(row!.run[0]).toBeCloseTo(1.5, 6); // the median of 200 samples spread over (1, 2] ms
   expect(quantile(now, undefined, "btm_task_run_seconds", "cpu", 0.5)).toBeCloseTo(1.4, 6); // since start: 50 below 1 ms, 250 in (1, 2]: rank 150 is 100/250 into (1, 2]
   expect(row!.scaler).toBe("1.50/ms ema 1.25 rising");
   expect([...threadsByCore(now).keys()]).toEqual(["0", "0-1", "1"]);
   const frame = renderFrame("http://x/metrics", now, before);
   expect(frame).toContain("cpu-d1 (dynamic, parked)");
-  expect(frame).toMatch(/cpu\s+compute\s+s1\/0 d0\/1\s+7\s+7\s+100/);
+  expect(frame).toMatch(/cpu\s+compute\s+s1\/0 d0\/1\s+8%\s+7\s+7\s+100\s+0\s+4/);
   // A narrow terminal wraps the thread lists; nothing is cut.
   const narrow = renderFrame("http://x/metrics", now, before, 30);
   expect(narrow).toContain("cpu-s0 (static)");

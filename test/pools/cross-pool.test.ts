@@ -240,6 +240,7 @@ describe("pools call pools", () => {
     const busy = await rejection(small.async("io").run("fanOut", ["cpu", 2000, 0]));
     expect(busy.originalCode).toBe("ERR_POOL_BUSY");
     expect(busy.message).toContain("1024");
+    await until(() => small.compute("cpu").metrics().rejected.busy === 976, 5000, "the thread's refusals counted"); // 2000 - 1024
     await small.close();
     const big = await m.start(config({ compute: { cpu: { module: CROSS, static_threads: 2, max_threads: 2, max_queue_per_thread: 4096 } } }));
     const got = (await big.async("io").run("fanOut", ["cpu", 4000, 0])) as number[];

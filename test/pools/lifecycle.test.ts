@@ -69,6 +69,11 @@ describe("backpressure", () => {
     expect(e.message).toContain('"cpu"');
     expect(await Promise.all(accepted)).toEqual([0, 1, 2, 3]);
     expect(await cpu.run("add", [1, 2])).toBe(3);
+    expect(cpu.metrics().rejected).toEqual({ busy: 1, closed: 0 }); // shed load is counted
+    await cpu.close();
+    await rejection(cpu.run("add", [1, 2]));
+    expect(cpu.metrics().rejected).toEqual({ busy: 1, closed: 1 });
+    expect(tm.prometheus()).toContain('btm_tasks_rejected_total{pool="cpu",kind="compute",reason="busy"} 1');
   });
 });
 
