@@ -57,3 +57,13 @@ test("the pools-call-pools example: a serving pool's routes and an async handler
   expect(tsc.out + tsc.err).toBe("");
   expect(tsc.code).toBe(0);
 }, 180_000);
+
+test("the packed package ships no example's node_modules or lock file, even after the examples were installed", () => {
+  const pack = sh(["bun", "pm", "pack", "--dry-run"], clone); // the examples above were installed in this clone
+  expect(pack.code).toBe(0);
+  const listed = pack.out + pack.err;
+  expect(listed).toContain("examples/quickstart/main.ts");
+  expect(listed).not.toContain("node_modules");
+  expect(listed).not.toContain("bun.lock");
+  expect(listed).toContain("docs/bun-platform.md");
+});
