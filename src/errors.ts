@@ -142,8 +142,8 @@ export class TaskError extends ThreadManagerError {
   declare readonly code: "ERR_TASK_FAILED";
   readonly pool: string;
   readonly handler: string;
-  /** The thrown value when it was not an Error. */
-  readonly thrown?: unknown;
+  /** The thrown value when it was not an Error (declared: no own `thrown: undefined` in logs). */
+  declare readonly thrown?: unknown;
   /** The thrown Error rebuilt on this thread: its built-in class, own fields, cause chain. */
   declare readonly original?: Error;
   /** The original's `errors` when it was an AggregateError. */
@@ -159,7 +159,7 @@ export class TaskError extends ThreadManagerError {
     this.handler = handler;
     if (original.name) this.name = original.name;
     if (original.stack) this.stack = original.stack;
-    if ("thrown" in original) this.thrown = original.thrown;
+    if ("thrown" in original && original.thrown !== undefined) this.thrown = original.thrown; // no `thrown: undefined` in logs
     if (original.code !== undefined) (this as { originalCode?: unknown }).originalCode = original.code;
     if (rebuilt?.original) this.original = rebuilt.original;
     if (rebuilt?.errors) this.errors = rebuilt.errors;

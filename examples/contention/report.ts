@@ -20,7 +20,8 @@ export function conclusion(rows: RegimeResult[]): string {
   for (const name of ["dedicated", "idle"] as const) {
     const r = by(name);
     if (!r) continue;
-    parts.push(`${name === "idle" ? "compute at IDLE" : "dedicated cores"}: HTTP p99 ${(shared.p99 / r.p99).toFixed(1)}x lower (${ms(r.p99)} vs ${ms(shared.p99)} ms), req/s ${(r.rps / shared.rps).toFixed(2)}x, compute jobs/s ${(r.jobsPerSec / shared.jobsPerSec).toFixed(2)}x`);
+    const p99 = r.p99 <= shared.p99 ? `${(shared.p99 / r.p99).toFixed(1)}x lower` : `${(r.p99 / shared.p99).toFixed(1)}x higher`;
+    parts.push(`${name === "idle" ? "compute at IDLE" : "dedicated cores"}: HTTP p99 ${p99} (${ms(r.p99)} vs ${ms(shared.p99)} ms), req/s ${(r.rps / shared.rps).toFixed(2)}x, compute jobs/s ${(r.jobsPerSec / shared.jobsPerSec).toFixed(2)}x`);
   }
   return `Against the shared regime: ${parts.join("; ")}.`;
 }

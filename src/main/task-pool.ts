@@ -79,6 +79,8 @@ export interface TaskPoolOptions {
   maxQueuePerThread?: number;
 }
 
+const SERVE_ONLY_ARENA = 64 << 10;
+
 export interface CloseOptions {
   /** true (default): finish queued tasks first. false: reject queued tasks with PoolClosedError. */
   drain?: boolean;
@@ -145,7 +147,8 @@ export abstract class TaskPool {
     this.rings = Array.from({ length: this.lanes.count }, (_, lane) =>
       Injector.allocate({ capacity: lane === 0 ? nextPowerOfTwo(mainSlots) : 2 * laneSlots, recordWords: REC_WORDS })); // lanes: room for crash notices (LANE K1)
     this.control = PoolControl.allocate(o.threads, slots, o.joinDepth ?? POOL_DEFAULTS.joinDepth);
-    const arenaBytes = o.arenaBytes ?? POOL_DEFAULTS.arenaBytes;
+    // A pool that only serves HTTP runs no tasks: its arena only needs to exist.
+    const arenaBytes = o.module === "" ? Math.min(o.arenaBytes ?? SERVE_ONLY_ARENA, SERVE_ONLY_ARENA) : o.arenaBytes ?? POOL_DEFAULTS.arenaBytes;
     this.classes = o.arenaClasses ?? sizeClassesFor(arenaBytes);
     this.store = new PayloadStore(PayloadArena.allocate(this.classes, 0).ref);
     this.maxSegments = Math.max(1, Math.min(ARENA_MAX_SEGMENTS, Math.floor((o.arenaMaxBytes ?? POOL_DEFAULTS.arenaGrowth * arenaBytes) / arenaBytes)));

@@ -171,7 +171,7 @@ function wrap(head: string, items: string[], width: number): string[] {
 }
 
 /** One screen; `width` wraps the thread lists (Infinity: no wrapping, as for a pipe). */
-export function renderFrame(url: string, now: Scrape, before: Scrape | undefined, width = Infinity): string {
+export function renderFrame(url: string, now: Scrape, before: Scrape | undefined, width = Infinity, live = true): string {
   const rows = poolRows(now, before);
   const head = ["pool", "kind", "threads r/p", "busy", "queue", "pending", "done/s", "fail/s", "shed/s", "wait p50/p99 ms", "run p50/p99 ms", "scaler"];
   const cells = rows.map((r) => [
@@ -184,7 +184,7 @@ export function renderFrame(url: string, now: Scrape, before: Scrape | undefined
   const cores = [...threadsByCore(now)].flatMap(([c, names]) => wrap(`  cores ${c.padEnd(6)} `, names, width));
   const traffic = trafficLines(now, before);
   return [
-    `bun-thread-manager top  ${url}  ${new Date(now.at).toISOString().slice(11, 19)}  ${before ? `rates over ${((now.at - before.at) / 1000).toFixed(1)} s` : "first scrape: percentiles since start, rates next frame"}  (q: quit)`,
+    `bun-thread-manager top  ${url}  ${new Date(now.at).toISOString().slice(11, 19)}  ${before ? `rates over ${((now.at - before.at) / 1000).toFixed(1)} s` : "first scrape: percentiles since start, rates next frame"}${live ? "  (q: quit)" : ""}`,
     "",
     line(head),
     ...cells.map(line),

@@ -21,6 +21,10 @@ export async function top(args: string[]): Promise<number> {
     console.error(USAGE);
     return 2;
   }
+  if (!/^https?:\/\//i.test(url)) {
+    console.error(`top: "${url}" is not a URL: give the whole address, e.g. http://${url.replace(/^\/+/, "")}${url.includes("/") ? "" : "/metrics"}`);
+    return 2;
+  }
   const read = async (): Promise<Scrape> => {
     const r = await fetch(url, { signal: AbortSignal.timeout(5000) });
     if (!r.ok) throw new Error(`${url} answered ${r.status} ${r.statusText}`);
@@ -42,7 +46,7 @@ export async function top(args: string[]): Promise<number> {
   if (once) {
     await Bun.sleep(interval);
     const now = await read().catch(() => undefined);
-    console.log(renderFrame(url, now ?? before, now ? before : undefined, width()));
+    console.log(renderFrame(url, now ?? before, now ? before : undefined, width(), false));
     return 0;
   }
   const tty = process.stdin.isTTY === true;

@@ -60,6 +60,8 @@ test("rates and percentiles come from the difference of two scrapes", () => {
   expect([...threadsByCore(now).keys()]).toEqual(["0", "0-1", "1"]);
   const frame = renderFrame("http://x/metrics", now, before);
   expect(frame).toContain("cpu-d1 (dynamic, parked)");
+  expect(frame).toContain("(q: quit)");
+  expect(renderFrame("http://x/metrics", now, before, Infinity, false)).not.toContain("q: quit"); // --once
   expect(frame).toMatch(/cpu\s+compute\s+s1\/0 d0\/1\s+8%\s+7\s+7\s+100\s+0\s+4/);
   // A narrow terminal wraps the thread lists; nothing is cut.
   const narrow = renderFrame("http://x/metrics", now, before, 30);
@@ -120,6 +122,9 @@ test("top with a bad url or no url: a clear message and a non-zero exit", async 
   } finally {
     html.stop(true);
   }
+  const bare = Bun.spawnSync(["bun", CLI, "top", "localhost:3000", "--once"]);
+  expect(bare.exitCode).toBe(2);
+  expect(bare.stderr.toString()).toContain("http://localhost:3000/metrics");
   const help = Bun.spawnSync(["bun", CLI, "top", "--help"]);
   expect(help.exitCode).toBe(0);
 });

@@ -26,6 +26,7 @@ for (const kind of ["compute", "async"] as const) {
       expect(t).toBeInstanceOf(TaskError);
       expect(t.name).toBe("TypeError");
       expect(t.original).toBeInstanceOf(TypeError);
+      expect(Object.keys(t)).not.toContain("thrown"); // an Error was thrown: no `thrown: undefined` in logs
       const r = await rejection(pool.run(handler, "range-cause"));
       expect(r.original).toBeInstanceOf(RangeError);
       expect(r.cause).toBeInstanceOf(TypeError);

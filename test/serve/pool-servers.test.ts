@@ -137,3 +137,9 @@ test("config: serve with scaling keys, port without serve, a missing serve modul
     expect(e.path).toBe(path);
   }
 });
+
+test("a pool that only serves (no module) keeps a small arena, not the 8 MiB a task pool gets", async () => {
+  const tm = await m.start({ async: { web: { serve: SERVER, port: 0, worker_threads: 1 } } });
+  expect(tm.async("web").metrics().arena.bytes).toBeLessThanOrEqual(64 << 10);
+  expect((await fetch(new URL("/who", tm.async("web").server!.url))).status).toBe(200);
+});
