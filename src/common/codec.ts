@@ -29,7 +29,7 @@ import { describeUnsendable } from "./error-codec.ts";
 import type { PayloadStore } from "./payload-store.ts";
 import { ownerOf } from "./pool-mail.ts";
 import type { SharedObjects } from "./shared-objects.ts";
-import { VIEW_KINDS, extractShared, isPlainObject, isSharedValue, restoreShared, type SharedRef } from "./shared-refs.ts";
+import { VIEW_KINDS, extractShared, isJsonSafe, isSharedValue, restoreShared, type SharedRef } from "./shared-refs.ts";
 
 export const T_UNDEF = 0;
 export const T_NULL = 1;
@@ -347,32 +347,4 @@ function rebuildBytes(kind: number, bytes: Uint8Array): unknown {
   if (K === Buffer) return Buffer.from(copy);
   if (K === DataView) return new DataView(copy);
   return new (K as unknown as new (b: ArrayBuffer) => ArrayBufferView)(copy);
-}
-
-/** True when JSON.stringify + JSON.parse gives back an equal value: plain objects, arrays, finite numbers, strings, booleans, null. */
-function isJsonSafe(v: unknown, depth: number): boolean {
-  if (depth > 32) return false;
-  switch (typeof v) {
-    case "string":
-    case "boolean":
-      return true;
-    case "number":
-      return Number.isFinite(v) && !Object.is(v, -0);
-    case "object": {
-      if (v === null) return true;
-      if (Array.isArray(v)) {
-        for (let i = 0; i < v.length; i++) {
-          if (!(i in v) || !isJsonSafe(v[i], depth + 1)) return false;
-        }
-        return true;
-      }
-      if (!isPlainObject(v) || Object.getPrototypeOf(v) === null) return false;
-      for (const k in v) {
-        if (k === "__proto__" || !isJsonSafe((v as Record<string, unknown>)[k], depth + 1)) return false;
-      }
-      return Object.getOwnPropertySymbols(v).length === 0 && !("toJSON" in v);
-    }
-    default:
-      return false;
-  }
 }

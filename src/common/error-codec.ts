@@ -16,6 +16,7 @@
  */
 import { deserialize, serialize } from "bun:jsc";
 import { DataCloneError, PayloadTooLargeError, TaskError } from "../errors.ts";
+import { isJsonSafe, isPlainObject } from "./shared-refs.ts";
 
 export type WireNode =
   | { k: "error"; cls: string; name: string; message: string; stack?: string; fields: [string, WireNode][]; errors?: WireNode[]; cause?: WireNode }
@@ -278,19 +279,6 @@ function canSerialize(v: unknown): boolean {
   } catch {
     return false;
   }
-}
-
-/** True when JSON.stringify + JSON.parse gives back an equal value (as the value codec's check). */
-function isJsonSafe(v: unknown, depth: number): boolean {
-  if (typeof v === "number") return Number.isFinite(v) && !Object.is(v, -0);
-  if (typeof v !== "object" || v === null) return v === null || typeof v === "string" || typeof v === "boolean";
-  if (depth > 16) return false; // deeper goes through serialize, which is fine with it
-  if (Array.isArray(v)) return Object.keys(v).length === v.length && v.every((x) => isJsonSafe(x, depth + 1)); // no holes
-  return isPlainObject(v) && Object.getOwnPropertySymbols(v).length === 0 && !("toJSON" in v) && Object.values(v).every((x) => isJsonSafe(x, depth + 1));
-}
-
-function isPlainObject(v: object): boolean {
-  return [Object.prototype, null].includes(Object.getPrototypeOf(v));
 }
 
 function join(path: string, key: string): string {

@@ -51,6 +51,9 @@ export class JoinFrames {
     let s = Atomics.load(w, fw + JF_STATE);
     for (;;) {
       if ((s & STATE) === JFS_WRITING) {
+        // A few stores of the thief's, or (it died there) until crash repair orphans the frame: wait
+        // on the word rather than spin at full speed on a core the repair may need.
+        Atomics.wait(w, fw + JF_STATE, s, 0.05);
         s = Atomics.load(w, fw + JF_STATE);
         continue;
       }

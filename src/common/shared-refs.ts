@@ -113,3 +113,31 @@ function put(parent: any, key: string | number, value: unknown): void {
     parent[key] = value;
   }
 }
+
+/** True when JSON.stringify + JSON.parse gives back an equal value: plain objects, arrays, finite numbers, strings, booleans, null. */
+export function isJsonSafe(v: unknown, depth: number): boolean {
+  if (depth > 32) return false;
+  switch (typeof v) {
+    case "string":
+    case "boolean":
+      return true;
+    case "number":
+      return Number.isFinite(v) && !Object.is(v, -0);
+    case "object": {
+      if (v === null) return true;
+      if (Array.isArray(v)) {
+        for (let i = 0; i < v.length; i++) {
+          if (!(i in v) || !isJsonSafe(v[i], depth + 1)) return false;
+        }
+        return true;
+      }
+      if (!isPlainObject(v) || Object.getPrototypeOf(v) === null) return false;
+      for (const k in v) {
+        if (k === "__proto__" || !isJsonSafe((v as Record<string, unknown>)[k], depth + 1)) return false;
+      }
+      return Object.getOwnPropertySymbols(v).length === 0 && !("toJSON" in v);
+    }
+    default:
+      return false;
+  }
+}

@@ -49,7 +49,7 @@ class Checker {
 
   table(v: unknown, path: string): Table | undefined {
     if (v !== null && typeof v === "object" && !Array.isArray(v) && !(v instanceof URL)) return v as Table;
-    return this.fail(path, `must be a table, got ${describe(v)}`);
+    return this.fail(path, `must be a table, got ${describeTomlValue(v)}`);
   }
 
   keys(t: Table, path: string, allowed: readonly string[]): void {
@@ -61,7 +61,7 @@ class Checker {
   int(v: unknown, path: string, min: number, max: number, fallback: number): number {
     if (v === undefined) return fallback;
     if (typeof v === "bigint") v = Number(v);
-    if (typeof v !== "number" || !Number.isInteger(v)) return this.fail(path, `must be an integer, got ${describe(v)}`) ?? fallback;
+    if (typeof v !== "number" || !Number.isInteger(v)) return this.fail(path, `must be an integer, got ${describeTomlValue(v)}`) ?? fallback;
     if (v < min || v > max) return this.fail(path, `must be in ${min}..${max}, got ${v}`) ?? fallback;
     return v;
   }
@@ -71,7 +71,7 @@ class Checker {
     if (v instanceof URL) file = fileURLToPath(v);
     else if (typeof v === "string" && v.startsWith("file:")) file = fileURLToPath(v);
     else if (typeof v === "string" && v.length > 0) file = isAbsolute(v) ? v : resolve(this.baseDir, v);
-    else return this.fail(path, v === undefined ? "is required: the handler module's path" : `must be a module path or file: URL, got ${describe(v)}`) ?? "";
+    else return this.fail(path, v === undefined ? "is required: the handler module's path" : `must be a module path or file: URL, got ${describeTomlValue(v)}`) ?? "";
     if (!existsSync(file) && !embedded(file)) {
       const hint = file.startsWith("/$bunfs/") ? " (inside a compiled executable: add it as an entry point of bun build --compile)" : "";
       return this.fail(path, `module not found: ${file}${hint}`) ?? "";
@@ -115,7 +115,7 @@ class Checker {
     let policy: SchedulingPolicy = defaultPolicy;
     if (t.policy !== undefined) {
       if (POLICIES.includes(t.policy as SchedulingPolicy)) policy = t.policy as SchedulingPolicy;
-      else this.fail(`${path}.policy`, `must be one of ${POLICIES.join(", ")}, got ${describe(t.policy)}`);
+      else this.fail(`${path}.policy`, `must be one of ${POLICIES.join(", ")}, got ${describeTomlValue(t.policy)}`);
     }
     const realtime = policy === "FIFO" || policy === "RR";
     let nice: number | null = null;
@@ -132,7 +132,8 @@ class Checker {
   }
 }
 
-function describe(v: unknown): string {
+/** A config value as the TOML user wrote it ("a table", not "an object"). */
+function describeTomlValue(v: unknown): string {
   if (typeof v === "string") return JSON.stringify(v);
   if (Array.isArray(v)) return "an array";
   return v === null ? "null" : typeof v === "object" ? "a table" : `${typeof v} ${String(v)}`;
@@ -205,12 +206,12 @@ export function checkConfig(config: ThreadManagerConfig, baseDir: string): { res
     }
   }
   const exclusive = root.exclusive_dedicated_cores ?? true;
-  if (typeof exclusive !== "boolean") c.fail("exclusive_dedicated_cores", `must be true or false, got ${describe(exclusive)}`);
+  if (typeof exclusive !== "boolean") c.fail("exclusive_dedicated_cores", `must be true or false, got ${describeTomlValue(exclusive)}`);
   ({ main, runtime } = dedicateCores(c, pools, main, runtime, exclusive !== false));
   const mapping: Record<string, string> = {};
   if (root.mapping !== undefined) {
     for (const [alias, target] of Object.entries(c.table(root.mapping, "mapping") ?? {})) {
-      if (typeof target !== "string") c.fail(`mapping.${alias}`, `must name a pool, got ${describe(target)}`);
+      if (typeof target !== "string") c.fail(`mapping.${alias}`, `must name a pool, got ${describeTomlValue(target)}`);
       else if (!names.has(target)) c.fail(`mapping.${alias}`, `names pool "${target}", which is not configured (pools: ${[...names.keys()].join(", ") || "none"})`);
       else mapping[alias] = target;
     }
@@ -294,7 +295,7 @@ function scalerSettings(c: Checker, v: unknown, path: string): ScalerSettings | 
   const t = v === undefined ? {} : c.table(v, path);
   if (!t) return undefined;
   c.keys(t, path, SCALER_KEYS);
-  if (t.enabled !== undefined && typeof t.enabled !== "boolean") c.fail(`${path}.enabled`, `must be true or false, got ${describe(t.enabled)}`);
+  if (t.enabled !== undefined && typeof t.enabled !== "boolean") c.fail(`${path}.enabled`, `must be true or false, got ${describeTomlValue(t.enabled)}`);
   const settings = {
     intervalMs: c.int(t.interval_ms, `${path}.interval_ms`, 10, 60_000, 90),
     window: c.int(t.window, `${path}.window`, 1, 1000, 10),

@@ -6,14 +6,6 @@ import { StallWatch } from "./stall-watch.ts";
 import { TaskPool, type TaskPoolOptions } from "./task-pool.ts";
 import type { ServingAt } from "../worker/pool-server.ts";
 
-/** `port = 0`: one free port for all the pool's threads (each binding port 0 would get its own). */
-function freePort(): number {
-  const probe = Bun.serve({ port: 0, fetch: () => new Response() });
-  const port = probe.port!;
-  probe.stop(true);
-  return port;
-}
-
 export class AsyncPool extends TaskPool {
   readonly concurrency: number;
 
@@ -37,8 +29,7 @@ export class AsyncPool extends TaskPool {
 
   /** The pool's shared memory; its threads start with startThreads() (ThreadManager starts pools that way). */
   static create(options: Omit<TaskPoolOptions, "kind"> & { stallMs?: number }): AsyncPool {
-    const serve = options.serve && options.serve.port === 0 ? { ...options.serve, port: freePort() } : options.serve;
-    return new AsyncPool({ ...options, serve, kind: "async" });
+    return new AsyncPool({ ...options, kind: "async" });
   }
 
   /** A pool on its own (no manager): its threads can call it through `ctx.pools`. */

@@ -234,7 +234,12 @@ export abstract class TaskPool {
    */
   async startThreads(): Promise<void> {
     try {
-      const started = await Promise.all(Array.from({ length: Math.max(1, this.seats.initial) }, (_, i) => this.workers.start(i)));
+      const count = Math.max(1, this.seats.initial);
+      // `port = 0`: the first thread binds a free port, the others share it (a port probed here and
+      // bound later could be taken by another process in between).
+      const first = this.setup.serve?.port === 0 ? [await this.workers.start(0)] : [];
+      if (first[0]?.serving) this.setup.serve = { ...this.setup.serve!, port: first[0].serving.port };
+      const started = [...first, ...(await Promise.all(Array.from({ length: count - first.length }, (_, i) => this.workers.start(i + first.length))))];
       this.client.learnHandlers(started[0]!.handlers);
       publishHandlerNames(this.names, started[0]!.handlers);
     } catch (e) {

@@ -8,8 +8,10 @@
  * - A producer notifies only when no worker is searching and some worker announced that it parks;
  *   the notified worker wakes already counted as searching, so a burst of pushes wakes one worker,
  *   which wakes the next when it finds work and more is queued (the "last searcher" rule).
- * - Each worker parks on its own word with `Atomics.wait`, with no timeout: a lost wake-up would hang,
- *   so the tests would see it. An idle pool burns no CPU.
+ * - Each worker parks on its own word with `Atomics.wait`. A static worker's park has no timeout (a
+ *   lost wake-up would hang it, so the tests would see it); dynamic and standalone workers pass
+ *   their role's idle time, and a thread that owns shared buffers wakes now and then to release
+ *   them. An idle pool burns no CPU.
  *
  * Concurrency contract: `notifyOne`, `shutdown` and the counters: any thread. `park`, `parkAsync`,
  * `tryStartSearching`, `stopSearching`: only worker `i` itself for its own index.

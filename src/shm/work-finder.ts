@@ -7,6 +7,7 @@
  * Concurrency contract: one WorkFinder per worker thread, used only by that thread.
  * The searching/parking rules are in idle.ts and PROTOCOL.md ("Finding work").
  */
+import { POOL_DEFAULTS } from "../config/defaults.ts";
 import { DequeOwner, DequeStealer } from "./deque.ts";
 import { IdleState, Wake } from "./idle.ts";
 import { Injector } from "./injector.ts";
@@ -62,7 +63,7 @@ export class WorkFinder {
     this.idle = IdleState.attach(refs.idle, () => this.hasWork());
     this.rw = this.injector.recordWords;
     this.batch = Math.max(1, Math.min(options.batch ?? 16, this.local.capacity >> 1));
-    this.spinMs = (options.spinMicros ?? 50) / 1000;
+    this.spinMs = (options.spinMicros ?? POOL_DEFAULTS.spinMicros) / 1000;
     this.scratch = new Int32Array(this.batch * this.rw);
     this.nextVictim = index % Math.max(1, this.victims.length);
     this.onSearching = options.onSearching;

@@ -373,7 +373,7 @@ export class Submitter implements PumpHost {
   }
 }
 
-export function describe(v: unknown): string {
+function describe(v: unknown): string {
   if (v === null) return "null";
   if (typeof v === "object") return `an object (${Object.prototype.toString.call(v)})`;
   return `a ${typeof v}`;
