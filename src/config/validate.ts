@@ -4,8 +4,8 @@
  * ConfigError whose `.path` names the key (`compute.cpu.core_allocation.DedicatedCoreSet.max`);
  * all of them are collected, the first is thrown with the full list in `.errors`.
  */
-import { existsSync } from "node:fs";
-import { isAbsolute, resolve } from "node:path";
+import { existsSync, readdirSync, statSync } from "node:fs";
+import { basename, dirname, isAbsolute, join, resolve } from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
 import { ConfigError } from "../errors.ts";
 import { allowedCores, formatCpuList } from "../platform/cpus.ts";
@@ -54,7 +54,11 @@ class Checker {
 
   keys(t: Table, path: string, allowed: readonly string[]): void {
     for (const k of Object.keys(t)) {
-      if (!allowed.includes(k)) this.fail(path ? `${path}.${k}` : k, `unknown key${didYouMean(k, allowed)} (allowed here: ${allowed.join(", ")})`);
+      if (allowed.includes(k)) continue;
+      const serveOnCompute = (k === "serve" || k === "port") && path.startsWith("compute.");
+      this.fail(path ? `${path}.${k}` : k, serveOnCompute
+        ? `unknown key: serving pools are async pools ([async.${path.slice("compute.".length)}] with serve = "./server.ts"); a compute pool runs synchronous handlers only`
+        : `unknown key${didYouMean(k, allowed)} (allowed here: ${allowed.join(", ")})`);
     }
   }
 
@@ -73,9 +77,10 @@ class Checker {
     else if (typeof v === "string" && v.length > 0) file = isAbsolute(v) ? v : resolve(this.baseDir, v);
     else return this.fail(path, v === undefined ? "is required: the handler module's path" : `must be a module path or file: URL, got ${describeTomlValue(v)}`) ?? "";
     if (!existsSync(file) && !embedded(file)) {
-      const hint = file.startsWith("/$bunfs/") ? " (inside a compiled executable: add it as an entry point of bun build --compile)" : "";
+      const hint = file.startsWith("/$bunfs/") ? " (inside a compiled executable: add it as an entry point of bun build --compile)" : nearbyFile(file);
       return this.fail(path, `module not found: ${file}${hint}`) ?? "";
     }
+    if (existsSync(file) && statSync(file).isDirectory()) return this.fail(path, `is a directory, not a module file: ${file}`) ?? "";
     return pathToFileURL(file).href;
   }
 
@@ -130,6 +135,18 @@ class Checker {
     }
     return { path, allocation, cores, policy, nice, priority };
   }
+}
+
+/** " (did you mean ./handlers.ts?)" when a file with a close name sits in the same directory. */
+function nearbyFile(file: string): string {
+  let names: string[];
+  try {
+    names = readdirSync(dirname(file));
+  } catch {
+    return "";
+  }
+  const hint = didYouMean(basename(file), names);
+  return hint && hint.replace(/^ \(did you mean "(.*)"\?\)$/, (_, n: string) => ` (did you mean ${join(dirname(file), n)}?)`);
 }
 
 /** A config value as the TOML user wrote it ("a table", not "an object"). */
@@ -212,7 +229,7 @@ export function checkConfig(config: ThreadManagerConfig, baseDir: string): { res
   if (root.mapping !== undefined) {
     for (const [alias, target] of Object.entries(c.table(root.mapping, "mapping") ?? {})) {
       if (typeof target !== "string") c.fail(`mapping.${alias}`, `must name a pool, got ${describeTomlValue(target)}`);
-      else if (!names.has(target)) c.fail(`mapping.${alias}`, `names pool "${target}", which is not configured (pools: ${[...names.keys()].join(", ") || "none"})`);
+      else if (!names.has(target)) c.fail(`mapping.${alias}`, `names pool "${target}", which is not configured${didYouMean(target, [...names.keys()])} (pools: ${[...names.keys()].join(", ") || "none"})`);
       else mapping[alias] = target;
     }
   }

@@ -9,6 +9,7 @@ import type { PoolDirectory, SubmitterIdentity } from "../submit/pool-directory.
 import { ThreadPools } from "../submit/thread-pools.ts";
 import { setThreadPools } from "../submit/thread-global.ts";
 import { registerPoolPlugin } from "../plugin.ts";
+import { importModule } from "./module-load.ts";
 
 declare const self: Worker;
 
@@ -45,7 +46,7 @@ self.onmessage = async (event: MessageEvent<NativeSetup>) => {
   registerPoolPlugin(); // preloads are not inherited by Workers
   let code = 0;
   try {
-    const mod = await import(module);
+    const mod = await importModule(module);
     if (typeof mod.default !== "function") {
       throw new TypeError(`native thread module ${module} must export a default function (data, ctx)`);
     }

@@ -8,6 +8,7 @@
 import type { Server } from "bun";
 import type { ThreadPools } from "../submit/thread-pools.ts";
 import type { RequestStats } from "../common/request-stats.ts";
+import { importModule } from "./module-load.ts";
 
 export interface ServeSetup {
   /** file: URL of the serve module. */
@@ -45,7 +46,7 @@ export class PoolServer {
 
   /** Loads the module and listens; throws an Error whose message says what is wrong with the module or the port. */
   static async start(setup: ServeSetup, pool: string, threadIndex: number, threads: number, pools: ThreadPools, stats: RequestStats): Promise<PoolServer> {
-    const mod = (await import(setup.module)) as { default?: unknown };
+    const mod = (await importModule(setup.module)) as { default?: unknown };
     let options = mod.default;
     if (typeof options === "function") options = await options({ pool, threadIndex, pools } satisfies ServeContext);
     if (options === null || typeof options !== "object") {

@@ -11,6 +11,7 @@ import { PoolServer } from "./pool-server.ts";
 import { RequestStats } from "../common/request-stats.ts";
 import { ComputeRuntime } from "./compute-runtime.ts";
 import { WorkerCore } from "./worker-core.ts";
+import { importModule } from "./module-load.ts";
 import { ThreadPools } from "../submit/thread-pools.ts";
 import { setThreadPools } from "../submit/thread-global.ts";
 import { registerPoolPlugin } from "../plugin.ts";
@@ -36,10 +37,10 @@ self.onmessage = async (event: MessageEvent<PoolWorkerSetup>) => {
   try {
     if (setup.module !== "") {
       hello({ type: "loading", module: setup.module });
-      mod = await import(setup.module);
+      mod = await importModule(setup.module);
     }
   } catch (e) {
-    hello({ type: "failed", error: `cannot load module ${setup.module}: ${(e as Error)?.stack ?? e}` });
+    hello({ type: "failed", error: `cannot load module ${setup.module}: ${(e as Error)?.message ?? e}` });
     return;
   }
   let server: PoolServer | undefined;

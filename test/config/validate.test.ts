@@ -23,6 +23,19 @@ function firstError(config: unknown): ConfigError {
 const cpu = (extra: Record<string, unknown> = {}) => ({ compute: { cpu: { module: "./math.ts", ...extra } } });
 
 describe("config validation", () => {
+  test("errors that show the fix: a near module name, a directory, a mapping typo, serve on a compute pool, max_queue_per_thread", () => {
+    expect(firstError(cpu({ module: "./mathh.ts" })).message).toContain(`(did you mean ${fixtures}math.ts?)`);
+    expect(firstError(cpu({ module: "./serve" })).message).toContain("is a directory, not a module file");
+    const mapped = firstError({ ...cpu(), mapping: { fast: "cpuu" } });
+    expect(mapped.path).toBe("mapping.fast");
+    expect(mapped.message).toContain('(did you mean "cpu"?)');
+    const serve = firstError(cpu({ serve: "./serve/server.ts" }));
+    expect(serve.path).toBe("compute.cpu.serve");
+    expect(serve.message).toContain("serving pools are async pools ([async.cpu]");
+    expect(firstError(cpu({ max_queue_per_thread: 8 })).path).toBe("compute.cpu.max_queue_per_thread");
+    expect(paths(cpu({ max_queue_per_thread: 4096 }))).toEqual([]);
+  });
+
   test("a good config has no errors", () => {
     expect(paths({
       default_core_allocation: "OsDefault",
@@ -161,6 +174,20 @@ describe("config validation", () => {
     expect(err.errors.length).toBe(1);
     expect(threadCount()).toBeLessThanOrEqual(before);
   });
+
+  test("a module with a syntax error says where; one exporting `then` is refused, not a hang", async () => {
+    const start = (file: string) => ThreadManager.start({ compute: { cpu: { module: new URL(`../fixtures/${file}`, import.meta.url), max_threads: 1 } } }).then(
+      (tm) => tm.close().then(() => undefined),
+      (e) => e,
+    );
+    const syntax = await start("syntax-error.ts");
+    expect(syntax.code).toBe("ERR_MODULE_LOAD");
+    expect(syntax.message).toContain("syntax-error.ts:3:");
+    expect(syntax.message).toContain("return a + ;");
+    const then = await start("exports-then.ts");
+    expect(then.code).toBe("ERR_MODULE_LOAD");
+    expect(then.message).toContain('exports "then"');
+  }, 20_000);
 
   test("a pool that fails while starting takes the others down with it", async () => {
     let err: any;
