@@ -6,13 +6,15 @@ import type { ThreadManager } from "./thread-manager.ts";
 const KEY = Symbol.for("bun-thread-manager.manager");
 const PRELOAD = Symbol.for("bun-thread-manager.preload");
 const STARTED = Symbol.for("bun-thread-manager.started");
-type Holder = { [KEY]?: ThreadManager; [PRELOAD]?: { missing?: string }; [STARTED]?: ThreadManager[] };
+const CLOSED = Symbol.for("bun-thread-manager.closed");
+type Holder = { [KEY]?: ThreadManager; [PRELOAD]?: { missing?: string }; [STARTED]?: ThreadManager[]; [CLOSED]?: number };
 
 /** ThreadManager.start and close keep this list: the runtime plugin falls back to the newest open one. */
 export function noteStarted(tm: ThreadManager, open: boolean): void {
   const holder = globalThis as Holder;
   const list = (holder[STARTED] ??= []).filter((x) => x !== tm);
   if (open) list.push(tm);
+  else holder[CLOSED] = (holder[CLOSED] ?? 0) + 1;
   holder[STARTED] = list;
 }
 
@@ -40,6 +42,9 @@ export function manager(): ThreadManager {
   const tm = holder[KEY];
   if (tm) return tm;
   const preload = holder[PRELOAD];
+  if (holder[KEY] === undefined && (holder[CLOSED] ?? 0) > 0 && !holder[STARTED]?.length) {
+    throw new ThreadManagerError("ERR_NO_MANAGER", "the thread manager was closed (tm.close()) and none is running now: start a new one with ThreadManager.start(config)");
+  }
   const why = !preload
     ? 'the preload did not run: add preload = ["bun-thread-manager/preload"] to bunfig.toml (under [test] too, for bun test)'
     : `the preload ran in ${process.cwd()} but found no config: create ${preload.missing ?? "./threads.toml"} there, or set THREAD_MANAGER_CONFIG to a config file`;
