@@ -90,7 +90,9 @@ function plan(r: ResolvedConfig): string {
   for (const c of r.allowed) coreRows.push([String(c), (perCore.get(c) ?? []).join(", ") || "(free)"]);
   const mapping = Object.entries(r.mapping).map(([a, t]) => `  ${a} -> ${t}`);
   return [
-    table(rows), "", `allowed CPUs: ${formatCpuList(r.allowed)}`, "", table(coreRows),
+    table(rows), "", `allowed CPUs: ${formatCpuList(r.allowed)}`,
+    `CPU quota: ${r.cpuQuota ? `${r.cpuQuota.cpus} CPU${r.cpuQuota.cpus === 1 ? "" : "s"} of time (${r.cpuQuota.source}); default pool sizes use ${r.cpuQuota.cores}` : "none (no cgroup CPU limit)"}`,
+    "", table(coreRows),
     ...(mapping.length ? ["", "mapping:", ...mapping] : []),
   ].join("\n");
 }

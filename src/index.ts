@@ -16,6 +16,7 @@ export type { PoolClient } from "./submit/pool-client.ts";
 export type { PoolHandle, PoolExport, PoolFunction, HandlerArg, KernelHandle, KernelFunction, KernelArg } from "./submit/pool-handle.ts";
 export { NativePool, type NativeThread } from "./main/native-pool.ts";
 export type { ThreadInfo } from "./main/thread-list.ts";
+export type { CpuQuota } from "./platform/cgroup.ts";
 export type {
   ThreadManagerConfig, ComputePoolConfig, AsyncPoolConfig, ScaledPoolConfig, ScalerConfig, NativePoolConfig, RuntimeConfig, CoreAllocation, SchedulingPolicy,
 } from "./config/types.ts";

@@ -87,6 +87,12 @@ export function placementWarnings(r: ResolvedConfig): string[] {
       warnings.push(`${pl.path}.${key}: ${resident} threads on ${pl.cores.length} core${pl.cores.length === 1 ? "" : "s"} (${formatCpuList(pl.cores)}): they will take turns`);
     }
   }
+  // A container's CPU quota: threads that always run beyond it are throttled, whatever their cores.
+  const q = r.cpuQuota;
+  const always = r.pools.reduce((n, p) => n + (p.kind === "native" ? 0 : p.scaling ? p.scaling.staticThreads + p.scaling.dynamicThreads : p.threads), 0);
+  if (q && always > q.cores) {
+    warnings.push(`(cpu quota): the pools start ${always} threads that always run, but this process may use ${q.cpus} CPU${q.cpus === 1 ? "" : "s"} of time (${q.source}): they will be throttled; size the pools to the quota (defaults follow it) or raise the limit`);
+  }
   return warnings;
 }
 

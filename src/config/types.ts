@@ -10,6 +10,8 @@ export type CoreAllocation =
 
 export type SchedulingPolicy = "OTHER" | "BATCH" | "IDLE" | "FIFO" | "RR";
 
+import type { CpuQuota } from "../platform/cgroup.ts";
+
 /** Where a pool's threads run and how the kernel schedules them. */
 export interface PlacementConfig {
   /** Default "OsDefault": the process's allowed CPU set. */
@@ -174,6 +176,8 @@ export interface ResolvedConfig {
   mapping: Record<string, string>;
   /** The process's allowed CPU set when the config was checked. */
   allowed: number[];
+  /** The cgroup CPU quota in force then (a container's limit), if any: default pool sizes follow it. */
+  cpuQuota?: CpuQuota;
 }
 
 /** Cores thread `i` of a pool runs on. */

@@ -9,6 +9,7 @@ import { basename, dirname, isAbsolute, join, resolve } from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
 import { ConfigError } from "../errors.ts";
 import { allowedCores, formatCpuList } from "../platform/cpus.ts";
+import { cpuQuota } from "../platform/cgroup.ts";
 import type { PlacementPlan, ResolvedConfig, ResolvedPool, ScalerSettings, SchedulingPolicy, ThreadManagerConfig } from "./types.ts";
 import { didYouMean } from "../common/did-you-mean.ts";
 import { dedicateCores, placementWarnings } from "./core-rules.ts";
@@ -171,6 +172,7 @@ function embedded(file: string): boolean {
 
 export function checkConfig(config: ThreadManagerConfig, baseDir: string): { resolved: ResolvedConfig; errors: ConfigError[]; warnings: string[] } {
   const c = new Checker(baseDir, allowedCores());
+  const quota = cpuQuota(); // a container's CPU limit: default sizes follow it, not the node's cores
   const root = c.table(config, "(root)") ?? {};
   c.keys(root, "", KEYS.root);
   const pools: ResolvedPool[] = [];
@@ -191,7 +193,8 @@ export function checkConfig(config: ThreadManagerConfig, baseDir: string): { res
       if (kind === "compute" || kind === "async") {
         const concurrency = kind === "async" ? c.int(p.concurrency, `${path}.concurrency`, 1, 1 << 16, 256) : 1;
         const serve = kind === "async" ? serverSettings(c, p, path) : undefined;
-        const { threads, scaling, threadsKey } = serve ? serverThreads(c, p, path, placement.cores.length) : threadKinds(c, p, path, placement.cores.length);
+        const usable = Math.min(placement.cores.length, quota?.cores ?? Infinity);
+        const { threads, scaling, threadsKey } = serve ? serverThreads(c, p, path, usable) : threadKinds(c, p, path, usable);
         const module = serve && p.module === undefined ? "" : c.module(p.module, `${path}.module`);
         const maxQueuePerThread = c.int(p.max_queue_per_thread, `${path}.max_queue_per_thread`, 16, 1 << 16, POOL_DEFAULTS.laneSlots);
         pools.push({ name, kind, module, threads, maxQueue, maxQueuePerThread, concurrency, placement, payload, scaling, threadsKey, serve });
@@ -233,7 +236,7 @@ export function checkConfig(config: ThreadManagerConfig, baseDir: string): { res
       else mapping[alias] = target;
     }
   }
-  const resolved = { pools, main, runtime, mapping, allowed: c.allowed };
+  const resolved: ResolvedConfig = { pools, main, runtime, mapping, allowed: c.allowed, cpuQuota: quota };
   return { resolved, errors: c.errors, warnings: c.errors.length ? [] : placementWarnings(resolved) };
 }
 

@@ -8,6 +8,7 @@ import type { PoolMetrics } from "./pool-metrics.ts";
 import type { LatencyHistogram } from "./task-latency.ts";
 import type { ThreadInfo } from "./thread-list.ts";
 import { formatCpuList } from "../platform/cpus.ts";
+import type { CpuQuota } from "../platform/cgroup.ts";
 
 /** One line: `suffix` is added to the family's name (a histogram's `_bucket`, `_sum`, `_count`). */
 export type Sample = { labels: Record<string, string>; value: number; suffix?: string };
@@ -34,9 +35,11 @@ const GAUGES: Array<[keyof PoolMetrics, string, string]> = [
 ];
 
 /** The text exposition of `pools` (name -> metrics()) and, when given, `threads` (tm.threads()). */
-export function prometheusText(pools: Record<string, PoolMetrics>, threads?: ThreadInfo[]): string {
+export function prometheusText(pools: Record<string, PoolMetrics>, threads?: ThreadInfo[], quota?: CpuQuota): string {
   const out: string[] = [];
-  for (const f of prometheusFamilies(pools, threads)) {
+  const families = prometheusFamilies(pools, threads);
+  if (quota) families.push({ name: "btm_cpu_quota_cpus", type: "gauge", help: "The process's cgroup CPU quota in CPUs (a container's CPU limit).", samples: [{ labels: {}, value: quota.cpus }] });
+  for (const f of families) {
     out.push(`# HELP ${f.name} ${f.help}`, `# TYPE ${f.name} ${f.type}`);
     for (const s of f.samples) out.push(`${f.name}${s.suffix ?? ""}{${labelText(s.labels)}} ${formatValue(s.value)}`);
   }

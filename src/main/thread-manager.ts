@@ -12,6 +12,7 @@ import { readFileSync } from "node:fs";
 import { dirname, resolve } from "node:path";
 import { parse as parseToml, TomlError } from "smol-toml";
 import type { ResolvedConfig, ThreadManagerConfig } from "../config/types.ts";
+import type { CpuQuota } from "../platform/cgroup.ts";
 import { resolveConfig } from "../config/validate.ts";
 import { ConfigError } from "../errors.ts";
 import { lookupPool } from "../common/pool-lookup.ts";
@@ -142,6 +143,11 @@ export class ThreadManager {
     return this.lookup(name, "native", false);
   }
 
+  /** The cgroup CPU quota the config was sized by (a container's limit), if any. */
+  get cpuQuota(): CpuQuota | undefined {
+    return this.config.cpuQuota;
+  }
+
   /** Every managed thread as the kernel reports it now: main, Bun's helpers that were placed, pool threads. */
   threads(): ThreadInfo[] {
     return describeThreads(this.runtime, [...this.pools.values()], this.manager?.tid);
@@ -156,7 +162,7 @@ export class ThreadManager {
 
   /** metrics() of every compute and async pool in the Prometheus text format (see src/main/prometheus.ts). */
   prometheus(): string {
-    return prometheusText(this.metrics(), this.threads());
+    return prometheusText(this.metrics(), this.threads(), this.config.cpuQuota);
   }
 
   /**
