@@ -15,7 +15,7 @@
  */
 import { plugin } from "bun";
 import { PoolNotFoundError, ThreadManagerError } from "./errors.ts";
-import { currentManager, manager } from "./main/global-manager.ts";
+import { allClosed, currentManager, manager } from "./main/global-manager.ts";
 import type { TaskPool } from "./main/task-pool.ts";
 import { threadPools } from "./submit/thread-global.ts";
 
@@ -26,10 +26,13 @@ function poolNamed(name: string): TaskPool {
   const tm = currentManager();
   if (!tm) {
     let why = "no thread manager is running";
-    try {
-      manager(); // throws the reason: no preload, or the preload found no config
-    } catch (e) {
-      why = (e as Error).message;
+    if (allClosed()) why = "the thread manager was closed (tm.close()) and none is running now";
+    else {
+      try {
+        manager(); // throws the reason: no preload, or the preload found no config
+      } catch (e) {
+        why = (e as Error).message;
+      }
     }
     throw new ThreadManagerError(
       "ERR_NO_MANAGER",

@@ -24,6 +24,12 @@ export function currentManager(): ThreadManager | undefined {
   return holder[KEY] ?? holder[STARTED]?.at(-1);
 }
 
+/** Some manager was started and closed, and none is running now (the plugin's error says so). */
+export function allClosed(): boolean {
+  const holder = globalThis as Holder;
+  return holder[KEY] === undefined && (holder[CLOSED] ?? 0) > 0 && !holder[STARTED]?.length;
+}
+
 /** The preload ran; `missing`: the config file it looked for and did not find. */
 export function notePreload(missing: string | undefined): void {
   (globalThis as Holder)[PRELOAD] = { missing };
@@ -42,9 +48,6 @@ export function manager(): ThreadManager {
   const tm = holder[KEY];
   if (tm) return tm;
   const preload = holder[PRELOAD];
-  if (holder[KEY] === undefined && (holder[CLOSED] ?? 0) > 0 && !holder[STARTED]?.length) {
-    throw new ThreadManagerError("ERR_NO_MANAGER", "the thread manager was closed (tm.close()) and none is running now: start a new one with ThreadManager.start(config)");
-  }
   const why = !preload
     ? 'the preload did not run: add preload = ["bun-thread-manager/preload"] to bunfig.toml (under [test] too, for bun test)'
     : `the preload ran in ${process.cwd()} but found no config: create ${preload.missing ?? "./threads.toml"} there, or set THREAD_MANAGER_CONFIG to a config file`;
