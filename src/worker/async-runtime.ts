@@ -76,9 +76,10 @@ export class AsyncRuntime {
         continue;
       }
       this.core.turn();
-      const got = await finder.nextAsync(rec, role.parkMs());
+      const got = await finder.nextAsync(rec, role.parkMs(this.core.upkeepMs));
       if (got === NEXT_CLOSED) break;
       if (got === NEXT_IDLE) {
+        if (this.inFlight === 0) this.core.turn(true); // idle: collect what the tasks left, once
         // Tasks still in flight keep the thread in the pool; their completions restart its idle clock.
         if (this.inFlight === 0 && role.idleLongEnough() && (await role.restAsync(REST_UPKEEP_MS)) === IDLE_RETIRE) return "retired";
         continue;

@@ -22,12 +22,13 @@ import { FrameOutcome, type JoinFrames, type RangeWords } from "../common/join-f
 const OWNER_MASK = 0xfff;
 /** Busy threads turn their event loop this often (ms); idle ones after this long parked. */
 const YIELD_MS = 50;
-const IDLE_TURN_MS = 200;
 /** How long a join owner spins for its stolen half before it parks. */
 const AWAIT_SPIN_MS = 0.05;
 const TURN = 0;
 const CLOSED = 1;
 const RETIRE = 2;
+/** TURN because a park found no work (upkeep may collect), not to turn the loop while busy. */
+const IDLE = 3;
 /** reclaim(): our own half came back, not stolen. */
 const OURS = Symbol("ours");
 
@@ -73,7 +74,7 @@ export class ComputeRuntime {
 
   /**
    * The thread's whole life: take records until the pool shuts down. While it owns shared buffers
-   * (made here and sent), it returns to its event loop every YIELD_MS of work and after IDLE_TURN_MS
+   * (made here and sent), it returns to its event loop every YIELD_MS of work and after WorkerCore.upkeepMs
    * idle, so finalizers run and dropped buffers are released (PROTOCOL.md, "Mail", M4).
    */
   async run(): Promise<"closed" | "retired"> {
@@ -83,28 +84,28 @@ export class ComputeRuntime {
       if (r === CLOSED) return "closed";
       if (r === RETIRE) return "retired";
       await new Promise<void>((resolve) => setImmediate(resolve));
-      this.core.turn();
+      this.core.turn(r === IDLE);
     }
   }
 
   /**
-   * Runs records until `turnAt` passes or the thread has idled IDLE_TURN_MS (TURN: turn the event
+   * Runs records until `turnAt` passes or the thread has idled WorkerCore.upkeepMs (TURN: turn the event
    * loop now), the pool shuts down (CLOSED), or a standalone thread's idle time is up (RETIRE).
    * A dynamic thread idle for its idle time waits behind the manager gate here. Sync, so the hot
    * loop is not an async function's.
    */
-  private serve(rec: Int32Array, turnAt: number): typeof TURN | typeof CLOSED | typeof RETIRE {
+  private serve(rec: Int32Array, turnAt: number): typeof TURN | typeof IDLE | typeof CLOSED | typeof RETIRE {
     const finder = this.core.finder;
     const role = this.core.role;
     for (let k = 1; ; k++) {
       this.core.idle();
-      // A timed park wakes slower in Bun: park for good unless this thread owns buffers to release (or has a role's idle time).
-      const turnMs = this.core.shared.ownedCount > 0 ? IDLE_TURN_MS : Infinity;
+      // A timed park wakes slower in Bun: park for good unless upkeep is due (buffers to release, garbage to collect) or the role has an idle time.
+      const turnMs = this.core.upkeepMs;
       if (role.resting && role.rest(turnMs) === IDLE_GATED) return TURN;
       const got = finder.next(rec, role.parkMs(turnMs));
       if (got === NEXT_CLOSED) return CLOSED;
       if (got === NEXT_IDLE) {
-        if (!role.idleLongEnough()) return TURN;
+        if (!role.idleLongEnough()) return IDLE;
         const rested = role.rest(turnMs);
         if (rested === IDLE_RETIRE) return RETIRE;
         if (rested === IDLE_GATED) return TURN;

@@ -24,6 +24,8 @@ import { RoleLoop } from "./thread-role.ts";
 import { WorkerMailer } from "./worker-mailer.ts";
 
 const NAP = new Int32Array(new SharedArrayBuffer(4));
+/** An idle thread with upkeep due parks this long at most, then collects (turn). */
+const IDLE_UPKEEP_MS = 200;
 
 export type Handler = (...args: any[]) => unknown;
 
@@ -51,6 +53,8 @@ export class WorkerCore {
   private readonly done = new Int32Array(REC_WORDS);
   private readonly runningWord: number;
   private collectedAt = 0;
+  /** Tasks ran since the last collection: their garbage (buffers adopted, strings, results) waits in this heap. */
+  private dirty = false;
   private readonly faultsLogged = new Set<string>();
   private readonly executedWord: number;
   private readonly finishedWord: number;
@@ -97,6 +101,7 @@ export class WorkerCore {
     const slot = id & ID_SLOT_MASK;
     const gen = (id >>> ID_GEN_SHIFT) & TASK_GEN_MASK;
     if (this.control.states.claim(slot, gen, this.index)) {
+      this.dirty = true;
       // Only this thread writes its counters: plain increments, read by the main thread for metrics.
       this.control.w[this.runningWord]++;
       this.control.w[this.executedWord]++;
@@ -128,20 +133,33 @@ export class WorkerCore {
    * arena segments, registrations, releases) and forget released buffers (PROTOCOL.md, "Mail").
    */
   idle(): void {
-    if (this.mailer.takeFlag()) this.shared.drain([0]);
+    if (this.mailer.takeFlag()) {
+      this.shared.drain([0]);
+      this.dirty = true; // releases let go of adopted buffers: collect them at the next idle upkeep
+    }
     this.shared.settle();
   }
 
   /**
    * The thread is back in its event loop (finalizers may run now). A thread that owns shared
-   * buffers collects now and then, so the ones its handlers dropped are found and released.
+   * buffers collects now and then, so the ones its handlers dropped are found and released; an
+   * idle thread (`idle`: its park found no work) that ran tasks since its last collection collects
+   * once, so a parked thread does not keep their garbage (adopted shared buffers above all) for good.
+   * At most one full collection a second.
    */
-  turn(): void {
-    if (this.shared.ownedCount === 0) return;
+  turn(idle = false): void {
+    if (this.shared.ownedCount === 0 && !(idle && this.dirty)) return;
     const now = performance.now();
     if (now - this.collectedAt < 1000) return;
     this.collectedAt = now;
+    this.dirty = false;
     Bun.gc(true); // a full collection: buffers handed on long ago sit in the old generation
+  }
+
+  /** How long an idle park may last before upkeep is due (ms): Infinity when none is. */
+  get upkeepMs(): number {
+    if (this.shared.ownedCount > 0) return IDLE_UPKEEP_MS;
+    return this.dirty ? Math.max(IDLE_UPKEEP_MS, 1000 - (performance.now() - this.collectedAt)) : Infinity;
   }
 
   /** A fault no task can be blamed for: counted (metrics), logged once per kind with pool and thread. */
