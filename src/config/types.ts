@@ -89,6 +89,12 @@ export interface AsyncPoolConfig extends PlacementConfig, TaskPoolLimits, Scaled
   serve?: string | URL;
   /** The servers' port, overriding the serve module's; 0 picks a free port at start. */
   port?: number;
+  /**
+   * true: start even when another process already listens on `port` (with SO_REUSEPORT the kernel
+   * then splits connections between both: a rolling restart, where the old instance is stopped
+   * next). Default false: that is a ServeError naming the port and the other process.
+   */
+  share_port?: boolean;
   /** A fixed pool of this many threads (no scaling; not with static/dynamic/max_threads). */
   worker_threads?: number;
   /** Tasks in flight per thread. Default 256. */
@@ -149,7 +155,7 @@ export interface ResolvedPool {
   /** The key to name when the threads that always run outnumber the cores (the one the user set, where one was). */
   threadsKey?: "max_threads" | "worker_threads" | "static_threads" | "dynamic_threads";
   /** Async pools with `serve`: the server module (file: URL) and the port from the config, if any. */
-  serve?: { module: string; port?: number };
+  serve?: { module: string; port?: number; sharePort?: boolean };
 }
 
 /** The scaler table, resolved. */

@@ -31,7 +31,7 @@ const SCALING_KEYS = ["static_threads", "dynamic_threads", "max_threads", "scale
 const KEYS = {
   root: ["default_core_allocation", "exclusive_dedicated_cores", "runtime", "compute", "async", "native", "mapping"],
   compute: ["module", "max_queue", "max_queue_per_thread", ...SCALING_KEYS, ...PAYLOAD_KEYS, ...PLACEMENT_KEYS],
-  async: ["module", "serve", "port", "worker_threads", "concurrency", "max_queue", "max_queue_per_thread", ...SCALING_KEYS, ...PAYLOAD_KEYS, ...PLACEMENT_KEYS],
+  async: ["module", "serve", "port", "share_port", "worker_threads", "concurrency", "max_queue", "max_queue_per_thread", ...SCALING_KEYS, ...PAYLOAD_KEYS, ...PLACEMENT_KEYS],
   native: ["max_threads", ...PLACEMENT_KEYS],
   runtime: PLACEMENT_KEYS,
 };
@@ -297,7 +297,8 @@ function serverSettings(c: Checker, p: Table, path: string): ResolvedPool["serve
   }
   const module = c.module(p.serve, `${path}.serve`);
   const port = p.port === undefined ? undefined : c.int(p.port, `${path}.port`, 0, 65535, 0);
-  return { module, port };
+  if (p.share_port !== undefined && typeof p.share_port !== "boolean") c.fail(`${path}.share_port`, `must be true or false, got ${describeTomlValue(p.share_port)}`);
+  return { module, port, sharePort: p.share_port === true };
 }
 
 /** A pool that serves HTTP runs a server on each of a fixed number of threads: worker_threads (default: its cores). */

@@ -9,12 +9,15 @@ import type { Server } from "bun";
 import type { ThreadPools } from "../submit/thread-pools.ts";
 import type { RequestStats } from "../common/request-stats.ts";
 import { importModule } from "./module-load.ts";
+import { otherListeners } from "../platform/port-holder.ts";
 
 export interface ServeSetup {
   /** file: URL of the serve module. */
   module: string;
   /** From the config; undefined: the module's own port (or Bun's default). */
   port?: number;
+  /** Start even when another process listens on the port (share_port: a rolling restart). */
+  sharePort?: boolean;
   /** Requests answered per seat (src/common/request-stats.ts). */
   stats: SharedArrayBuffer;
 }
@@ -63,6 +66,14 @@ export class PoolServer {
       throw new Error(`sets port: 0, which would give each of the pool's ${threads} threads its own random port: set port = 0 in the pool's config instead (one free port for all threads)`);
     }
     const counted = countRequests(o, (ms, status) => stats.record(threadIndex, ms, status));
+    const fixed = Number(port);
+    if (threadIndex === 0 && !setup.sharePort && Number.isInteger(fixed) && fixed > 0) {
+      const others = otherListeners(fixed);
+      if (others.length > 0) {
+        const who = others.map((h) => (h.pid ? `pid ${h.pid}${h.command ? ` (${h.command.slice(0, 120)})` : ""}` : "a process /proc does not show")).join(", ");
+        throw new Error(`port ${fixed} is already listened on by ${who}: with reusePort both would get connections (an old copy of this app still running?). Stop it, or set share_port = true for a deliberate rolling restart`);
+      }
+    }
     try {
       return new PoolServer(Bun.serve({ ...counted, ...(port === undefined ? {} : { port }), reusePort: true } as Parameters<typeof Bun.serve>[0]));
     } catch (e) {

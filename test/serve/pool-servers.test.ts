@@ -143,3 +143,21 @@ test("a pool that only serves (no module) keeps a small arena, not the 8 MiB a t
   expect(tm.async("web").metrics().arena.bytes).toBeLessThanOrEqual(64 << 10);
   expect((await fetch(new URL("/who", tm.async("web").server!.url))).status).toBe(200);
 });
+
+test("a port another process listens on is refused (a stale copy of the app), naming it; share_port = true allows a rolling restart", async () => {
+  const other = Bun.spawn(["bun", "-e", "const s = Bun.serve({ port: 0, reusePort: true, fetch: () => new Response('old') }); console.log(s.port); setTimeout(() => {}, 60_000);"], { stdout: "pipe" });
+  try {
+    const reader = other.stdout.getReader();
+    const port = Number(new TextDecoder().decode((await reader.read()).value).trim());
+    expect(port).toBeGreaterThan(0);
+    const e = await rejection(m.start({ async: { web: { serve: SERVER, port, worker_threads: 1 } } }));
+    expect(e).toBeInstanceOf(ServeError);
+    expect(e.message).toContain(`port ${port} is already listened on by pid ${other.pid}`);
+    expect(e.message).toContain("share_port = true");
+    const tm = await m.start({ async: { web: { serve: SERVER, port, worker_threads: 1, share_port: true } } });
+    expect(tm.async("web").server!.port).toBe(port);
+  } finally {
+    other.kill();
+    await other.exited;
+  }
+});
