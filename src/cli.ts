@@ -133,7 +133,13 @@ export async function main(argv: string[]): Promise<number> {
   }
   for (const w of warnings) console.error(`warning: ${w}`);
   if (command === "types") {
-    const text = poolTypes(resolved!, outFile ? dirname(resolve(outFile)) : process.cwd(), file);
+    let text: string;
+    try {
+      text = poolTypes(resolved!, outFile ? dirname(resolve(outFile)) : process.cwd(), file);
+    } catch (e) {
+      console.error(`error: ${(e as Error).message}`);
+      return 1;
+    }
     if (!outFile) process.stdout.write(text);
     else {
       try {

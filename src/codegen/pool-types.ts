@@ -20,10 +20,23 @@ const STAR = /export\s*\*\s*from\s*["']([^"']+)["']/g;
 export function exportNames(file: string, seen = new Set<string>()): string[] {
   if (seen.has(file)) return [];
   seen.add(file);
-  const source = readFileSync(file, "utf8");
+  let source: string;
+  try {
+    source = readFileSync(file, "utf8");
+  } catch (e) {
+    throw new Error(`cannot read module ${file}: ${(e as NodeJS.ErrnoException).code === "EISDIR" ? "it is a directory" : (e as Error).message}`);
+  }
   const ext = extname(file).slice(1);
   const loader = (["ts", "tsx", "js", "jsx"].includes(ext) ? ext : "ts") as "ts" | "tsx" | "js" | "jsx";
-  const names = new Set(new Bun.Transpiler({ loader }).scan(source).exports);
+  let scanned: string[];
+  try {
+    scanned = new Bun.Transpiler({ loader }).scan(source).exports;
+  } catch (e) {
+    const why = String((e as Error)?.message ?? e).split("\n")[0];
+    const at = (e as { position?: { line?: number; column?: number } }).position;
+    throw new Error(`cannot read the exports of ${file}${at?.line ? `:${at.line}:${at.column ?? 0}` : ""}: ${why}`);
+  }
+  const names = new Set(scanned);
   for (const [, spec] of source.matchAll(STAR)) {
     if (!spec!.startsWith(".")) continue; // a package's names: not followed
     const target = resolveFile(resolve(dirname(file), spec!));

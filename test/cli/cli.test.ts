@@ -47,6 +47,25 @@ http = "io"
 });
 
 describe("cli", () => {
+  test("types on a broken module: one error line naming the file and place, exit 1; check refuses a directory", async () => {
+    await Bun.write(`${dir}/bad.ts`, "export function a(\n");
+    await Bun.write(`${dir}/garbage.ts`, new Uint8Array([0x2e, 0xfe, 0x00, 0x7f, 0x80, 0x41]));
+    await Bun.write(`${dir}/bad.toml`, '[compute.cpu]\nmodule = "./bad.ts"\n');
+    await Bun.write(`${dir}/garbage.toml`, '[compute.cpu]\nmodule = "./garbage.ts"\n');
+    await Bun.write(`${dir}/sub/x.ts`, "export const x = 1;\n");
+    await Bun.write(`${dir}/dir.toml`, '[compute.cpu]\nmodule = "./sub"\n');
+    for (const [toml, at] of [["bad", "bad.ts:1:"], ["garbage", "garbage.ts:1:"]]) {
+      const r = cli("types", `${dir}/${toml}.toml`);
+      expect(r.code).toBe(1);
+      expect(r.err.trim().split("\n")).toHaveLength(1);
+      expect(r.err).toStartWith(`error: cannot read the exports of ${dir}/${at}`);
+      expect(r.out).toBe("");
+    }
+    const d = cli("check", `${dir}/dir.toml`);
+    expect(d.code).toBe(1);
+    expect(d.err).toContain("compute.cpu.module: is a directory, not a module file");
+  });
+
   test("check: a good file exits 0", () => {
     const r = cli("check", `${dir}/good.toml`);
     expect(r.code).toBe(0);
