@@ -50,11 +50,11 @@ describe("cli", () => {
   test("types on a broken module: one error line naming the file and place, exit 1; check refuses a directory", async () => {
     await Bun.write(`${dir}/bad.ts`, "export function a(\n");
     await Bun.write(`${dir}/garbage.ts`, new Uint8Array([0x2e, 0xfe, 0x00, 0x7f, 0x80, 0x41]));
-    await Bun.write(`${dir}/bad.toml`, '[compute.cpu]\nmodule = "./bad.ts"\n');
+    await Bun.write(`${dir}/syntax.toml`, '[compute.cpu]\nmodule = "./bad.ts"\n');
     await Bun.write(`${dir}/garbage.toml`, '[compute.cpu]\nmodule = "./garbage.ts"\n');
     await Bun.write(`${dir}/sub/x.ts`, "export const x = 1;\n");
     await Bun.write(`${dir}/dir.toml`, '[compute.cpu]\nmodule = "./sub"\n');
-    for (const [toml, at] of [["bad", "bad.ts:1:"], ["garbage", "garbage.ts:1:"]]) {
+    for (const [toml, at] of [["syntax", "bad.ts:1:"], ["garbage", "garbage.ts:1:"]]) {
       const r = cli("types", `${dir}/${toml}.toml`);
       expect(r.code).toBe(1);
       expect(r.err.trim().split("\n")).toHaveLength(1);
