@@ -17,7 +17,7 @@ import type { TaskStates } from "../common/task-state.ts";
 import type { Injector } from "../shm/injector.ts";
 import { DONE_CRASHED, DONE_SKIPPED, ID_GEN_SHIFT, ID_SLOT_MASK, OP_TYPE_MASK, OP_TYPE_SHIFT, REC_A, REC_ID, REC_OP, REC_WORDS, TASK_GEN_MASK } from "../shm/layout.ts";
 import type { PoolQueues } from "../shm/pool-queues.ts";
-import { LaneHolder, type SubmitterLanes } from "../shm/submitter-lanes.ts";
+import { LaneHolder, addCounts, type SubmitterLanes } from "../shm/submitter-lanes.ts";
 
 const TICK_MS = 5;
 const NAP = new Int32Array(new SharedArrayBuffer(4));
@@ -104,15 +104,8 @@ export class LaneReaper {
       const { first, count } = this.lanes.slotsOf(lane);
       for (let slot = first; slot < first + count; slot++) this.states.freeAny(slot);
       const c = this.lanes.freeLane(lane);
-      const r = this.reapedCounts;
-      r.submitted += c.submitted;
-      r.completed += c.completed;
-      r.failed += c.failed;
-      r.cancelled += c.cancelled;
-      r.crashed += c.crashed;
-      r.busy += c.busy;
-      r.closed += c.closed;
-      r.dropped += Math.max(0, c.submitted - c.completed - c.failed - c.cancelled - c.crashed); // its caller was gone
+      addCounts(this.reapedCounts, c);
+      this.reapedCounts.dropped += Math.max(0, c.submitted - c.completed - c.failed - c.cancelled - c.crashed); // its caller was gone
       this.reaping.delete(lane);
       this.reaped++;
     }

@@ -9,7 +9,7 @@ import { ManagerGate } from "../shm/manager-gate.ts";
 import type { TraceRecord } from "../scaling/scaling-trace.ts";
 import type { TaskPool } from "./task-pool.ts";
 import { histogram, percentile, type LatencyHistogram, type LatencyMetrics } from "./task-latency.ts";
-import { LaneHolder } from "../shm/submitter-lanes.ts";
+import { LaneHolder, addCounts, type LaneCounts } from "../shm/submitter-lanes.ts";
 import type { ThreadSeats } from "./thread-seats.ts";
 
 /** A snapshot of one pool's counters (tm.metrics() builds on this). */
@@ -86,17 +86,9 @@ export interface PoolMetrics {
   lanes: { total: number; held: number; reaped: number };
 }
 
-export interface SubmitterMetrics {
+/** One submitter's counts (busy, closed: run() calls refused at once). */
+export interface SubmitterMetrics extends LaneCounts {
   submitter: string;
-  submitted: number;
-  completed: number;
-  failed: number;
-  cancelled: number;
-  crashed: number;
-  /** run() calls refused at once: busy, closed. */
-  busy: number;
-  closed: number;
-  pending: number;
 }
 
 export type ThreadStatus = "running" | "parked" | "exited";
@@ -156,13 +148,7 @@ export function poolMetrics(pool: TaskPool, window: { latency: LatencyMetrics; h
     held++;
     const counts = lanes.counts(lane);
     submitters.push({ submitter: h.state === LaneHolder.Held ? pool.directoryHub.nameOf(h.token) : "exited", ...counts });
-    fromThreads.submitted += counts.submitted;
-    fromThreads.completed += counts.completed;
-    fromThreads.failed += counts.failed;
-    fromThreads.cancelled += counts.cancelled;
-    fromThreads.crashed += counts.crashed;
-    fromThreads.busy += counts.busy;
-    fromThreads.closed += counts.closed;
+    addCounts(fromThreads, counts);
   }
   return {
     pool: pool.name, kind: pool.kind, contained: c.contained, ...pool.counts,

@@ -32,6 +32,17 @@ export interface LaneCounts {
   pending: number;
 }
 
+/** Adds `from`'s counts (all but `pending`) into `into`. */
+export function addCounts(into: Omit<LaneCounts, "pending">, from: Omit<LaneCounts, "pending">): void {
+  into.submitted += from.submitted;
+  into.completed += from.completed;
+  into.failed += from.failed;
+  into.cancelled += from.cancelled;
+  into.crashed += from.crashed;
+  into.busy += from.busy;
+  into.closed += from.closed;
+}
+
 /** What a holder has settled or refused so far (it stores them after each drain, abort and refusal). */
 export type SettledCounts = Pick<LaneCounts, "completed" | "failed" | "cancelled" | "crashed" | "busy" | "closed">;
 

@@ -180,7 +180,13 @@ export function renderFrame(url: string, now: Scrape, before: Scrape | undefined
     `${ms(r.wait[0])}/${ms(r.wait[1])}`, `${ms(r.run[0])}/${ms(r.run[1])}`, r.scaler,
   ]);
   const widths = head.map((h, i) => Math.max(h.length, ...cells.map((c) => c[i]!.length)));
-  const line = (c: string[]) => c.map((x, i) => x.padEnd(widths[i]!)).join("  ").trimEnd();
+  // A narrow terminal: leave out whole columns, least needed first, rather than wrap rows mid-cell.
+  const shown = head.map((_, i) => i);
+  for (const drop of ["wait p50/p99 ms", "kind", "scaler", "fail/s", "shed/s"]) {
+    if (shown.reduce((n, i) => n + widths[i]! + 2, -2) <= width) break;
+    shown.splice(shown.indexOf(head.indexOf(drop)), 1);
+  }
+  const line = (c: string[]) => shown.map((i) => c[i]!.padEnd(widths[i]!)).join("  ").trimEnd();
   const cores = [...threadsByCore(now)].flatMap(([c, names]) => wrap(`  cores ${c.padEnd(6)} `, names, width));
   const traffic = trafficLines(now, before);
   return [

@@ -63,6 +63,13 @@ test("rates and percentiles come from the difference of two scrapes", () => {
   expect(frame).toContain("(q: quit)");
   expect(renderFrame("http://x/metrics", now, before, Infinity, false)).not.toContain("q: quit"); // --once
   expect(frame).toMatch(/cpu\s+compute\s+s1\/0 d0\/1\s+8%\s+7\s+7\s+100\s+0\s+4/);
+  // 80 columns: the pool table leaves out whole columns instead of wrapping rows mid-cell.
+  const eighty = renderFrame("http://x/metrics", now, before, 80).split("\n");
+  const tableRows = eighty.filter((l) => l.startsWith("pool ") || l.startsWith("cpu "));
+  expect(tableRows.length).toBe(2);
+  for (const l of tableRows) expect(l.length).toBeLessThanOrEqual(80);
+  expect(tableRows[0]).toContain("busy");
+  expect(tableRows[0]).not.toContain("wait p50/p99");
   // A narrow terminal wraps the thread lists; nothing is cut.
   const narrow = renderFrame("http://x/metrics", now, before, 30);
   expect(narrow).toContain("cpu-s0 (static)");
