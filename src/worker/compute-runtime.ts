@@ -115,6 +115,7 @@ export class ComputeRuntime {
       this.runRecord(rec);
       // Turning the loop costs a busy thread ~20% of its throughput (measured): only when it owns buffers to release.
       if ((k & 63) === 0 && this.core.shared.ownedCount > 0 && performance.now() >= turnAt) return TURN;
+      if ((k & 511) === 0) this.core.busyUpkeep();
     }
   }
 

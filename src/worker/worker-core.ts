@@ -26,6 +26,8 @@ import { WorkerMailer } from "./worker-mailer.ts";
 const NAP = new Int32Array(new SharedArrayBuffer(4));
 /** An idle thread with upkeep due parks this long at most, then collects (turn). */
 const IDLE_UPKEEP_MS = 200;
+/** A busy thread collects its young generation this often at most (busyUpkeep). */
+const BUSY_COLLECT_MS = 5000;
 
 export type Handler = (...args: any[]) => unknown;
 
@@ -154,6 +156,18 @@ export class WorkerCore {
     this.collectedAt = now;
     this.dirty = false;
     Bun.gc(true); // a full collection: buffers handed on long ago sit in the old generation
+  }
+
+  /**
+   * A busy thread that has not collected for BUSY_COLLECT_MS runs a young-generation collection
+   * (~1 ms): a compute thread that never idles would otherwise grow its heap until JSC's own
+   * thresholds, which the soak saw as a slow RSS climb. Called every few hundred tasks.
+   */
+  busyUpkeep(): void {
+    const now = performance.now();
+    if (now - this.collectedAt < BUSY_COLLECT_MS) return;
+    this.collectedAt = now;
+    Bun.gc(false);
   }
 
   /** How long an idle park may last before upkeep is due (ms): Infinity when none is. */
