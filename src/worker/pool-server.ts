@@ -75,7 +75,9 @@ export class PoolServer {
       }
     }
     try {
-      return new PoolServer(Bun.serve({ ...counted, ...(port === undefined ? {} : { port }), reusePort: true } as Parameters<typeof Bun.serve>[0]));
+      const server = Bun.serve({ ...counted, ...(port === undefined ? {} : { port }), reusePort: true } as Parameters<typeof Bun.serve>[0]);
+      closeConnectionsOnExit(server);
+      return new PoolServer(server);
     } catch (e) {
       const why = (e as Error)?.message ?? String(e);
       const taken = /in use|EADDRINUSE/i.test(why);
@@ -87,6 +89,19 @@ export class PoolServer {
   async stop(): Promise<void> {
     await this.server.stop(false);
   }
+}
+
+/**
+ * A handler that calls `process.exit` ends the thread before it answers; Bun then replies to that
+ * request with its own 200 "Welcome to Bun!" page. Closing this thread's connections first makes
+ * the client see what happened (the connection closed) instead of a success.
+ */
+function closeConnectionsOnExit(server: Server<unknown>): void {
+  const exit = process.exit.bind(process);
+  process.exit = ((code?: number) => {
+    void server.stop(true);
+    return exit(code);
+  }) as typeof process.exit;
 }
 
 type Handler = (req: Request, server: unknown) => Response | Promise<Response> | undefined | Promise<Response | undefined>;
