@@ -7,7 +7,8 @@
  *
  * Two classes, two contracts:
  * - `DequeOwner`: exactly one thread (the worker that owns the deque) pushes and pops at the bottom,
- *   LIFO. When the deque is full, the owner moves the older half to the injector, as tokio does.
+ *   LIFO, and may take the oldest record from the top as a thief would (FIFO, for injected work).
+ *   When the deque is full, the owner moves the older half to the injector, as tokio does.
  * - `DequeStealer`: any number of other threads steal from the top, FIFO; a steal returns
  *   `Empty`, `Success` or `Retry` (lost a race; the deque may still hold work).
  * Protocol and proof sketch: PROTOCOL.md, section "Deque".
@@ -160,6 +161,24 @@ export class DequeOwner extends DequeView {
     this.bottom = (t + 1) | 0;
     Atomics.store(w, DEQ_BOTTOM, this.bottom);
     return won;
+  }
+
+  /**
+   * Takes the oldest record (FIFO) into `dst`, racing the thieves for it through top as they do:
+   * how a worker runs injected batches in submission order. Fork-join halves are taken back with
+   * `pop` (newest first). False when empty. Lock-free: a failed CAS means a thief took a record.
+   */
+  takeOldest(dst: Int32Array, dstOffset = 0): boolean {
+    const w = this.w;
+    for (;;) {
+      const t = Atomics.load(w, DEQ_TOP);
+      this.topSeen = t;
+      if (((this.bottom - t) | 0) <= 0) return false;
+      const s = this.slot(t);
+      for (let i = 0; i < this.recordWords; i++) dst[dstOffset + i] = w[s + i]!;
+      // DQ-O6: the copy is ours only if top did not move; only the owner writes slots, and it is here.
+      if (Atomics.compareExchange(w, DEQ_TOP, t, (t + 1) | 0) === t) return true;
+    }
   }
 
   /**

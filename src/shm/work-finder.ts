@@ -1,8 +1,9 @@
 /**
  * The worker side of a pool's shared-memory core: where worker `index` looks for its next task
- * record, in the order tokio and rayon use: its own deque (LIFO, cache-hot), the injector (a batch
- * moves to its own deque, where others can steal it), the other workers' deques (steal half,
- * FIFO), a bounded spin as a searcher, then park.
+ * record, in the order tokio and rayon use: its own deque (oldest first, so injected tasks start in
+ * submission order), the injector (a batch moves to its own deque, where others can steal it), the
+ * other workers' deques (steal half, FIFO), a bounded spin as a searcher, then park. Join halves
+ * are taken back newest first by the join (compute-runtime.ts), which keeps fork-join locality.
  *
  * Concurrency contract: one WorkFinder per worker thread, used only by that thread.
  * The searching/parking rules are in idle.ts and PROTOCOL.md ("Finding work").
@@ -204,7 +205,9 @@ export class WorkFinder {
   }
 
   private findOnce(dst: Int32Array): boolean {
-    if (this.local.pop(dst)) return true;
+    // Oldest first: what lies here between tasks is the rest of an injector batch or a steal, in
+    // submission order (join halves are taken back with pop by the join itself).
+    if (this.local.takeOldest(dst)) return true;
     const n = this.injector.popBatch(this.scratch, 0, this.batch);
     if (n > 0) return this.takeBatch(dst, n);
     const victims = this.victims;

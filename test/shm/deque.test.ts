@@ -28,6 +28,28 @@ describe("Chase-Lev deque, single thread", () => {
     expect(out[0]).toBe(5);
   });
 
+  test("owner's takeOldest is FIFO and mixes with pop and steal; a push after it reuses the slots", () => {
+    const ref = allocateDeque({ capacity: 4, recordWords: 1, initialPosition: 0x7ffffffe });
+    const owner = new DequeOwner(ref);
+    const thief = new DequeStealer(ref);
+    const out = new Int32Array(1);
+    expect(owner.takeOldest(out)).toBe(false);
+    for (let i = 0; i < 4; i++) expect(owner.push(rec(i))).toBe(true);
+    expect(owner.takeOldest(out)).toBe(true);
+    expect(out[0]).toBe(0);
+    expect(thief.steal(out)).toBe(Steal.Success);
+    expect(out[0]).toBe(1);
+    expect(owner.pop(out)).toBe(true);
+    expect(out[0]).toBe(3);
+    expect(owner.push(rec(4))).toBe(true);
+    expect(owner.push(rec(5))).toBe(true);
+    const rest: number[] = [];
+    while (owner.takeOldest(out)) rest.push(out[0]!);
+    expect(rest).toEqual([2, 4, 5]);
+    expect(owner.size()).toBe(0);
+    expect(owner.pop(out)).toBe(false);
+  });
+
   test("wrap-around: top and bottom pass int32 max, slots reused many laps", () => {
     const ref = allocateDeque({ capacity: 8, recordWords: 1, initialPosition: 0x7ffffff0 });
     const owner = new DequeOwner(ref);

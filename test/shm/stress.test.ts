@@ -36,7 +36,7 @@ describe("injector: 2 producers, 2 consumers", () => {
   }
 });
 
-describe("deque: owner pushing and popping, 2 thieves", () => {
+describe("deque: owner pushing, popping and taking the oldest, 2 thieves", () => {
   for (const capacity of [8, 256]) {
     const total = scale(200_000, 10_000_000);
     test(`capacity ${capacity}: ${total} items, each taken exactly once`, async () => {
