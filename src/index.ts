@@ -10,6 +10,7 @@ export { manager } from "./main/global-manager.ts";
 export { ComputePool, type ParallelForOptions } from "./main/compute-pool.ts";
 export { AsyncPool } from "./main/async-pool.ts";
 export type { TaskPool, RunOptions, CloseOptions } from "./main/task-pool.ts";
+export type { MapOptions, Settled } from "./submit/task-batch.ts";
 export type { PoolMetrics, SubmitterMetrics } from "./main/pool-metrics.ts";
 export type { ThreadPools } from "./submit/thread-pools.ts";
 export type { PoolClient } from "./submit/pool-client.ts";

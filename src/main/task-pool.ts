@@ -26,6 +26,7 @@ import { PoolClient } from "../submit/pool-client.ts";
 import { handlerNamesBuffer, publishHandlerNames, type TargetSetup } from "../submit/pool-directory.ts";
 import type { PoolHandle } from "../submit/pool-handle.ts";
 import { Submitter, type RunOptions } from "../submit/submitter.ts";
+import type { MapOptions, Settled } from "../submit/task-batch.ts";
 import type { ServeSetup } from "../worker/pool-server.ts";
 import { repairAfterDeath } from "./crash-repair.ts";
 import { LaneReaper } from "./lane-reaper.ts";
@@ -285,6 +286,17 @@ export abstract class TaskPool {
    */
   run<T = unknown>(handler: string, arg?: unknown, options?: RunOptions): Promise<T> {
     return this.client.run<T>(handler, arg, options);
+  }
+
+  /**
+   * Runs `handler(arg, ctx)` for every item of `args` under one promise, results in order; the
+   * first error rejects and cancels the rest, `{ settle: true }` keeps every outcome.
+   * @example const hashes = await pool.map("sha256", bodies);
+   */
+  map<T = unknown>(handler: string, args: ArrayLike<unknown> | Iterable<unknown>, options?: MapOptions & { settle?: false }): Promise<T[]>;
+  map<T = unknown>(handler: string, args: ArrayLike<unknown> | Iterable<unknown>, options: MapOptions & { settle: true }): Promise<Settled<T>[]>;
+  map(handler: string, args: ArrayLike<unknown> | Iterable<unknown>, options?: MapOptions): Promise<unknown[]> {
+    return this.client.map(handler, args, options as MapOptions & { settle?: false });
   }
 
   /**

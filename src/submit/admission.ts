@@ -4,10 +4,12 @@
  * toward `max_queue`, abort like queued tasks, and `close` settles them. Nothing blocks: the pump
  * calls `admit()` after every completion drain (PROTOCOL.md, "Progress").
  */
+import type { Settle } from "./task-table.ts";
+
 export interface WaitingTask {
   readonly handler: string;
   readonly signal: AbortSignal | undefined;
-  readonly settle: PromiseWithResolvers<unknown>;
+  readonly settle: Settle;
   /** Encodes the argument into the pool's codec: 0, or the bytes it still needs. */
   encode(): number;
   /** Queues the encoded task (the codec's `out` holds its argument). */

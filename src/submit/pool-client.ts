@@ -9,6 +9,7 @@ import { HandlerNotFoundError, InvalidArgumentError } from "../errors.ts";
 import { KIND_RANGE, KIND_TASK } from "../shm/layout.ts";
 import { handleOf, type KernelHandle, type PoolHandle } from "./pool-handle.ts";
 import type { RunOptions, Submitter } from "./submitter.ts";
+import { TaskBatch, type MapOptions, type Settled } from "./task-batch.ts";
 
 export interface ParallelForOptions extends RunOptions {
   /** Ranges of at most this many indices run in one kernel call. Default: about 8 pieces per thread. */
@@ -61,6 +62,26 @@ export class PoolClient {
   }
 
   /**
+   * Runs `handler(arg, ctx)` for every item of `args` under one promise: the results in order.
+   * The first error rejects it and cancels the items not yet done; `{ settle: true }` keeps every
+   * outcome instead. Cheaper per task than one run() each; a batch larger than max_queue runs too.
+   * @example const hashes = await pool.map("sha256", bodies);
+   */
+  map<T = unknown>(handler: string, args: ArrayLike<unknown> | Iterable<unknown>, options?: MapOptions & { settle?: false }): Promise<T[]>;
+  map<T = unknown>(handler: string, args: ArrayLike<unknown> | Iterable<unknown>, options: MapOptions & { settle: true }): Promise<Settled<T>[]>;
+  map(handler: string, args: ArrayLike<unknown> | Iterable<unknown>, options?: MapOptions): Promise<unknown[]> {
+    const h = this.ids.get(handler);
+    if (h === undefined) return Promise.reject(this.notFound(handler));
+    const list = args !== null && typeof args === "object" && typeof (args as ArrayLike<unknown>).length === "number" ? (args as ArrayLike<unknown>) : iterableToArray(args);
+    if (list === undefined) {
+      return Promise.reject(new InvalidArgumentError("map(args)", `of handler "${handler}" must be an array or an iterable of arguments, got ${args === null ? "null" : typeof args}`));
+    }
+    const refused = this.sub.refusal(handler, options);
+    if (refused !== undefined) return Promise.reject(refused.reason);
+    return new TaskBatch(this.sub, handler, h, KIND_TASK, list, encodeArgument, options?.settle === true, options?.signal).start();
+  }
+
+  /**
    * A typed handle: the module's function exports as methods that call run().
    * @example const cpu = tm.compute("cpu").bind<typeof import("./cpu.ts")>(); await cpu.fib(30, { signal });
    */
@@ -105,6 +126,11 @@ export class PoolClient {
     if (typeof handler !== "string") return new InvalidArgumentError("handler", `must be a handler name (a string), got ${typeof handler}`);
     return new HandlerNotFoundError(this.name, handler, [...this.known]);
   }
+}
+
+function iterableToArray(v: unknown): unknown[] | undefined {
+  if (v === null || v === undefined || typeof (v as Iterable<unknown>)[Symbol.iterator] !== "function" || typeof v === "string") return undefined;
+  return Array.from(v as Iterable<unknown>);
 }
 
 function encodeArgument(codec: ValueCodec, arg: unknown, handler: string): number {

@@ -26,7 +26,10 @@ import type { PoolQueues } from "../shm/pool-queues.ts";
 import type { SubmitterLanes } from "../shm/submitter-lanes.ts";
 import { Admission, type WaitingTask } from "./admission.ts";
 import { CompletionPump, type PumpHost } from "./completion-pump.ts";
-import { TaskTable } from "./task-table.ts";
+import { TaskTable, type Settle } from "./task-table.ts";
+
+/** Puts a call's argument in the codec: 0, or the arena bytes it still needs. */
+export type Encode<A> = (codec: ValueCodec, arg: A, handler: string) => number;
 
 export interface RunOptions {
   /** Aborting rejects the promise with the signal's reason; a queued task never runs. */
@@ -137,26 +140,47 @@ export class Submitter implements PumpHost {
    * `encode(arg, handler)` puts the argument in the codec and returns 0, or the bytes it still
    * needs. The common path allocates only the promise and the task's entry.
    */
-  submit<A>(handler: string, h: number, kind: number, options: RunOptions | undefined, arg: A, encode: (codec: ValueCodec, arg: A, handler: string) => number): Promise<unknown> {
+  submit<A>(handler: string, h: number, kind: number, options: RunOptions | undefined, arg: A, encode: Encode<A>): Promise<unknown> {
+    const refused = this.refusal(handler, options);
+    if (refused !== undefined) return Promise.reject(refused.reason);
+    const settle = Promise.withResolvers<unknown>();
+    this.accept(handler, h, kind, options?.signal, arg, encode, settle);
+    return settle.promise;
+  }
+
+  /** Tasks this submitter may still take before max_queue refuses them. */
+  get room(): number {
+    return this.limit - this.pending;
+  }
+
+  /** Why a call is refused at once (bad options, closed, aborted, busy), or undefined when it may go on. */
+  refusal(handler: string, options: RunOptions | undefined): { reason: unknown } | undefined {
     if (options !== undefined && (options === null || typeof options !== "object")) {
-      return Promise.reject(new InvalidArgumentError("options", `of handler "${handler}" must be an object like { signal }, got ${describe(options)}`));
+      return { reason: new InvalidArgumentError("options", `of handler "${handler}" must be an object like { signal }, got ${describe(options)}`) };
     }
     const signal = options?.signal;
     if (signal !== undefined && !(signal instanceof AbortSignal)) {
-      return Promise.reject(new InvalidArgumentError("options.signal", `must be an AbortSignal, got ${describe(signal)}`));
+      return { reason: new InvalidArgumentError("options.signal", `must be an AbortSignal, got ${describe(signal)}`) };
     }
     if (this.refusing !== undefined || (this.main === undefined && this.target.lanes.closing)) {
       this.counts.closed++;
       this.publishCounts();
-      return Promise.reject(new PoolClosedError(this.name, this.refusing));
+      return { reason: new PoolClosedError(this.name, this.refusing) };
     }
-    if (signal?.aborted) return Promise.reject(signal.reason);
+    if (signal?.aborted) return { reason: signal.reason };
     if (this.pending >= this.limit) {
       this.counts.busy++;
       this.publishCounts();
-      return Promise.reject(new PoolBusyError(this.name, this.limit, this.lane === 0 ? undefined : "tasks queued or running from this thread (a thread's lane)"));
+      return { reason: new PoolBusyError(this.name, this.limit, this.lane === 0 ? undefined : "tasks queued or running from this thread (a thread's lane)") };
     }
-    const settle = Promise.withResolvers<unknown>();
+    return undefined;
+  }
+
+  /**
+   * Takes one task whose outcome goes to `settle`: queued now, or waiting for arena room (FIFO
+   * behind those already waiting); an argument that can never be sent rejects `settle` at once.
+   */
+  accept<A>(handler: string, h: number, kind: number, signal: AbortSignal | undefined, arg: A, encode: Encode<A>, settle: Settle): void {
     const alone = this.admission.waiting === 0; // else FIFO: behind those waiting, whatever this one needs
     if (alone) {
       let needed: number;
@@ -164,12 +188,9 @@ export class Submitter implements PumpHost {
         needed = encode(this.codec, arg, handler);
         if (needed !== 0) this.checkFits(needed, handler);
       } catch (e) {
-        return Promise.reject(e);
+        return settle.reject(e);
       }
-      if (needed === 0) {
-        this.enqueue(h, kind, handler, signal, settle);
-        return settle.promise;
-      }
+      if (needed === 0) return this.enqueue(h, kind, handler, signal, settle);
     }
     const task: WaitingTask = {
       handler, signal, settle,
@@ -182,7 +203,6 @@ export class Submitter implements PumpHost {
     };
     this.admission.wait(task, alone); // ARENA-M1: no room; run() returns, nothing blocks
     this.retryAdmission();
-    return settle.promise;
   }
 
   /** From a pool thread an argument lives in one arena block: one larger can never be admitted. */
@@ -191,9 +211,10 @@ export class Submitter implements PumpHost {
   }
 
   /** Queues one task record for the value the codec just encoded (codec.out). */
-  private enqueue(h: number, kind: number, handler: string, signal: AbortSignal | undefined, settle: PromiseWithResolvers<unknown>): void {
+  private enqueue(h: number, kind: number, handler: string, signal: AbortSignal | undefined, settle: Settle): void {
     const codec = this.codec;
     const id = this.tasks.open(handler, settle, signal);
+    settle.queued?.(id);
     const entry = this.tasks.entry(id & ID_SLOT_MASK)!;
     entry.argBytes = codec.arenaBytes;
     if (codec.transients.length) entry.transients = codec.transients.slice();
@@ -254,7 +275,7 @@ export class Submitter implements PumpHost {
       this.counts.crashed++;
       entry.settled = true;
       this.closeTask(slot);
-      return entry.reject(new WorkerCrashedError(this.name, rec[at + REC_A]!, "it exited"));
+      return entry.settle.reject(new WorkerCrashedError(this.name, rec[at + REC_A]!, "it exited"));
     }
     if (entry === undefined || entry.settled) {
       if (status !== DONE_SKIPPED) this.codec.release(type, rec[at + REC_A]!);
@@ -266,7 +287,7 @@ export class Submitter implements PumpHost {
       this.counts.cancelled++;
       entry.settled = true;
       this.closeTask(slot);
-      return entry.reject(new PoolClosedError(this.name, "was closed before this task ran"));
+      return entry.settle.reject(new PoolClosedError(this.name, "was closed before this task ran"));
     }
     let value: unknown;
     let ok = status === DONE_OK;
@@ -280,10 +301,10 @@ export class Submitter implements PumpHost {
     this.closeTask(slot);
     if (ok) {
       this.counts.completed++;
-      entry.resolve(value);
+      entry.settle.resolve(value);
     } else {
       this.counts.failed++;
-      entry.reject(status === DONE_OK ? value : status === DONE_UNSENDABLE ? refusalFrom(this.name, entry.handler, value) : taskErrorFrom(this.name, entry.handler, value));
+      entry.settle.reject(status === DONE_OK ? value : status === DONE_UNSENDABLE ? refusalFrom(this.name, entry.handler, value) : taskErrorFrom(this.name, entry.handler, value));
     }
   }
 
@@ -303,11 +324,11 @@ export class Submitter implements PumpHost {
   }
 
   /** Settles the task in `slot` once (its completion then only frees the slot). */
-  settle(slot: number, how: (e: { resolve(v: unknown): void; reject(e: unknown): void }) => void): void {
+  settle(slot: number, how: (e: Settle) => void): void {
     const e = this.tasks.entry(slot);
     if (!e || e.settled) return;
     e.settled = true;
-    how(e);
+    how(e.settle);
   }
 
   /** Aborts the task in `slot` (generation `gen`) with `reason`. */

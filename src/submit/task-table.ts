@@ -9,11 +9,18 @@
 import type { TaskStates } from "../common/task-state.ts";
 import { ID_GEN_SHIFT, TASK_GEN_MASK } from "../shm/layout.ts";
 
+/** Who learns a task's outcome: its promise's resolvers, or one item of a batch (task-batch.ts). */
+export interface Settle {
+  resolve(value: unknown): void;
+  reject(reason: unknown): void;
+  /** Told the record id (slot | gen << 20) once the task has a slot (a batch item, to cancel it). */
+  queued?(id: number): void;
+}
+
 export interface TaskEntry {
   readonly gen: number;
   readonly handler: string;
-  resolve(value: unknown): void;
-  reject(reason: unknown): void;
+  readonly settle: Settle;
   /** The caller's promise was settled already (aborted, closed); the completion only frees the slot. */
   settled: boolean;
   signal?: AbortSignal;
@@ -66,14 +73,14 @@ export class TaskTable {
   }
 
   /** Takes a free slot for a new task; returns its record id (slot | gen << 20) or -1 when none is free. */
-  open(handler: string, settle: { resolve(v: unknown): void; reject(e: unknown): void }, signal?: AbortSignal): number {
+  open(handler: string, settle: Settle, signal?: AbortSignal): number {
     const slot = this.free.pop();
     if (slot === undefined) return -1;
     const i = slot - this.first;
     const gen = (this.gens[i]! + 1) & TASK_GEN_MASK;
     this.gens[i] = gen;
     this.states.queue(slot, gen);
-    this.entries[i] = { gen, handler, resolve: settle.resolve, reject: settle.reject, settled: false, signal, argBytes: 0 };
+    this.entries[i] = { gen, handler, settle, settled: false, signal, argBytes: 0 };
     this.count++;
     this.onCount?.(this.count);
     return slot | (gen << ID_GEN_SHIFT);

@@ -16,6 +16,7 @@ import { Injector } from "../shm/injector.ts";
 import { PoolQueues } from "../shm/pool-queues.ts";
 import { SubmitterLanes } from "../shm/submitter-lanes.ts";
 import { PoolClient } from "./pool-client.ts";
+import type { MapOptions } from "./task-batch.ts";
 import { awaitHandlerNames, readHandlerNames, type PoolDirectory, type SubmitterIdentity, type TargetSetup } from "./pool-directory.ts";
 import { Submitter } from "./submitter.ts";
 
@@ -111,6 +112,11 @@ class LaneClient extends PoolClient {
   override run<T = unknown>(handler: string, arg?: unknown, options?: Parameters<PoolClient["run"]>[2]): Promise<T> {
     const ready = this.ready();
     return ready ? Promise.reject(ready) : super.run<T>(handler, arg, options);
+  }
+
+  override map(handler: string, args: ArrayLike<unknown> | Iterable<unknown>, options?: MapOptions): Promise<any[]> {
+    const ready = this.ready();
+    return ready ? Promise.reject(ready) : super.map(handler, args, options as MapOptions & { settle?: false });
   }
 
   override parallelFor<T = number | undefined>(...args: Parameters<PoolClient["parallelFor"]>): Promise<T> {

@@ -26,8 +26,10 @@ import { WorkerMailer } from "./worker-mailer.ts";
 const NAP = new Int32Array(new SharedArrayBuffer(4));
 /** An idle thread with upkeep due parks this long at most, then collects (turn). */
 const IDLE_UPKEEP_MS = 200;
-/** A busy thread collects its young generation this often at most (busyUpkeep). */
+/** A busy thread collects this often at most (busyUpkeep). */
 const BUSY_COLLECT_MS = 5000;
+/** ... and fully (old generation too) once its heap grew this much since its last full collection. */
+const BUSY_FULL_GROWTH = 16 * 2 ** 20;
 
 export type Handler = (...args: any[]) => unknown;
 
@@ -55,6 +57,8 @@ export class WorkerCore {
   private readonly done = new Int32Array(REC_WORDS);
   private readonly runningWord: number;
   private collectedAt = 0;
+  /** This thread's heap (process.memoryUsage().heapUsed, per thread in Bun) after its last full collection. */
+  private heapAfterFull = 0;
   /** Tasks ran since the last collection: their garbage (buffers adopted, strings, results) waits in this heap. */
   private dirty = false;
   private readonly faultsLogged = new Set<string>();
@@ -155,19 +159,29 @@ export class WorkerCore {
     if (now - this.collectedAt < 1000) return;
     this.collectedAt = now;
     this.dirty = false;
-    Bun.gc(true); // a full collection: buffers handed on long ago sit in the old generation
+    this.collectFully(); // buffers handed on long ago sit in the old generation
+  }
+
+  private collectFully(): void {
+    Bun.gc(true);
+    this.heapAfterFull = process.memoryUsage().heapUsed;
   }
 
   /**
    * A busy thread that has not collected for BUSY_COLLECT_MS runs a young-generation collection
-   * (~1 ms): a compute thread that never idles would otherwise grow its heap until JSC's own
-   * thresholds, which the soak saw as a slow RSS climb. Called every few hundred tasks.
+   * (~1 ms), or a full one (~5-20 ms) when its heap grew BUSY_FULL_GROWTH since the last: a
+   * compute thread that never returns to its event loop never runs JSC's collection timers, and
+   * young collections keep promoting short-lived garbage (join pairs, argument arrays) that only a
+   * full one frees. The soak saw it as RSS climbing ~30 MB/min under fork-join load, all of it
+   * freed by one full collection. Called every few hundred tasks; reads the heap size (~10 us)
+   * only when a collection is due.
    */
   busyUpkeep(): void {
     const now = performance.now();
     if (now - this.collectedAt < BUSY_COLLECT_MS) return;
     this.collectedAt = now;
-    Bun.gc(false);
+    if (process.memoryUsage().heapUsed - this.heapAfterFull > BUSY_FULL_GROWTH) this.collectFully();
+    else Bun.gc(false);
   }
 
   /** How long an idle park may last before upkeep is due (ms): Infinity when none is. */

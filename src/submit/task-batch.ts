@@ -1,0 +1,147 @@
+/**
+ * `pool.map(handler, args)`: many tasks of one handler under one promise, results in argument
+ * order. Items are submitted in order while the submitter has room (max_queue), the rest as
+ * earlier ones settle, so a batch larger than the queue still runs. No promise per item: each
+ * item's outcome reaches the batch through its Settle, which is what makes a batch cheaper per
+ * task than one `run()` each (the main thread's per-promise bookkeeping is the ceiling there).
+ *
+ * Outcome: by default the first failing item rejects the batch with its error, and the items
+ * still queued or running are cancelled (as an abort would); with `settle: true` every item's
+ * outcome is kept ({ status, value | reason }, as Promise.allSettled). `signal` aborts the whole
+ * batch. Concurrency contract: thread-local, like its Submitter.
+ */
+import { ID_GEN_SHIFT, ID_SLOT_MASK, TASK_GEN_MASK } from "../shm/layout.ts";
+import type { Encode, RunOptions, Submitter } from "./submitter.ts";
+import type { Settle } from "./task-table.ts";
+
+export interface MapOptions extends RunOptions {
+  /** Keep every item's outcome (as Promise.allSettled) instead of rejecting at the first error. */
+  settle?: boolean;
+}
+
+export type Settled<T> = { status: "fulfilled"; value: T } | { status: "rejected"; reason: unknown };
+
+/** An item's place in its batch: whether it has a slot yet, and whether it settled. */
+const WAITING = -1;
+const SETTLED = -2;
+
+class BatchItem implements Settle {
+  constructor(
+    private readonly batch: TaskBatch,
+    private readonly index: number,
+  ) {}
+
+  resolve(value: unknown): void {
+    this.batch.fulfilled(this.index, value);
+  }
+
+  reject(reason: unknown): void {
+    this.batch.rejected(this.index, reason);
+  }
+
+  queued(id: number): void {
+    this.batch.queued(this.index, id);
+  }
+}
+
+export class TaskBatch {
+  private readonly results: unknown[];
+  /** Per item: its record id while it has a slot, WAITING before, SETTLED after. */
+  private readonly ids: Int32Array;
+  private readonly out = Promise.withResolvers<unknown[]>();
+  private next = 0;
+  private left: number;
+  private over = false;
+  private feeding = false;
+  private readonly onAbort: (() => void) | undefined;
+
+  constructor(
+    private readonly sub: Submitter,
+    private readonly handler: string,
+    private readonly h: number,
+    private readonly kind: number,
+    private readonly args: ArrayLike<unknown>,
+    private readonly encode: Encode<unknown>,
+    private readonly settleAll: boolean,
+    private readonly signal: AbortSignal | undefined,
+  ) {
+    this.left = args.length;
+    this.results = new Array(args.length);
+    this.ids = new Int32Array(args.length).fill(WAITING);
+    if (signal) {
+      this.onAbort = () => this.cancel(signal.reason);
+      signal.addEventListener("abort", this.onAbort, { once: true });
+    }
+  }
+
+  /** Submits what fits and returns the batch's promise. */
+  start(): Promise<unknown[]> {
+    if (this.left === 0) this.finish();
+    else this.feed();
+    return this.out.promise;
+  }
+
+  queued(i: number, id: number): void {
+    this.ids[i] = id;
+  }
+
+  fulfilled(i: number, value: unknown): void {
+    if (this.over || this.ids[i] === SETTLED) return;
+    this.ids[i] = SETTLED;
+    this.results[i] = this.settleAll ? { status: "fulfilled", value } : value;
+    this.settled();
+  }
+
+  rejected(i: number, reason: unknown): void {
+    if (this.over || this.ids[i] === SETTLED) return;
+    this.ids[i] = SETTLED;
+    if (this.settleAll) {
+      this.results[i] = { status: "rejected", reason };
+      return this.settled();
+    }
+    this.cancel(reason);
+  }
+
+  private settled(): void {
+    if (--this.left === 0) this.finish();
+    else this.feed();
+  }
+
+  /** Submits items in order while the submitter has room; re-entered from a synchronous settle, it leaves the loop to the outer call. */
+  private feed(): void {
+    if (this.feeding) return;
+    this.feeding = true;
+    try {
+      while (!this.over && this.next < this.args.length && this.sub.room > 0) {
+        const i = this.next++;
+        this.sub.accept(this.handler, this.h, this.kind, undefined, this.args[i], this.encode, new BatchItem(this, i));
+      }
+    } finally {
+      this.feeding = false;
+    }
+  }
+
+  /** Ends the batch with `reason`: items with a slot are aborted (a queued one never runs), the rest never start. */
+  private cancel(reason: unknown): void {
+    if (this.over) return;
+    this.over = true;
+    this.unwatch();
+    for (let i = 0; i < this.next; i++) {
+      const id = this.ids[i]!;
+      if (id < 0) continue; // settled, or still waiting for arena room (it runs and is dropped)
+      this.ids[i] = SETTLED;
+      this.sub.abort(id & ID_SLOT_MASK, (id >>> ID_GEN_SHIFT) & TASK_GEN_MASK, reason);
+    }
+    this.out.reject(reason);
+  }
+
+  private finish(): void {
+    this.over = true;
+    this.unwatch();
+    this.out.resolve(this.results);
+  }
+
+  private unwatch(): void {
+    if (this.onAbort) this.signal!.removeEventListener("abort", this.onAbort);
+  }
+}
