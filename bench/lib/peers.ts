@@ -21,6 +21,8 @@ export type { HandlerName };
 export type PeerPool = {
   name: string;
   run(handler: HandlerName, arg: any): Promise<any>;
+  /** The raw pool's hand-rolled batch: one message per item, one promise for all (others have none). */
+  map?(handler: HandlerName, args: any[]): Promise<any[]>;
   close(): Promise<void>;
 };
 
@@ -121,6 +123,27 @@ async function createRawPool(threads: number): Promise<PeerPool> {
         pending.set(id, { resolve, reject });
         w.postMessage({ id, h, arg });
       });
+    },
+    map(h, args) {
+      // One message per item, as run(); replies land in one array and one promise settles.
+      const out = new Array(args.length);
+      let left = args.length;
+      const done = Promise.withResolvers<any[]>();
+      if (left === 0) done.resolve(out);
+      for (let i = 0; i < args.length; i++) {
+        const id = nextId++;
+        const w = workers[rr]!;
+        rr = rr + 1 === workers.length ? 0 : rr + 1;
+        pending.set(id, {
+          resolve: (v) => {
+            out[i] = v;
+            if (--left === 0) done.resolve(out);
+          },
+          reject: done.reject,
+        });
+        w.postMessage({ id, h, arg: args[i] });
+      }
+      return done.promise;
     },
     async close() {
       fail(new Error("raw pool closed"));

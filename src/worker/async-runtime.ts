@@ -28,6 +28,8 @@ const ABORT_POLL_MS = 20;
 
 export class AsyncRuntime {
   private inFlight = 0;
+  /** Tasks started, for the busy upkeep beat. */
+  private started = 0;
   private slotFree: (() => void) | undefined;
   private readonly controllers = new Map<number, AbortController>();
   /** Handler index of each task in flight, by id. */
@@ -103,6 +105,7 @@ export class AsyncRuntime {
   }
 
   private start(rec: Int32Array): void {
+    if ((++this.started & 511) === 0) this.core.busyUpkeep(); // a thread that never idles collects too
     this.core.role.worked();
     if (!this.core.claim(rec)) return;
     const id = rec[REC_ID]!;

@@ -111,10 +111,14 @@ describe("exception safety", () => {
     const { compute } = await pools();
     const runs = Array.from({ length: 1000 }, (_, i) => compute.run("echo", i));
     // Break one task's entry the way a user-supplied object could: its resolve throws.
-    const table = (compute as unknown as { main: { tasks: { inUse(): IterableIterator<[number, { resolve(v: unknown): void }]> } } }).main.tasks;
+    type Entry = { settle: { resolve(v: unknown): void; reject(e: unknown): void } };
+    const table = (compute as unknown as { main: { tasks: { inUse(): IterableIterator<[number, Entry]> } } }).main.tasks;
     const victim = table.inUse().next().value![1];
-    victim.resolve = () => {
-      throw new Error("poisoned");
+    victim.settle = {
+      resolve: () => {
+        throw new Error("poisoned");
+      },
+      reject: victim.settle.reject,
     };
     const errors: unknown[] = [];
     const orig = console.error;
