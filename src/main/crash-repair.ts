@@ -9,9 +9,14 @@ import { WorkerCrashedError } from "../errors.ts";
 import { WORKER_RUNNING } from "../shm/layout.ts";
 import type { TaskPool } from "./task-pool.ts";
 
-export function repairAfterDeath(pool: TaskPool, index: number, detail: string): void {
+export function repairAfterDeath(pool: TaskPool, index: number, detail: string, unexpected = true): void {
   const { control, queues, main } = pool;
   const w = control.w;
+  if (unexpected && !pool.closing) {
+    // Not one the pool ended itself (stuck, retired, closing): a crash, process.exit, out of memory. Said every time: a crash loop must show.
+    pool.counts.deaths++;
+    console.error(`bun-thread-manager: pool "${pool.name}": thread ${index} exited unexpectedly (${detail}); ${pool.seats.replacesOnDeath(index) ? "a replacement starts in its seat" : "its seat stays free"} (counted in metrics().deaths)`);
+  }
   control.seatGone(index);
   // Join owners waiting for a half this thread took: the frame says so (not the seat, which a
   // replacement makes live again), then they are woken to look.

@@ -38,6 +38,8 @@ export interface PoolMetrics {
   stolen: number;
   /** Threads terminated and replaced because an aborted or timed-out task did not return within abort_grace_ms. */
   replaced: number;
+  /** Threads that exited unexpectedly (a crash, process.exit in a handler or route, out of memory); each is logged and replaced. */
+  deaths: number;
   /** Replacements of dead threads that failed to start (retried with backoff; each failure logged). */
   replaceFailures: number;
   /** Tasks whose settling threw inside the completion drain (contained; the others went on). */

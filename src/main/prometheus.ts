@@ -28,6 +28,7 @@ const COUNTERS: Array<[keyof PoolMetrics, string, string]> = [
   ["dropped", "btm_tasks_dropped_total", "Tasks whose calling thread exited before they settled."],
   ["stolen", "btm_halves_stolen_total", "Join and parallelFor halves run by another thread than the one that split them."],
   ["replaced", "btm_threads_replaced_total", "Threads replaced because an aborted or timed-out task did not return."],
+  ["deaths", "btm_thread_deaths_total", "Pool threads that exited unexpectedly (crash, process.exit, out of memory)."],
 ];
 const GAUGES: Array<[keyof PoolMetrics, string, string]> = [
   ["pending", "btm_tasks_pending", "Tasks submitted and not yet completed."],

@@ -106,7 +106,7 @@ export abstract class TaskPool {
   readonly main: Submitter;
   /** What run(), bind() and parallelFor() go through. */
   protected readonly client: PoolClient;
-  readonly counts = { replaced: 0, replaceFailures: 0 };
+  readonly counts = { replaced: 0, replaceFailures: 0, deaths: 0 };
   readonly stuck: StuckTasks;
   /** Seats by role; starts the standalone threads the pool manager asks for. */
   readonly seats: ThreadSeats;
@@ -204,7 +204,7 @@ export abstract class TaskPool {
         role: this.seats.roleOf(index), idleMs: this.seats.idleMsOf(index), firstId: this.mailer.firstIdFor(index),
         directory: this.directoryHub.directory, identity: this.directoryHub.newIdentity(threadName(o.name, index, tag)),
       };
-    }, (index, detail) => repairAfterDeath(this, index, detail), (thread) => this.seats.retired(thread), this.serves, (token) => this.directoryHub.exited(token));
+    }, (index, detail, unexpected) => repairAfterDeath(this, index, detail, unexpected), (thread) => this.seats.retired(thread), this.serves, (token) => this.directoryHub.exited(token));
   }
 
   /** The manager's directory this pool's threads call pools through (a pool started alone has its own). */

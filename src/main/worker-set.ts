@@ -47,7 +47,8 @@ export class WorkerSet {
     private readonly pool: string,
     size: number,
     private readonly setupFor: SetupFor,
-    private readonly onDeath: (index: number, detail: string) => void,
+    /** A thread in a seat died; `unexpected`: the pool did not terminate it itself (a crash, process.exit). */
+    private readonly onDeath: (index: number, detail: string, unexpected: boolean) => void,
     /** A standalone thread left the pool cleanly (its seat is still set while this runs). */
     private readonly onRetire: (thread: PoolThread) => void = () => {},
     /** Threads that run servers keep the process alive, as a Bun.serve on the main thread would. */
@@ -98,7 +99,7 @@ export class WorkerSet {
           this.seats[index] = undefined;
           const why = this.deathNotes.get(index);
           this.deathNotes.delete(index);
-          if (!this.stopping) this.onDeath(index, why ?? (lastError || `exit code ${code}`));
+          if (!this.stopping) this.onDeath(index, why ?? (lastError || `exit code ${code}`), why === undefined);
         }
       });
       worker.onmessage = (e: MessageEvent<PoolWorkerHello | { type: "stopped" }>) => {

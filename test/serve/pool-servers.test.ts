@@ -84,6 +84,8 @@ test("a serving thread that dies is replaced, and the replacement serves on the 
   for (let i = 0; i < 100 && !again; i++) again = await who(url).catch(() => undefined) ?? (await Bun.sleep(20), undefined);
   expect(again!.tid).not.toBe(first);
   expect(tm.async("web").server!.port).toBe(Number(new URL(url).port));
+  expect(tm.metrics().web!.deaths).toBe(1); // counted (and logged), not only replaced
+  expect(tm.prometheus()).toContain('btm_thread_deaths_total{pool="web",kind="async"} 1');
 });
 
 test("one thread may take the module's own port 0", async () => {
