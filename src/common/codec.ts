@@ -268,7 +268,12 @@ export class ValueCodec {
 
   private putString(s: string): number {
     if (s.length >= STRING_BY_MAIL_UNITS && (this.onMain || this.to !== TO_ANY) && !this.options.mailless) {
-      if (s.length * 2 > this.options.maxPayload) throw new PayloadTooLargeError(s.length * 2, this.options.maxPayload, this.what());
+      // Measured in UTF-8 bytes, as the arena path measures it (so the limit does not depend on the path or the thread).
+      const max = this.options.maxPayload;
+      if (s.length * 3 > max) {
+        const bytes = Buffer.byteLength(s, "utf8");
+        if (bytes > max) throw new PayloadTooLargeError(bytes, max, this.what());
+      }
       if (this.to !== TO_ANY) return this.set(T_STR_MAIL, this.shared.sendParcel(this.to, s), 0);
       const id = this.shared.mailString(s);
       this.transients.push(id); // released when the task ends

@@ -96,6 +96,17 @@ describe("bursts far beyond the arena", () => {
     expect(r.message).toContain('result of handler "makeBytes"');
     expect(await ok).toBe("fine");
   }, 60_000);
+
+  test("a string's size is its UTF-8 bytes, whatever path it takes and whichever thread sends it", async () => {
+    const tm = await m.start({ compute: { p: { module: PAYLOADS, max_threads: 1, max_payload_bytes: 64 * 1024 } } });
+    const pool = tm.compute("p");
+    expect(await pool.run("echo", "x".repeat(60_000))).toHaveLength(60_000); // 60 000 bytes: under 64 KiB (a long string goes by mail)
+    const e: any = await pool.run("echo", "x".repeat(70_000)).catch((x) => x);
+    expect(e).toBeInstanceOf(PayloadTooLargeError);
+    expect([e.size, e.limit]).toEqual([70_000, 64 * 1024]);
+    const wide: any = await pool.run("echo", "é".repeat(40_000)).catch((x) => x); // 2 bytes each in UTF-8
+    expect(wide.size).toBe(80_000);
+  });
 });
 
 describe("admission: tasks waiting for room", () => {
