@@ -40,15 +40,17 @@ export interface CloseOutcome {
  */
 export function cancelNotStarted(pool: TaskPool): number {
   const { main, lanes } = pool;
-  let n = main.admission.waiting;
+  // Counted by the cancelled count's growth: a rejected item of a pool.map batch cancels the rest of its batch (task-batch.ts).
+  const before = main.counts.cancelled;
+  main.counts.cancelled += main.admission.waiting;
   main.admission.rejectAll(() => new PoolClosedError(pool.name, "was closed before this task found room to start"));
   for (const [slot, e] of main.tasks.inUse()) {
     if (pool.control.states.cancelQueued(slot, e.gen)) {
-      main.settle(slot, (x) => x.reject(new PoolClosedError(pool.name, "was closed before this task ran")));
       main.counts.cancelled++;
-      n++;
+      main.settle(slot, (x) => x.reject(new PoolClosedError(pool.name, "was closed before this task ran")));
     }
   }
+  let n = main.counts.cancelled - before;
   const { first } = lanes.slotsOf(1);
   for (let slot = first; slot < lanes.totalSlots; slot++) if (pool.control.states.cancelIfQueued(slot)) n++;
   main.pump.schedule();

@@ -23,7 +23,7 @@ const COUNTERS: Array<[keyof PoolMetrics, string, string]> = [
   ["submitted", "btm_tasks_submitted_total", "Tasks accepted by run() and parallelFor()."],
   ["completed", "btm_tasks_completed_total", "Tasks resolved with a value."],
   ["failed", "btm_tasks_failed_total", "Tasks rejected because the handler threw or its result could not be sent."],
-  ["cancelled", "btm_tasks_cancelled_total", "Tasks rejected by an abort or by close({ drain: false })."],
+  ["cancelled", "btm_tasks_cancelled_total", "Tasks rejected by an abort, by close({ drain: false }) or at a close's deadline."],
   ["crashed", "btm_tasks_crashed_total", "Tasks rejected because their thread died."],
   ["dropped", "btm_tasks_dropped_total", "Tasks whose calling thread exited before they settled."],
   ["stolen", "btm_halves_stolen_total", "Join and parallelFor halves run by another thread than the one that split them."],

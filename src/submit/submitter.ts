@@ -351,17 +351,20 @@ export class Submitter implements PumpHost {
   /**
    * Rejects everything not yet completed: waiting tasks, and every task in the table (`running`
    * says which kind); the slots are freed. Only once nothing can complete any more (the pool's
-   * threads are gone). Returns how many it rejected (tasks settled earlier are only freed).
+   * threads are gone). Counted as cancelled; returns how many it rejected, with the items of
+   * batches that a rejected item ended (tasks settled earlier are only freed).
    */
   rejectAll(reason: (running: boolean) => unknown): number {
-    let n = this.admission.waiting;
+    const before = this.counts.cancelled;
+    this.counts.cancelled += this.admission.waiting;
     this.admission.rejectAll(() => reason(false));
     for (const [slot, e] of this.tasks.inUse()) {
-      if (!e.settled) n++;
+      if (!e.settled) this.counts.cancelled++;
       this.settle(slot, (x) => x.reject(reason(true)));
       this.closeTask(slot);
     }
-    return n;
+    this.publishCounts();
+    return this.counts.cancelled - before;
   }
 
   /** Listens on `signal` for the task `id` (slot | gen << 20); TaskTable.close removes the listener. */

@@ -28,6 +28,34 @@ test("drain: false cancels what has not started; a deadline cuts what is still r
   for (const q of await Promise.all(queued)) expect(q.code).toBe("ERR_POOL_CLOSED");
 });
 
+/** submitted = completed + failed + cancelled + crashed once nothing is pending: the counters add up after any close. */
+function addsUp(x: { submitted: number; completed: number; failed: number; cancelled: number; crashed: number; pending: number }) {
+  expect(x.pending).toBe(0);
+  expect(x.completed + x.failed + x.cancelled + x.crashed).toBe(x.submitted);
+}
+
+test("a map batch cut by close counts its items in the outcome and in metrics, and the counters add up", async () => {
+  for (const how of [{ drain: false }, { timeoutMs: 60 }]) {
+    const tm = await m.start({ compute: { cpu: { module: MATH, static_threads: 1, max_threads: 1, abort_grace_ms: 60_000 } } });
+    const cpu = tm.compute("cpu");
+    const counter = new Int32Array(new SharedArrayBuffer(4));
+    const batch = rejection(cpu.map("countOrFail", Array.from({ length: 2000 }, (_, i) => [counter, i, -1, 0.2])));
+    const runs = Array.from({ length: 500 }, () => cpu.run("spin", 0.2).catch(() => "cut"));
+    await Bun.sleep(30);
+    const outcome = await cpu.close(how);
+    expect((await batch).code).toBe("ERR_POOL_CLOSED");
+    await Promise.all(runs);
+    const ran = Atomics.load(counter, 0);
+    expect(ran).toBeLessThan(2000);
+    const notRun = outcome.cancelled + outcome.cutAtDeadline;
+    expect(notRun).toBeGreaterThan(2000 - ran); // every map item not run and the runs not done, not one for the whole batch
+    const x = cpu.metrics();
+    addsUp(x);
+    expect(x.cancelled).toBe(notRun);
+    await m.closeAll();
+  }
+});
+
 test("close({ drain: false }) while a draining close is under way cancels the queued tasks; both return the same outcome", async () => {
   const tm = await m.start({ compute: { cpu: { module: MATH, static_threads: 1, max_threads: 1 } } });
   const cpu = tm.compute("cpu");
