@@ -9,8 +9,9 @@
  * Exit codes: 0 ok, 1 the config has errors, 2 usage.
  */
 import { dirname, resolve } from "node:path";
+import { fileURLToPath } from "node:url";
 import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
-import { poolTypes } from "./codegen/pool-types.ts";
+import { exportNames, poolTypes } from "./codegen/pool-types.ts";
 import { coresForThread, type ResolvedConfig } from "./config/types.ts";
 import { checkConfig } from "./config/validate.ts";
 import { ConfigError } from "./errors.ts";
@@ -122,6 +123,7 @@ export async function main(argv: string[]): Promise<number> {
     return 0;
   }
   if ((command !== "check" && command !== "plan" && command !== "types") || !file) {
+    console.error(command === undefined ? "error: no command given" : !["check", "plan", "types"].includes(command) ? `error: unknown command "${command}"` : `error: ${command} needs a config file (threads.toml)`);
     console.error(USAGE);
     return 2;
   }
@@ -154,6 +156,12 @@ export async function main(argv: string[]): Promise<number> {
     return 0;
   }
   if (command === "check") {
+    const unreadable = unreadableModules(resolved!);
+    if (unreadable.length > 0) {
+      for (const why of unreadable) console.error(`error: ${why}`);
+      console.error(`${file}: ${unreadable.length} error${unreadable.length === 1 ? "" : "s"}`);
+      return 1;
+    }
     const threads = resolved!.pools.reduce((n, p) => n + p.threads, 0);
     const warned = warnings.length ? `, ${warnings.length} warning${warnings.length === 1 ? "" : "s"}` : "";
     console.log(`${file}: ok (${resolved!.pools.length} pools, up to ${threads} threads${warned})`);
@@ -161,6 +169,22 @@ export async function main(argv: string[]): Promise<number> {
     console.log(plan(resolved!));
   }
   return 0;
+}
+
+/** Handler and serve modules that do not parse (read by Bun's transpiler, not run): one message each. */
+function unreadableModules(resolved: ResolvedConfig): string[] {
+  const out: string[] = [];
+  for (const p of resolved.pools) {
+    for (const url of [p.module, p.serve?.module]) {
+      if (!url || !url.startsWith("file:")) continue;
+      try {
+        exportNames(fileURLToPath(url));
+      } catch (e) {
+        out.push(`pool "${p.name}": ${(e as Error).message}`);
+      }
+    }
+  }
+  return out;
 }
 
 if (import.meta.main) process.exit(await main(process.argv.slice(2)));

@@ -47,7 +47,7 @@ http = "io"
 });
 
 describe("cli", () => {
-  test("types on a broken module: one error line naming the file and place, exit 1; check refuses a directory", async () => {
+  test("types and check on a broken module: an error line naming the file and place, exit 1; check refuses a directory", async () => {
     await Bun.write(`${dir}/bad.ts`, "export function a(\n");
     await Bun.write(`${dir}/garbage.ts`, new Uint8Array([0x2e, 0xfe, 0x00, 0x7f, 0x80, 0x41]));
     await Bun.write(`${dir}/syntax.toml`, '[compute.cpu]\nmodule = "./bad.ts"\n');
@@ -60,6 +60,9 @@ describe("cli", () => {
       expect(r.err.trim().split("\n")).toHaveLength(1);
       expect(r.err).toStartWith(`error: cannot read the exports of ${dir}/${at}`);
       expect(r.out).toBe("");
+      const c = cli("check", `${dir}/${toml}.toml`); // check reads the modules too (it used to say ok)
+      expect(c.code).toBe(1);
+      expect(c.err).toStartWith(`error: pool "cpu": cannot read the exports of ${dir}/${at}`);
     }
     const d = cli("check", `${dir}/dir.toml`);
     expect(d.code).toBe(1);
@@ -130,9 +133,12 @@ priority = 5
     }
   });
 
-  test("usage errors exit 2", () => {
+  test("usage errors exit 2 and say what was wrong before the usage", () => {
     expect(cli().code).toBe(2);
+    expect(cli().err).toStartWith("error: no command given\n");
     expect(cli("frobnicate", "x").code).toBe(2);
+    expect(cli("frobnicate", "x").err).toStartWith('error: unknown command "frobnicate"\n');
+    expect(cli("check").err).toStartWith("error: check needs a config file");
     expect(cli("check").err).toContain("usage");
   });
 });
