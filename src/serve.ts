@@ -102,7 +102,8 @@ function errorResponse(e: unknown, req: Request, handler: string, retryAfter: st
     return text(400, "Bad Request: the request body cannot be sent to the handler");
   }
   if (e instanceof TaskError) {
-    console.error(`${where} of pool "${e.pool}" failed:`, e);
+    // The stack as text: the error object would be printed twice (its `cause`, the original, is printed too).
+    console.error(`${where} of pool "${e.pool}" failed: ${e.stack ?? `${e.name}: ${e.message}`}`);
     return text(500, "Internal Server Error");
   }
   // A server fault (unknown handler or pool, a throwing `respond`): logged here, a generic 500 out.

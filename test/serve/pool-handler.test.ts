@@ -56,6 +56,8 @@ describe("poolHandler", () => {
       const logged = errors.mock.calls.map((c) => c.map((x) => (x instanceof Error ? `${x.message}\n${x.stack}` : String(x))).join(" ")).join("\n");
       expect(logged).toContain('handler "fail" of pool "cpu" failed');
       expect(logged).toContain("secret detail");
+      expect(errors.mock.calls).toHaveLength(1); // one line per failed request,
+      expect(errors.mock.calls[0]!.some((x) => x instanceof Error)).toBe(false); // as text: an Error object prints its cause's stack a second time
     } finally {
       errors.mockRestore();
     }
