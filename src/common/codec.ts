@@ -239,7 +239,7 @@ export class ValueCodec {
    */
   private place(tag: number, length: number, write: (dst: Uint8Array) => number): number {
     if (length > this.options.maxPayload) {
-      throw new PayloadTooLargeError(length, this.options.maxPayload, this.what());
+      throw this.overMaxPayload(length);
     }
     const store = this.store;
     if (length <= store.maxBlock && (this.options.admit === undefined || this.options.admit(length))) {
@@ -266,13 +266,20 @@ export class ValueCodec {
     return this.set(tag | T_OUTSIDE, this.shared.sendParcel(this.to, bytes), written); // ARENA-W1: a parcel, never a wait
   }
 
+  /** Over max_payload_bytes; sharing a SharedArrayBuffer is the way out only where one can be sent (the main thread). */
+  private overMaxPayload(bytes: number): PayloadTooLargeError {
+    const max = this.options.maxPayload;
+    if (this.onMain) return new PayloadTooLargeError(bytes, max, this.what());
+    return new PayloadTooLargeError(bytes, max, this.what(), `is larger than the pool's max_payload_bytes (${max}); raise max_payload_bytes in the pool's config, or split it`);
+  }
+
   private putString(s: string): number {
     if (s.length >= STRING_BY_MAIL_UNITS && (this.onMain || this.to !== TO_ANY) && !this.options.mailless) {
       // Measured in UTF-8 bytes, as the arena path measures it (so the limit does not depend on the path or the thread).
       const max = this.options.maxPayload;
       if (s.length * 3 > max) {
         const bytes = Buffer.byteLength(s, "utf8");
-        if (bytes > max) throw new PayloadTooLargeError(bytes, max, this.what());
+        if (bytes > max) throw this.overMaxPayload(bytes);
       }
       if (this.to !== TO_ANY) return this.set(T_STR_MAIL, this.shared.sendParcel(this.to, s), 0);
       const id = this.shared.mailString(s);

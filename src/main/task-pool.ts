@@ -293,9 +293,10 @@ export abstract class TaskPool {
    * first error rejects and cancels the rest, `{ settle: true }` keeps every outcome.
    * @example const hashes = await pool.map("sha256", bodies);
    */
-  map<T = unknown>(handler: string, args: ArrayLike<unknown> | Iterable<unknown>, options?: MapOptions & { settle?: false }): Promise<T[]>;
-  map<T = unknown>(handler: string, args: ArrayLike<unknown> | Iterable<unknown>, options: MapOptions & { settle: true }): Promise<Settled<T>[]>;
-  map(handler: string, args: ArrayLike<unknown> | Iterable<unknown>, options?: MapOptions): Promise<unknown[]> {
+  map<T = unknown>(handler: string, args: Iterable<unknown>, options?: MapOptions & { settle?: false }): Promise<T[]>;
+  map<T = unknown>(handler: string, args: Iterable<unknown>, options: MapOptions & { settle: true }): Promise<Settled<T>[]>;
+  map<T = unknown>(handler: string, args: Iterable<unknown>, options?: MapOptions): Promise<T[] | Settled<T>[]>;
+  map(handler: string, args: Iterable<unknown>, options?: MapOptions): Promise<unknown[]> {
     return this.client.map(handler, args, options as MapOptions & { settle?: false });
   }
 

@@ -67,14 +67,15 @@ export class PoolClient {
    * outcome instead. Cheaper per task than one run() each; a batch larger than max_queue runs too.
    * @example const hashes = await pool.map("sha256", bodies);
    */
-  map<T = unknown>(handler: string, args: ArrayLike<unknown> | Iterable<unknown>, options?: MapOptions & { settle?: false }): Promise<T[]>;
-  map<T = unknown>(handler: string, args: ArrayLike<unknown> | Iterable<unknown>, options: MapOptions & { settle: true }): Promise<Settled<T>[]>;
-  map(handler: string, args: ArrayLike<unknown> | Iterable<unknown>, options?: MapOptions): Promise<unknown[]> {
+  map<T = unknown>(handler: string, args: Iterable<unknown>, options?: MapOptions & { settle?: false }): Promise<T[]>;
+  map<T = unknown>(handler: string, args: Iterable<unknown>, options: MapOptions & { settle: true }): Promise<Settled<T>[]>;
+  map<T = unknown>(handler: string, args: Iterable<unknown>, options?: MapOptions): Promise<T[] | Settled<T>[]>;
+  map(handler: string, args: Iterable<unknown>, options?: MapOptions): Promise<unknown[]> {
     const h = this.ids.get(handler);
     if (h === undefined) return Promise.reject(this.notFound(handler));
-    const list = args !== null && typeof args === "object" && typeof (args as ArrayLike<unknown>).length === "number" ? (args as ArrayLike<unknown>) : iterableToArray(args);
+    const list = Array.isArray(args) || (ArrayBuffer.isView(args) && !(args instanceof DataView)) ? (args as ArrayLike<unknown>) : iterableToArray(args);
     if (list === undefined) {
-      return Promise.reject(new InvalidArgumentError("map(args)", `of handler "${handler}" must be an array or an iterable of arguments, got ${args === null ? "null" : typeof args}`));
+      return Promise.reject(new InvalidArgumentError("map(args)", `of handler "${handler}" must be an array or an iterable of arguments (not a string), got ${describeValue(args)}`));
     }
     const refused = this.sub.refusal(handler, options);
     if (refused !== undefined) return Promise.reject(refused.reason);
@@ -123,9 +124,16 @@ export class PoolClient {
   }
 
   private notFound(handler: unknown): Error {
-    if (typeof handler !== "string") return new InvalidArgumentError("handler", `must be a handler name (a string), got ${typeof handler}`);
+    if (typeof handler !== "string") return new InvalidArgumentError("handler", `must be a handler name (a string), got ${describeValue(handler)}`);
     return new HandlerNotFoundError(this.name, handler, [...this.known]);
   }
+}
+
+function describeValue(v: unknown): string {
+  if (v === null) return "null";
+  if (typeof v === "string") return `a string (${JSON.stringify(v.slice(0, 40))})`;
+  if (typeof v === "object") return Array.isArray(v) ? "an array" : `an object (${Object.prototype.toString.call(v)})`;
+  return `${typeof v === "undefined" ? "undefined" : `a ${typeof v}`}`;
 }
 
 function iterableToArray(v: unknown): unknown[] | undefined {

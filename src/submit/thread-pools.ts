@@ -114,7 +114,7 @@ class LaneClient extends PoolClient {
     return ready ? Promise.reject(ready) : super.run<T>(handler, arg, options);
   }
 
-  override map(handler: string, args: ArrayLike<unknown> | Iterable<unknown>, options?: MapOptions): Promise<any[]> {
+  override map(handler: string, args: Iterable<unknown>, options?: MapOptions): Promise<any[]> {
     const ready = this.ready();
     return ready ? Promise.reject(ready) : super.map(handler, args, options as MapOptions & { settle?: false });
   }

@@ -33,6 +33,13 @@ test("the first error rejects the batch with that item's error; items not yet ru
   expect(await tm.compute("cpu").run("echo", 7)).toBe(7); // the pool goes on
 });
 
+test("settle may be computed (a boolean the types accept); typed arrays are lists", async () => {
+  const tm = await m.start({ compute: { cpu: { module: MATH, max_threads: 1 } } });
+  const mode: string = "settle";
+  const out = await tm.compute("cpu").map<number>("echo", Int32Array.of(4, 5), { settle: mode === "settle" });
+  expect(out).toEqual([{ status: "fulfilled", value: 4 }, { status: "fulfilled", value: 5 }]);
+});
+
 test("settle: true keeps every outcome, as Promise.allSettled", async () => {
   const tm = await m.start({ compute: { cpu: { module: MATH, max_threads: 2 } } });
   const counter = new Int32Array(new SharedArrayBuffer(4));
@@ -84,7 +91,7 @@ test("bad input: unknown handler, arguments that are not a list, bad options; cl
   const tm = await m.start({ compute: { cpu: { module: MATH, max_threads: 1 } } });
   const cpu = tm.compute("cpu");
   expect(await rejection(cpu.map("nope", [1]))).toBeInstanceOf(HandlerNotFoundError);
-  for (const bad of [5, null, undefined, "abc", { a: 1 }]) {
+  for (const bad of [5, null, undefined, "abc", { a: 1 }, { length: 3 }]) {
     const e = await rejection(cpu.map("echo", bad as never));
     expect(e).toBeInstanceOf(InvalidArgumentError);
     expect(e.message).toContain("map(args)");

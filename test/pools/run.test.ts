@@ -53,6 +53,7 @@ describe("run", () => {
     expect((await rejection(cpu.parallelFor("sum", 0, 10, 7 as unknown as object))).code).toBe("ERR_INVALID_ARGUMENT");
     expect((await rejection(cpu.parallelFor(undefined as unknown as string, 0, 10))).code).toBe("ERR_INVALID_ARGUMENT");
     expect((await rejection(tm.async("io").run(42 as unknown as string))).code).toBe("ERR_INVALID_ARGUMENT");
+    expect((await rejection(cpu.run(null as unknown as string))).message).toContain("got null");
     expect(() => tm.compute(undefined as unknown as string)).toThrow(/compute\(name\) must be a pool name/);
     expect(() => tm.tryAsync(7 as unknown as string)).toThrow(/must be a pool name/);
     expect((await rejection(cpu.close({ timeoutMs: -1 }))).code).toBe("ERR_INVALID_ARGUMENT");
