@@ -170,8 +170,25 @@ export class ThreadManager {
    * their cores back. Callers before callees: native threads first, then async pools (whose
    * handlers and servers may still call compute pools while they drain), then compute pools.
    */
-  async close(options?: CloseOptions): Promise<Record<string, CloseOutcome>> {
-    closeOptions(options); // a bad option closes nothing
+  close(options?: CloseOptions): Promise<Record<string, CloseOutcome>> {
+    try {
+      closeOptions(options); // a bad option closes nothing
+    } catch (e) {
+      return Promise.reject(e);
+    }
+    if (this.closing) {
+      // A second close gets the first one's promise, as pool.close() does; drain: false still takes effect in each pool.
+      if (options?.drain === false) for (const p of this.pools.values()) if (!(p instanceof NativePool)) void p.close(options).catch(() => {});
+      return this.closing;
+    }
+    const closing = (this.closing = this.closeAll(options));
+    closing.catch(() => (this.closing = undefined)); // a close that failed may be tried again
+    return closing;
+  }
+
+  private closing: Promise<Record<string, CloseOutcome>> | undefined;
+
+  private async closeAll(options: CloseOptions | undefined): Promise<Record<string, CloseOutcome>> {
     noteStarted(this, false);
     const all = [...this.pools.values()];
     const outcomes: Record<string, CloseOutcome> = {};
