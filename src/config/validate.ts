@@ -56,10 +56,13 @@ class Checker {
   keys(t: Table, path: string, allowed: readonly string[]): void {
     for (const k of Object.keys(t)) {
       if (allowed.includes(k)) continue;
-      const serveOnCompute = (k === "serve" || k === "port") && path.startsWith("compute.");
+      const onCompute = path.startsWith("compute.");
+      const serveOnCompute = (k === "serve" || k === "port") && onCompute;
       this.fail(path ? `${path}.${k}` : k, serveOnCompute
         ? `unknown key: serving pools are async pools ([async.${path.slice("compute.".length)}] with serve = "./server.ts"); a compute pool runs synchronous handlers only`
-        : `unknown key${didYouMean(k, allowed)} (allowed here: ${allowed.join(", ")})`);
+        : k === "worker_threads" && onCompute
+          ? "unknown key: a compute pool is sized by max_threads (and static_threads); for a fixed size set max_threads and scaler.enabled = false"
+          : `unknown key${didYouMean(k, allowed)} (allowed here: ${allowed.join(", ")})`);
     }
   }
 

@@ -32,6 +32,7 @@ describe("config validation", () => {
     const serve = firstError(cpu({ serve: "./serve/server.ts" }));
     expect(serve.path).toBe("compute.cpu.serve");
     expect(serve.message).toContain("serving pools are async pools ([async.cpu]");
+    expect(firstError(cpu({ worker_threads: 2 })).message).toContain("sized by max_threads");
     expect(firstError(cpu({ max_queue_per_thread: 8 })).path).toBe("compute.cpu.max_queue_per_thread");
     expect(paths(cpu({ max_queue_per_thread: 4096 }))).toEqual([]);
   });
