@@ -245,3 +245,11 @@ export class PlacementError extends ThreadManagerError {
     this.errno = errno;
   }
 }
+
+/** How an error message names a bad value a caller passed. */
+export function describeValue(v: unknown): string {
+  if (v === null) return "null";
+  if (typeof v === "string") return `a string (${JSON.stringify(v.slice(0, 40))})`;
+  if (typeof v === "object") return Array.isArray(v) ? "an array" : `an object (${Object.prototype.toString.call(v)})`;
+  return typeof v === "undefined" ? "undefined" : `a ${typeof v}`;
+}

@@ -5,7 +5,7 @@
  * `ctx.pools` (src/submit/thread-pools.ts). Same arguments, same errors everywhere.
  */
 import type { ValueCodec } from "../common/codec.ts";
-import { HandlerNotFoundError, InvalidArgumentError } from "../errors.ts";
+import { HandlerNotFoundError, InvalidArgumentError, describeValue } from "../errors.ts";
 import { KIND_RANGE, KIND_TASK } from "../shm/layout.ts";
 import { handleOf, type KernelHandle, type PoolHandle } from "./pool-handle.ts";
 import type { RunOptions, Submitter } from "./submitter.ts";
@@ -127,13 +127,6 @@ export class PoolClient {
     if (typeof handler !== "string") return new InvalidArgumentError("handler", `must be a handler name (a string), got ${describeValue(handler)}`);
     return new HandlerNotFoundError(this.name, handler, [...this.known]);
   }
-}
-
-function describeValue(v: unknown): string {
-  if (v === null) return "null";
-  if (typeof v === "string") return `a string (${JSON.stringify(v.slice(0, 40))})`;
-  if (typeof v === "object") return Array.isArray(v) ? "an array" : `an object (${Object.prototype.toString.call(v)})`;
-  return `${typeof v === "undefined" ? "undefined" : `a ${typeof v}`}`;
 }
 
 function iterableToArray(v: unknown): unknown[] | undefined {

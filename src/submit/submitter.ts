@@ -15,7 +15,7 @@ import type { PayloadStore } from "../common/payload-store.ts";
 import type { SharedObjects } from "../common/shared-objects.ts";
 import { Cancelled, type TaskStates } from "../common/task-state.ts";
 import type { TaskTimings } from "../common/task-timings.ts";
-import { InvalidArgumentError, PoolBusyError, PoolClosedError, WorkerCrashedError } from "../errors.ts";
+import { InvalidArgumentError, PoolBusyError, PoolClosedError, WorkerCrashedError, describeValue } from "../errors.ts";
 import type { Doorbell } from "../shm/doorbell.ts";
 import type { Injector } from "../shm/injector.ts";
 import {
@@ -156,11 +156,11 @@ export class Submitter implements PumpHost {
   /** Why a call is refused at once (bad options, closed, aborted, busy), or undefined when it may go on. */
   refusal(handler: string, options: RunOptions | undefined): { reason: unknown } | undefined {
     if (options !== undefined && (options === null || typeof options !== "object")) {
-      return { reason: new InvalidArgumentError("options", `of handler "${handler}" must be an object like { signal }, got ${describe(options)}`) };
+      return { reason: new InvalidArgumentError("options", `of handler "${handler}" must be an object like { signal }, got ${describeValue(options)}`) };
     }
     const signal = options?.signal;
     if (signal !== undefined && !(signal instanceof AbortSignal)) {
-      return { reason: new InvalidArgumentError("options.signal", `must be an AbortSignal, got ${describe(signal)}`) };
+      return { reason: new InvalidArgumentError("options.signal", `must be an AbortSignal, got ${describeValue(signal)}`) };
     }
     if (this.refusing !== undefined || (this.main === undefined && this.target.lanes.closing)) {
       this.counts.closed++;
@@ -395,10 +395,4 @@ export class Submitter implements PumpHost {
     bigger.set(this.batch);
     this.batch = bigger;
   }
-}
-
-function describe(v: unknown): string {
-  if (v === null) return "null";
-  if (typeof v === "object") return `an object (${Object.prototype.toString.call(v)})`;
-  return `a ${typeof v}`;
 }
