@@ -230,7 +230,9 @@ export function checkConfig(config: ThreadManagerConfig, baseDir: string): { res
   }
   const exclusive = root.exclusive_dedicated_cores ?? true;
   if (typeof exclusive !== "boolean") c.fail("exclusive_dedicated_cores", `must be true or false, got ${describeTomlValue(exclusive)}`);
-  ({ main, runtime } = dedicateCores(c, pools, main, runtime, exclusive !== false));
+  // Rules across pools only once every placement is valid: a bad one stands in as OsDefault and would
+  // make up follow-on errors about pools that never asked for OsDefault.
+  if (!c.errors.some((e) => /core_allocation/.test(e.path))) ({ main, runtime } = dedicateCores(c, pools, main, runtime, exclusive !== false));
   const mapping: Record<string, string> = {};
   if (root.mapping !== undefined) {
     for (const [alias, target] of Object.entries(c.table(root.mapping, "mapping") ?? {})) {

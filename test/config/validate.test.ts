@@ -33,6 +33,9 @@ describe("config validation", () => {
     expect(serve.path).toBe("compute.cpu.serve");
     expect(serve.message).toContain("serving pools are async pools ([async.cpu]");
     expect(firstError(cpu({ worker_threads: 2 })).message).toContain("sized by max_threads");
+    // A core set out of range is the one error: no made-up "OsDefault leaves this pool no core" for a pool that never asked for OsDefault.
+    const outOfRange = { compute: { cpu: { module: "./math.ts", core_allocation: { DedicatedCoreSet: { min: 1, max: 8 } } } }, async: { io: { module: "./math.ts", core_allocation: { DedicatedCoreSet: { min: 0, max: 2 } } } } };
+    expect(paths(outOfRange)).toEqual(["compute.cpu.core_allocation.DedicatedCoreSet.max"]);
     expect(firstError(cpu({ max_queue_per_thread: 8 })).path).toBe("compute.cpu.max_queue_per_thread");
     expect(paths(cpu({ max_queue_per_thread: 4096 }))).toEqual([]);
   });
