@@ -104,7 +104,7 @@ export class TaskBatch {
 
   private settled(): void {
     if (--this.left === 0) this.finish();
-    else this.feed();
+    else if (this.next < this.args.length) this.feed(); // a slot came free: the next item may take it
   }
 
   /** Submits items in order while the submitter has room; re-entered from a synchronous settle, it leaves the loop to the outer call. */
