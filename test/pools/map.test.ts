@@ -1,5 +1,5 @@
 /** pool.map: many tasks under one promise, results in order, first error or every outcome, abort. */
-import { afterEach, expect, test } from "bun:test";
+import { afterEach, expect, spyOn, test } from "bun:test";
 import { HandlerNotFoundError, InvalidArgumentError, PoolClosedError, TaskError } from "../../src/index.ts";
 import { IO, MATH, managers, rejection } from "./helpers.ts";
 
@@ -109,3 +109,25 @@ test("from a pool thread: ctx.pools.compute(name).map, larger than the thread's 
   const out = (await tm.async("io").run("mapVia", ["cpu", 1000, 5])) as number[];
   expect(out).toEqual(Array.from({ length: 1000 }, (_, i) => 5 + i));
 });
+
+test("an item whose thread dies: WorkerCrashedError for it (and what its thread had claimed), every other result in its place; the pool serves on", async () => {
+  const tm = await m.start({ compute: { cpu: { module: MATH, static_threads: 2, max_threads: 2 } } });
+  const cpu = tm.compute("cpu");
+  const errors = spyOn(console, "error").mockImplementation(() => {});
+  try {
+    const out = await cpu.map("exitAt", Array.from({ length: 3000 }, (_, i) => [i, 1500]), { settle: true });
+    const rejected = out.flatMap((o, i) => (o.status === "rejected" ? [[i, (o.reason as Error).name]] : []));
+    // The item that exited fails; items that thread had claimed may fail with it; none is lost or run twice.
+    expect(rejected.length).toBeGreaterThanOrEqual(1);
+    expect(rejected.every(([, name]) => name === "WorkerCrashedError")).toBe(true);
+    expect(rejected.some(([i]) => i === 1500)).toBe(true);
+    for (let i = 0; i < 3000; i++) if (out[i]!.status === "fulfilled") expect((out[i] as { value: number }).value).toBe(i);
+    const first = await rejection(cpu.map("exitAt", [[0, -1], [1, 1], [2, -1]]));
+    expect(first.name).toBe("WorkerCrashedError");
+    expect(await cpu.map("exitAt", [[5, -1], [6, -1]])).toEqual([5, 6]);
+    expect(cpu.metrics().deaths).toBe(2);
+  } finally {
+    errors.mockRestore();
+  }
+});
+
