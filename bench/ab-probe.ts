@@ -55,10 +55,10 @@ async function rate(run: (i: number) => Promise<unknown>, inFlight: number): Pro
   return done / ((performance.now() - t0) / 1000);
 }
 const median = (xs: number[]) => xs.sort((a, b) => a - b)[xs.length >> 1]!;
-const p99 = (xs: number[]) => xs.sort((a, b) => a - b)[Math.floor(xs.length * 0.99)]!;
 
 await rate((i) => two.run("add", [i, 1]), 64); // warm-up
 out["tiny tasks/s (256 in flight)"] = await rate((i) => two.run("add", [i, 1]), 256);
+out["small object echo tasks/s (256 in flight)"] = await rate((i) => two.run("echo", { a: i, b: "x" }), 256);
 
 const hot: number[] = [];
 for (let i = 0; i < (QUICK ? 300 : 3000); i++) {
