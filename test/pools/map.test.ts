@@ -5,6 +5,7 @@ import { IO, MATH, managers, rejection } from "./helpers.ts";
 
 const CALLERS = new URL("../fixtures/callers.ts", import.meta.url).href;
 const CROSS = new URL("../fixtures/cross-math.ts", import.meta.url).href;
+const STRESS = process.env.STRESS === "1";
 const m = managers();
 afterEach(() => m.closeAll());
 
@@ -130,4 +131,18 @@ test("an item whose thread dies: WorkerCrashedError for it (and what its thread 
     errors.mockRestore();
   }
 });
+
+test(`every item runs exactly once and lands in its place: ${STRESS ? "2M" : "100k"} items, 2 threads, with run() calls interleaved`, async () => {
+  const n = STRESS ? 2_000_000 : 100_000;
+  const tm = await m.start({ compute: { cpu: { module: MATH, static_threads: 2, max_threads: 2 } } });
+  const cpu = tm.compute("cpu");
+  const marks = new Int32Array(new SharedArrayBuffer(4 * n));
+  const side = Array.from({ length: 1000 }, (_, i) => cpu.run("add", [i, 1]));
+  const out = (await cpu.map("markOnce", Array.from({ length: n }, (_, i) => [marks, i]))) as number[];
+  expect((await Promise.all(side))[999]).toBe(1000);
+  let wrong = 0;
+  for (let i = 0; i < n; i++) if (out[i] !== i || marks[i] !== 1) wrong++;
+  expect(wrong).toBe(0);
+  expect(cpu.metrics().pending).toBe(0);
+}, STRESS ? 600_000 : 60_000);
 
