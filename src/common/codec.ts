@@ -29,7 +29,7 @@ import { describeUnsendable } from "./error-codec.ts";
 import type { PayloadStore } from "./payload-store.ts";
 import { ownerOf } from "./pool-mail.ts";
 import type { SharedObjects } from "./shared-objects.ts";
-import { VIEW_KINDS, extractShared, isJsonSafe, isSharedValue, restoreShared, type SharedRef } from "./shared-refs.ts";
+import { VIEW_KINDS, extractShared, holdsShared, isJsonSafe, isSharedValue, restoreShared, type SharedRef } from "./shared-refs.ts";
 
 export const T_UNDEF = 0;
 export const T_NULL = 1;
@@ -304,12 +304,12 @@ export class ValueCodec {
 
   /** Objects and arrays: JSON when that is lossless, else structured clone; shared buffers inside travel beside the value. */
   private putComposite(value: object): number {
-    const refs: SharedRef[] = [];
-    const copy = extractShared(value, (b) => this.idOf(b), refs);
-    if (refs.length === 0) {
+    if (!holdsShared(value)) {
       if (isJsonSafe(value, 0)) return this.putUtf8(T_JSON, JSON.stringify(value));
       return this.putSerialized(value, T_SER);
     }
+    const refs: SharedRef[] = [];
+    const copy = extractShared(value, (b) => this.idOf(b), refs);
     const pair = [copy, refs];
     if (isJsonSafe(copy, 0)) return this.putUtf8(T_JSON_REFS, JSON.stringify(pair));
     return this.putSerialized(pair, T_SER_REFS);

@@ -27,6 +27,25 @@ export function isPlainObject(v: object): boolean {
 }
 
 /**
+ * Whether `v` holds a shared buffer or view anywhere extractShared would look, without allocating:
+ * most arguments hold none, and extractShared's walk allocates (a copy, key lists, paths) per task.
+ */
+export function holdsShared(v: unknown, depth = 0): boolean {
+  if (v === null || typeof v !== "object" || depth > MAX_DEPTH) return false;
+  if (isSharedValue(v)) return true;
+  if (Array.isArray(v)) {
+    for (let i = 0; i < v.length; i++) if (holdsShared(v[i], depth + 1)) return true;
+  } else if (v instanceof Map) {
+    for (const [k, x] of v) if (holdsShared(k, depth + 1) || holdsShared(x, depth + 1)) return true;
+  } else if (v instanceof Set) {
+    for (const x of v) if (holdsShared(x, depth + 1)) return true;
+  } else if (isPlainObject(v)) {
+    for (const k in v) if (Object.hasOwn(v, k) && holdsShared((v as Record<string, unknown>)[k], depth + 1)) return true;
+  }
+  return false;
+}
+
+/**
  * A copy of `v` with every shared buffer or view replaced by a placeholder and recorded in `refs`; `v`
  * itself when it holds none. `idOf` registers the buffer and returns its id.
  */
