@@ -11,7 +11,8 @@
 import { dirname, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
-import { exportNames, poolTypes } from "./codegen/pool-types.ts";
+import { poolTypes } from "./codegen/pool-types.ts";
+import { exportNames } from "./common/module-exports.ts";
 import { coresForThread, type ResolvedConfig } from "./config/types.ts";
 import { checkConfig } from "./config/validate.ts";
 import { ConfigError } from "./errors.ts";

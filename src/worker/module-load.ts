@@ -5,8 +5,8 @@
  * `await import()` would call it and never settle).
  */
 
-import { readFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
+import { exportNames } from "../common/module-exports.ts";
 
 interface BuildMessageLike {
   message?: string;
@@ -16,7 +16,7 @@ interface BuildMessageLike {
 /** The module's namespace; throws an Error whose message says what is wrong and where. */
 export async function importModule(url: string): Promise<Record<string, unknown>> {
   // import() adopts a thenable namespace (it calls its `then`), so a `then` export is found first,
-  // by scanning the source as the `types` command does.
+  // by scanning the source as the `types` command does (`export * from` included).
   if (exportsThen(url)) {
     throw new Error(`${url} exports "then", which makes the module a thenable (importing it would call that export and never finish): rename it`);
   }
@@ -29,12 +29,9 @@ export async function importModule(url: string): Promise<Record<string, unknown>
 
 function exportsThen(url: string): boolean {
   try {
-    const file = fileURLToPath(url);
-    const loader = /\.([cm]?[jt]sx?)$/.exec(file)?.[1]?.replace(/^[cm]/, "") as "ts" | "tsx" | "js" | "jsx" | undefined;
-    if (!loader) return false;
-    return new Bun.Transpiler({ loader }).scan(readFileSync(file, "utf8")).exports.includes("then");
+    return exportNames(fileURLToPath(url)).includes("then");
   } catch {
-    return false; // not a readable file (a compiled executable's embedded module): import decides
+    return false; // not a readable, parseable file (a compiled executable's embedded module, a syntax error): import decides and says why
   }
 }
 

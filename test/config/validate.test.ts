@@ -191,6 +191,9 @@ describe("config validation", () => {
     const then = await start("exports-then.ts");
     expect(then.code).toBe("ERR_MODULE_LOAD");
     expect(then.message).toContain('exports "then"');
+    const star = await start("exports-then-star.ts"); // through export * from: the namespace has it too
+    expect(star.code).toBe("ERR_MODULE_LOAD");
+    expect(star.message).toContain('exports "then"');
   }, 20_000);
 
   test("a pool that fails while starting takes the others down with it", async () => {
