@@ -58,6 +58,15 @@ export function dedicateCores(
 }
 
 /**
+ * Threads that always run: every seat of a fixed pool; static + dynamic of a scaling one
+ * (standalone threads are for blocking work); none for native pools (threads spawned on demand).
+ */
+function residentThreads(p: ResolvedPool): number {
+  if (p.kind === "native") return 0;
+  return p.scaling ? p.scaling.staticThreads + p.scaling.dynamicThreads : p.threads;
+}
+
+/**
  * Warnings for `check` and `plan` (exit 0): a FIFO/RR pool sharing a core with the main thread, a
  * non-realtime pool or the runtime threads (it can take every cycle from them); a pool with more
  * threads than cores.
@@ -80,16 +89,15 @@ export function placementWarnings(r: ResolvedConfig): string[] {
         if (shared.length) warnings.push(`${at}: ${pl.policy} threads share cores ${formatCpuList(shared)} with pool "${q.name}" (${q.placement.path}.core_allocation, ${q.placement.policy}), which they can starve`);
       }
     }
-    // Threads that always run: every seat of a fixed pool; static + dynamic of a scaling one (standalone threads are for blocking work).
-    const resident = p.scaling ? p.scaling.staticThreads + p.scaling.dynamicThreads : p.threads;
-    if (p.kind !== "native" && resident > pl.cores.length) {
+    const resident = residentThreads(p);
+    if (resident > pl.cores.length) {
       const key = p.threadsKey ?? "max_threads";
       warnings.push(`${pl.path}.${key}: ${resident} threads on ${pl.cores.length} core${pl.cores.length === 1 ? "" : "s"} (${formatCpuList(pl.cores)}): they will take turns`);
     }
   }
   // A container's CPU quota: threads that always run beyond it are throttled, whatever their cores.
   const q = r.cpuQuota;
-  const always = r.pools.reduce((n, p) => n + (p.kind === "native" ? 0 : p.scaling ? p.scaling.staticThreads + p.scaling.dynamicThreads : p.threads), 0);
+  const always = r.pools.reduce((n, p) => n + residentThreads(p), 0);
   if (q && always > q.cores) {
     warnings.push(`(cpu quota): the pools start ${always} threads that always run, but this process may use ${q.cpus} CPU${q.cpus === 1 ? "" : "s"} of time (${q.source}): they will be throttled; size the pools to the quota (defaults follow it) or raise the limit`);
   }

@@ -30,9 +30,7 @@ const read = (file: string): string | undefined => {
 /** The quota in force for this process, or undefined when there is none (or no cgroup fs). */
 export function cpuQuota(root = "/sys/fs/cgroup", procCgroup = read("/proc/self/cgroup") ?? ""): CpuQuota | undefined {
   let best: CpuQuota | undefined;
-  const consider = (q: CpuQuota | undefined) => {
-    if (q && (!best || q.cpus < best.cpus)) best = q;
-  };
+  const consider = (q: CpuQuota | undefined) => (best = smaller(best, q));
   for (const line of procCgroup.split("\n")) {
     const [, controllers, path] = /^\d+:([^:]*):(.*)$/.exec(line) ?? [];
     if (path === undefined) continue;
@@ -56,11 +54,13 @@ export function cpuQuota(root = "/sys/fs/cgroup", procCgroup = read("/proc/self/
 function walk(mount: string, path: string, limit: (dir: string) => CpuQuota | undefined): CpuQuota | undefined {
   let best: CpuQuota | undefined;
   const parts = path.split("/").filter(Boolean);
-  for (let n = parts.length; n >= 0; n--) {
-    const q = limit(join(mount, ...parts.slice(0, n)));
-    if (q && (!best || q.cpus < best.cpus)) best = q;
-  }
+  for (let n = parts.length; n >= 0; n--) best = smaller(best, limit(join(mount, ...parts.slice(0, n))));
   return best;
+}
+
+/** The tighter of two limits (either may be missing). */
+function smaller(a: CpuQuota | undefined, b: CpuQuota | undefined): CpuQuota | undefined {
+  return b && (!a || b.cpus < a.cpus) ? b : a;
 }
 
 function v2Limit(dir: string): CpuQuota | undefined {
