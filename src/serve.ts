@@ -24,7 +24,7 @@ import {
 } from "./errors.ts";
 import { isResultRefusal } from "./common/error-codec.ts";
 import type { ThreadManager } from "./main/thread-manager.ts";
-import type { RunOptions } from "./submit/submitter.ts";
+import type { RunOptions } from "./submit/run-options.ts";
 
 export interface PoolHandlerOptions {
   /** Seconds in the Retry-After header of a 503 (default 1). */

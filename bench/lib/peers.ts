@@ -20,7 +20,8 @@ export type { HandlerName };
 
 export type PeerPool = {
   name: string;
-  run(handler: HandlerName, arg: any): Promise<any>;
+  /** `transfer`: moved, not copied (raw postMessage and piscina; the others have no transfer list). */
+  run(handler: HandlerName, arg: any, transfer?: ArrayBuffer[]): Promise<any>;
   /** The raw pool's hand-rolled batch: one message per item, one promise for all (others have none). */
   map?(handler: HandlerName, args: any[]): Promise<any[]>;
   close(): Promise<void>;
@@ -37,7 +38,7 @@ function createPiscina(threads: number): PeerPool {
   });
   return {
     name: "piscina",
-    run: (name, arg) => pool.run(arg, { name }),
+    run: (name, arg, transfer) => pool.run(arg, transfer ? { name, transferList: transfer as never } : { name }),
     close: () => pool.destroy(),
   };
 }
@@ -115,13 +116,13 @@ async function createRawPool(threads: number): Promise<PeerPool> {
   );
   return {
     name: "raw postMessage",
-    run(h, arg) {
+    run(h, arg, transfer) {
       const id = nextId++;
       const w = workers[rr]!;
       rr = rr + 1 === workers.length ? 0 : rr + 1;
       return new Promise((resolve, reject) => {
         pending.set(id, { resolve, reject });
-        w.postMessage({ id, h, arg });
+        w.postMessage({ id, h, arg }, transfer ?? []);
       });
     },
     map(h, args) {

@@ -12,6 +12,7 @@
  * | well-formed string | STR | block, UTF-8 byte length |
  * | string with lone surrogates | STR16 | block, UTF-16 byte length |
  * | string of 32 Ki units or more | STR_MAIL | mail id (the string itself, by reference) |
+ * | an argument given with run's transfer list (main thread) | MAILED | parcel id (the value, its buffers moved) |
  * | plain JSON-safe objects/arrays | JSON | block, byte length |
  * | typed arrays, ArrayBuffer, DataView (copied) | BYTES (+kind) | block, byte length |
  * | SharedArrayBuffer (shared) | SHARED | registry id |
@@ -50,6 +51,8 @@ export const T_STR16 = 15;
 /** A long string sent by mail: Bun's postMessage passes strings by reference, copying is what costs. */
 export const T_STR_MAIL = 16;
 const STRING_BY_MAIL_UNITS = 1 << 15;
+/** An argument mailed whole to the one thread that runs its task, its transfer list moved (no copy). */
+export const T_MAILED = 17;
 const KIND_SHIFT = 6;
 const TAG_MASK = 0x3f;
 /** The payload is outside the arena: `a` is a parcel or registered-buffer id, not a block. */
@@ -76,6 +79,8 @@ export interface CodecOptions {
    * the results it gets back): everything lives in the arena; shared buffers cannot be sent.
    */
   mailless?: boolean;
+  /** Main thread: a pool thread that may take an argument mailed to it now (run's transfer option), or -1. */
+  route?: () => number;
 }
 
 export class ValueCodec {
@@ -87,6 +92,8 @@ export class ValueCodec {
   readonly transients: number[] = [];
   /** Shared buffers the last encode named (the main thread keeps them alive until the task ends). */
   readonly named: SharedArrayBuffer[] = [];
+  /** The worker the last encode mailed its value to (its record goes to that worker's inbox), or -1. */
+  seat = -1;
 
   private role = "";
   private handler = "";
@@ -107,12 +114,7 @@ export class ValueCodec {
    * waits for room, a worker runs the half itself). `role` and `handler` name the value in errors.
    */
   encode(value: unknown, role: string, handler = "", to = TO_ANY): number {
-    this.role = role;
-    this.handler = handler;
-    this.to = to;
-    this.arenaBytes = 0;
-    if (this.transients.length) this.transients.length = 0;
-    if (this.named.length) this.named.length = 0;
+    this.begin(role, handler, to);
     switch (typeof value) {
       case "number":
         if ((value | 0) === value && !Object.is(value, -0)) return this.set(T_INT, value, 0);
@@ -148,6 +150,28 @@ export class ValueCodec {
     }
   }
 
+  /** A worker an argument may be mailed to now (main thread, run's transfer option), or -1. */
+  readonly routeForMail = (): number => this.options.route?.() ?? -1;
+
+  /**
+   * Mails `value` whole to worker `seat`, moving `transfer`: no copy, no arena (T_MAILED). The
+   * listed buffers count against max_payload_bytes; a value postMessage cannot clone throws
+   * DataCloneError, and then nothing was moved.
+   */
+  mailTo(seat: number, value: unknown, transfer: ArrayBuffer[], handler: string): void {
+    this.begin("argument", handler, seat);
+    const bytes = transfer.reduce((n, b) => n + b.byteLength, 0);
+    if (bytes > this.options.maxPayload) throw this.overMaxPayload(bytes);
+    let id: number;
+    try {
+      id = this.shared.sendParcel(seat, value, transfer);
+    } catch (e) {
+      throw new DataCloneError(`${describeUnsendable(value, this.what(), e)}, which cannot be sent with its transfer list`);
+    }
+    this.set(T_MAILED, id, 0);
+    this.seat = seat;
+  }
+
   /** Decodes a value and frees what held it. */
   take(type: number, a: number, b: number): unknown {
     const tag = type & TAG_MASK;
@@ -165,6 +189,7 @@ export class ValueCodec {
       case T_EMPTY_STR: return "";
       case T_SHARED: return this.shared.get(a);
       case T_STR_MAIL: return ownerOf(a) === 0 ? this.shared.getString(a) : this.shared.takeParcel(a);
+      case T_MAILED: return this.shared.takeParcel(a);
     }
     if ((type & T_OUTSIDE) !== 0 && ownerOf(a) !== 0) return this.decode(type, new Uint8Array(this.shared.takeParcel(a) as ArrayBuffer, 0, b));
     try {
@@ -186,8 +211,9 @@ export class ValueCodec {
 
   /** Frees whatever holds an encoded value, without decoding it. A main-thread buffer is released by the main thread when its task ends. */
   release(type: number, a: number): void {
-    if ((type & TAG_MASK) === T_STR_MAIL && ownerOf(a) !== 0) this.shared.takeParcel(a);
-    if (!usesBytes(type & TAG_MASK)) return;
+    const tag = type & TAG_MASK;
+    if ((tag === T_STR_MAIL && ownerOf(a) !== 0) || tag === T_MAILED) this.shared.takeParcel(a);
+    if (!usesBytes(tag)) return;
     if ((type & T_OUTSIDE) === 0) this.store.free(a);
     else if (ownerOf(a) !== 0) this.shared.takeParcel(a);
   }
@@ -208,6 +234,17 @@ export class ValueCodec {
   private withRefs(pair: unknown): unknown {
     const [value, refs] = pair as [unknown, SharedRef[]];
     return restoreShared(value, refs, (id) => this.shared.get(id));
+  }
+
+  /** A new encode: what it names and for whom; nothing held yet. */
+  private begin(role: string, handler: string, to: number): void {
+    this.role = role;
+    this.handler = handler;
+    this.to = to;
+    this.seat = -1;
+    this.arenaBytes = 0;
+    if (this.transients.length) this.transients.length = 0;
+    if (this.named.length) this.named.length = 0;
   }
 
   private set(type: number, a: number, b: number): number {
@@ -263,7 +300,7 @@ export class ValueCodec {
     }
     const bytes = new ArrayBuffer(length);
     const written = write(new Uint8Array(bytes));
-    return this.set(tag | T_OUTSIDE, this.shared.sendParcel(this.to, bytes), written); // ARENA-W1: a parcel, never a wait
+    return this.set(tag | T_OUTSIDE, this.shared.sendParcel(this.to, bytes, [bytes]), written); // ARENA-W1: a parcel, never a wait
   }
 
   /** Over max_payload_bytes; sharing a SharedArrayBuffer is the way out only where one can be sent (the main thread). */

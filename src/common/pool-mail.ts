@@ -24,9 +24,10 @@ export type Mail =
   | { t: "rel"; id: number }
   /**
    * one thread -> one other: the bytes of a payload too big for the arena, or that found it full;
-   * or a long string itself (Bun's postMessage passes strings by reference: no copy at all).
+   * or a long string itself (Bun's postMessage passes strings by reference: no copy at all); or
+   * (main -> the one worker that will run the task) an argument with run's transfer list, moved.
    */
-  | { t: "parcel"; id: number; bytes: ArrayBuffer | string; to: number }
+  | { t: "parcel"; id: number; bytes: unknown; to: number }
   /** main -> every worker: a long string argument, by reference; released (`rel`) when its task ends. */
   | { t: "str"; id: number; s: string };
 

@@ -31,7 +31,7 @@ export class SharedObjects {
   private readonly adoptedIds = new WeakMap<SharedArrayBuffer, number>();
   /** Ids peers registered for a buffer this thread sent them first: its own object, held weakly (no cycle). */
   private readonly aliases = new Map<number, WeakRef<SharedArrayBuffer>>();
-  private readonly parcels = new Map<number, ArrayBuffer | string>();
+  private readonly parcels = new Map<number, unknown>();
   /** Long string arguments the main thread mailed, by id, until released. */
   private readonly strings = new Map<number, string>();
   /**
@@ -107,15 +107,18 @@ export class SharedObjects {
     if (this.transient.delete(id)) this.transport.broadcast({ t: "rel", id });
   }
 
-  /** Mails `bytes` (or a string, by reference) to one thread; returns the parcel's id for the record. */
-  sendParcel(to: number, bytes: ArrayBuffer | string): number {
+  /**
+   * Mails `value` to one thread, moving the buffers in `transfer` (a payload's own bytes, a long
+   * string by reference, or an argument with run's transfer list); returns the parcel's id for the record.
+   */
+  sendParcel(to: number, value: unknown, transfer: ArrayBuffer[] = []): number {
     const id = this.newId();
-    this.transport.send(to, { t: "parcel", id, bytes, to }, typeof bytes === "string" ? [] : [bytes]);
+    this.transport.send(to, { t: "parcel", id, bytes: value, to }, transfer);
     return id;
   }
 
   /** Takes the parcel `id` (reading mail until it is there). */
-  takeParcel(id: number): ArrayBuffer | string {
+  takeParcel(id: number): unknown {
     const got = this.awaitMail(this.parcels, id, "parcel");
     this.parcels.delete(id);
     return got;

@@ -3,10 +3,10 @@
  * posted before death are taken first; every task it was still running rejects with
  * WorkerCrashedError; its queue counters are repaired; a replacement starts in its seat (tried
  * again with backoff while it fails to load; a standalone seat is left free instead). Records
- * still in its deque stay there for the others to steal.
+ * still in its deque stay there for the others to steal; those in its inbox reject.
  */
 import { WorkerCrashedError } from "../errors.ts";
-import { WORKER_RUNNING } from "../shm/layout.ts";
+import { ID_GEN_SHIFT, ID_SLOT_MASK, REC_ID, REC_WORDS, TASK_GEN_MASK, WORKER_RUNNING } from "../shm/layout.ts";
 import type { TaskPool } from "./task-pool.ts";
 
 export function repairAfterDeath(pool: TaskPool, index: number, detail: string, unexpected = true): void {
@@ -29,6 +29,7 @@ export function repairAfterDeath(pool: TaskPool, index: number, detail: string, 
     main.settle(slot, (x) => x.reject(new WorkerCrashedError(pool.name, index, detail)));
     main.closeTask(slot);
   }
+  failInbox(pool, index, detail);
   pool.reaper.runnerDied(index); // other threads' tasks it ran: their submitters are told
   const searching = control.takeSearching(index);
   Atomics.store(w, control.workerWord(index, WORKER_RUNNING), 0);
@@ -36,6 +37,25 @@ export function repairAfterDeath(pool: TaskPool, index: number, detail: string, 
   if (pool.closing || !pool.seats.replacesOnDeath(index)) return; // a standalone seat stays free: the manager asks again if needed
   replace(pool, index, RETRY_FIRST_MS);
   main.pump.schedule();
+}
+
+/**
+ * INBOX-K1: the records in a dead thread's inbox are main-thread tasks whose arguments were mailed
+ * to that thread, and died with it: they reject with WorkerCrashedError before a replacement can
+ * take one (it would wait for mail that never comes).
+ */
+function failInbox(pool: TaskPool, index: number, detail: string): void {
+  const { queues, main } = pool;
+  const rec = new Int32Array(REC_WORDS);
+  while (queues.takeFromInbox(index, rec)) {
+    const id = rec[REC_ID]!;
+    const slot = id & ID_SLOT_MASK;
+    const entry = main.tasks.lookup(slot, (id >>> ID_GEN_SHIFT) & TASK_GEN_MASK);
+    if (entry === undefined) continue;
+    if (!entry.settled) main.counts.crashed++; // an aborted one was settled already
+    main.settle(slot, (x) => x.reject(new WorkerCrashedError(pool.name, index, `${detail}; the task was waiting for it, with the argument transferred to it`)));
+    main.closeTask(slot);
+  }
 }
 
 /** A replacement that fails to load is tried again, after 1 s, then twice as long each time up to 30 s. */

@@ -37,7 +37,7 @@ export class PoolMailer implements MailTransport {
       const mail = got.message as Mail;
       if (mail.t === "reg" || mail.t === "parcel") this.lastIds[owner - 1] = mail.id & LOCAL_ID_MASK;
       if (mail.t === "parcel" && mail.to !== TO_MAIN) {
-        this.toSeat(mail.to, mail, typeof mail.bytes === "string" ? [] : [mail.bytes]); // for another worker: pass it on, read on
+        this.toSeat(mail.to, mail, mail.bytes instanceof ArrayBuffer ? [mail.bytes] : []); // for another worker: pass it on, read on
         continue;
       }
       if (mail.t === "reg" || mail.t === "rel") this.toAll(mail, owner - 1);

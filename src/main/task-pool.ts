@@ -25,10 +25,12 @@ import { SubmitterLanes } from "../shm/submitter-lanes.ts";
 import { PoolClient } from "../submit/pool-client.ts";
 import { handlerNamesBuffer, publishHandlerNames, type TargetSetup } from "../submit/pool-directory.ts";
 import type { PoolHandle } from "../submit/pool-handle.ts";
-import { Submitter, type RunOptions } from "../submit/submitter.ts";
+import type { RunOptions } from "../submit/run-options.ts";
+import { Submitter } from "../submit/submitter.ts";
 import type { MapOptions, Settled } from "../submit/task-batch.ts";
 import type { ServeSetup } from "../worker/pool-server.ts";
 import { repairAfterDeath } from "./crash-repair.ts";
+import { MailRoute } from "./mail-route.ts";
 import { LaneReaper } from "./lane-reaper.ts";
 import { cancelNotStarted, closeOptions, keepingAlive, shutDown, type CloseOutcome } from "./pool-close.ts";
 import type { PoolDirectoryHub } from "./pool-directory-hub.ts";
@@ -110,6 +112,8 @@ export abstract class TaskPool {
   readonly stuck: StuckTasks;
   /** Seats by role; starts the standalone threads the pool manager asks for. */
   readonly seats: ThreadSeats;
+  /** Where an argument given with a transfer list goes (a static thread's inbox). */
+  private readonly mailRoute = new MailRoute(this);
   /** Wait and run times, recorded by the threads (src/common/task-timings.ts). */
   readonly timings: TaskTimings;
   readonly reaper: LaneReaper;
@@ -176,6 +180,7 @@ export abstract class TaskPool {
           this.stuck.aborted(slot, gen, runner);
         },
         release: (id) => this.shared.release(id),
+        route: () => this.mailRoute.pick(),
       },
     });
     this.client = new PoolClient(this.main, o.threads);
@@ -353,6 +358,11 @@ export abstract class TaskPool {
   /** Times the pool stopped moving with every thread full (async pools: src/main/stall-watch.ts). */
   get stalls(): number {
     return 0;
+  }
+
+  /** A static seat whose thread is alive or starting: one an argument may be mailed to (MailRoute). */
+  takesMail(seat: number): boolean {
+    return this.seats.roleOf(seat) === "static" && this.workers.portOf(seat) !== undefined;
   }
 
   /** Terminates the thread in seat `index`; crash repair replaces it. */

@@ -42,6 +42,7 @@ export class PoolSampler {
   private readonly control: PoolControl;
   private readonly injector: Injector;
   private readonly deques: DequeStealer[];
+  private readonly inboxes: Injector[];
   private readonly gate: ManagerGate;
   private readonly idle: IdleState;
   /** The dynamic seats, [start, end); static ones before, standalone ones after. */
@@ -59,6 +60,7 @@ export class PoolSampler {
     this.control = PoolControl.attach(refs.control);
     this.injector = Injector.attach(refs.queues.injector);
     this.deques = refs.queues.deques.map((r) => new DequeStealer(r));
+    this.inboxes = refs.queues.inboxes.map((r) => Injector.attach(r));
     this.gate = ManagerGate.attach(refs.queues.idle);
     this.idle = IdleState.attach(refs.queues.idle, () => false); // only read: shutdown
     this.dynamic = dynamicSeats(s);
@@ -95,6 +97,7 @@ export class PoolSampler {
     this.finishedBefore = finished;
     let queueDepth = this.injector.size();
     for (const d of this.deques) queueDepth += d.size();
+    for (const b of this.inboxes) queueDepth += b.size();
     let active = 0;
     let busy = 0;
     let parkedDynamic = 0;

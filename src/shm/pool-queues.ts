@@ -1,9 +1,11 @@
 /**
  * The producer side of one pool's queues: one SharedArrayBuffer holding the injector, one deque per
- * worker and the idle state, laid out together. The main thread (or any thread that submits)
+ * worker, one inbox per worker (records only that worker may run: a task whose argument was mailed
+ * to it, run's `transfer` option) and the idle state, laid out together. The main thread (or any thread that submits)
  * allocates it and hands `refs` to every worker once; each worker builds its WorkFinder from them.
  *
- * Concurrency contract: `submit`, `submitBatch`, `shutdown`: any thread.
+ * Concurrency contract: `submit`, `submitBatch`, `shutdown`: any thread. `submitTo`: the main
+ * thread only (the one producer of every inbox, so the room it sees cannot shrink under it).
  */
 import { InvalidArgumentError } from "../errors.ts";
 import { DequeStealer, dequeBytesFor, initDeque } from "./deque.ts";
@@ -20,6 +22,8 @@ export interface PoolQueuesOptions {
   injectorCapacity?: number;
   /** Slots per worker deque, a power of two. Default 256. */
   dequeCapacity?: number;
+  /** Cells per worker inbox, a power of two. Default 256. */
+  inboxCapacity?: number;
   /** Test hook: start every position here to exercise int32 wrap-around. */
   initialPosition?: number;
 }
@@ -34,11 +38,13 @@ export class PoolQueues {
   readonly injector: Injector;
   readonly idle: IdleState;
   private readonly deques: DequeStealer[];
+  private readonly inboxes: Injector[];
 
   private constructor(refs: PoolQueueRefs) {
     this.refs = refs;
     this.injector = Injector.attach(refs.injector);
     this.deques = refs.deques.map((r) => new DequeStealer(r));
+    this.inboxes = refs.inboxes.map((r) => Injector.attach(r));
     this.idle = IdleState.attach(refs.idle, () => this.hasWork());
   }
 
@@ -52,7 +58,11 @@ export class PoolQueues {
     const start = options.initialPosition;
     const injBytes = alignUp(Injector.bytesFor(injectorCapacity, recordWords), LINE_BYTES);
     const deqBytes = alignUp(dequeBytesFor(dequeCapacity, recordWords), LINE_BYTES);
-    const buffer = new SharedArrayBuffer(injBytes + workers * deqBytes + IdleState.bytesFor(workers));
+    const inboxCapacity = options.inboxCapacity ?? 256;
+    const inbBytes = alignUp(Injector.bytesFor(inboxCapacity, recordWords), LINE_BYTES);
+    const inboxAt = injBytes + workers * deqBytes;
+    const idleAt = inboxAt + workers * inbBytes;
+    const buffer = new SharedArrayBuffer(idleAt + IdleState.bytesFor(workers));
     const injector = Injector.init({ buffer, byteOffset: 0 }, {
       capacity: injectorCapacity, recordWords, initialPosition: start,
     }).ref;
@@ -60,8 +70,10 @@ export class PoolQueues {
       initDeque({ buffer, byteOffset: injBytes + i * deqBytes }, {
         capacity: dequeCapacity, recordWords, initialPosition: start,
       }));
-    const idle = IdleState.init({ buffer, byteOffset: injBytes + workers * deqBytes }, workers, () => false).ref;
-    return new PoolQueues({ injector, deques, idle });
+    const inboxes = Array.from({ length: workers }, (_, i) =>
+      Injector.init({ buffer, byteOffset: inboxAt + i * inbBytes }, { capacity: inboxCapacity, recordWords, initialPosition: start }).ref);
+    const idle = IdleState.init({ buffer, byteOffset: idleAt }, workers, () => false).ref;
+    return new PoolQueues({ injector, deques, inboxes, idle });
   }
 
   /** Another thread's view of queues allocated elsewhere (a thread that submits to the pool). */
@@ -85,10 +97,32 @@ export class PoolQueues {
     return { published, wokeWorker: published > 0 && this.idle.notifyOne() };
   }
 
-  /** Records queued in the injector and every deque; a snapshot. */
+  /**
+   * INBOX-S2: queues one record in worker `seat`'s inbox, then wakes that worker if it is parked
+   * (PARK U1: the record is the condition, stored first). False when the inbox is full.
+   */
+  submitTo(seat: number, src: ArrayLike<number>, srcOffset = 0): boolean {
+    if (!this.inboxes[seat]!.push(src, srcOffset)) return false;
+    this.idle.unpark(seat);
+    return true;
+  }
+
+  /** Cells free in worker `seat`'s inbox (main thread: exact, as it is the only producer). */
+  inboxRoom(seat: number): number {
+    const inbox = this.inboxes[seat]!;
+    return inbox.capacity - inbox.size();
+  }
+
+  /** Takes one record out of a dead worker's inbox (crash repair, main thread); false when empty. */
+  takeFromInbox(seat: number, dst: Int32Array): boolean {
+    return this.inboxes[seat]!.pop(dst);
+  }
+
+  /** Records queued in the injector, every deque and every inbox; a snapshot. */
   pending(): number {
     let n = this.injector.size();
     for (const d of this.deques) n += d.size();
+    for (const b of this.inboxes) n += b.size();
     return n;
   }
 
@@ -98,6 +132,6 @@ export class PoolQueues {
   }
 
   private hasWork(): boolean {
-    return this.injector.hasItems() || this.deques.some((d) => d.size() > 0);
+    return this.injector.hasItems() || this.deques.some((d) => d.size() > 0) || this.inboxes.some((b) => b.hasItems());
   }
 }

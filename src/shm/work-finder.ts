@@ -19,6 +19,8 @@ export interface PoolQueueRefs {
   injector: SharedRef;
   /** One deque per worker, by worker index. */
   deques: SharedRef[];
+  /** One inbox per worker, by worker index: records only that worker may run. */
+  inboxes: SharedRef[];
   idle: SharedRef;
 }
 
@@ -45,6 +47,8 @@ export class WorkFinder {
   readonly index: number;
   readonly injector: Injector;
   readonly local: DequeOwner;
+  /** Records addressed to this worker alone (their argument was mailed to it); never stolen. */
+  readonly inbox: Injector;
   readonly idle: IdleState;
   private readonly victims: DequeStealer[];
   private readonly rw: number;
@@ -60,6 +64,7 @@ export class WorkFinder {
     this.index = index;
     this.injector = Injector.attach(refs.injector);
     this.local = new DequeOwner(refs.deques[index]!, this.injector);
+    this.inbox = Injector.attach(refs.inboxes[index]!);
     this.victims = refs.deques.filter((_, i) => i !== index).map((r) => new DequeStealer(r));
     this.idle = IdleState.attach(refs.idle, () => this.hasWork());
     this.rw = this.injector.recordWords;
@@ -146,7 +151,8 @@ export class WorkFinder {
 
   /** Anything visible in the injector or any deque: the last look before parking. */
   hasWork(): boolean {
-    if (this.injector.hasItems() || this.local.size() > 0) return true;
+    // INBOX-W1: the last look sees this worker's inbox, so a record queued there before the look is found.
+    if (this.injector.hasItems() || this.local.size() > 0 || this.inbox.hasItems()) return true;
     for (let i = 0; i < this.victims.length; i++) if (this.victims[i]!.size() > 0) return true;
     return false;
   }
@@ -208,6 +214,7 @@ export class WorkFinder {
     // Oldest first: what lies here between tasks is the rest of an injector batch or a steal, in
     // submission order (join halves are taken back with pop by the join itself).
     if (this.local.takeOldest(dst)) return true;
+    if (this.inbox.pop(dst)) return true; // INBOX-W2: only this worker takes from its inbox (and crash repair, once it died)
     const n = this.injector.popBatch(this.scratch, 0, this.batch);
     if (n > 0) return this.takeBatch(dst, n);
     const victims = this.victims;

@@ -21,6 +21,7 @@ export class Admission {
   private queue: Array<WaitingTask | undefined> = [];
   private head = 0;
   private count = 0;
+  private retry: ReturnType<typeof setTimeout> | undefined;
 
   constructor(
     /** Adds an arena segment if the store may still grow; true when it did. */
@@ -45,6 +46,22 @@ export class Admission {
     }
     // It found no room just now: only a new segment changes that before the next drain.
     if (alone && this.grow()) this.admit();
+  }
+
+  /**
+   * A thread submitter with nothing in flight has no drain to admit its waiting tasks after: room
+   * comes from other submitters' tasks, so it looks again every millisecond while tasks wait
+   * (`admitted`: after each look that admitted any).
+   */
+  retrySoon(admitted: () => void): void {
+    if (this.retry !== undefined) return;
+    this.retry = setTimeout(() => {
+      this.retry = undefined;
+      if (this.count === 0) return;
+      this.admit();
+      admitted();
+      this.retrySoon(admitted);
+    }, 1);
   }
 
   /** Admits waiting tasks from the head while they find room; grows the store when the head cannot. */

@@ -8,10 +8,11 @@ import type { ValueCodec } from "../common/codec.ts";
 import { HandlerNotFoundError, InvalidArgumentError, describeValue } from "../errors.ts";
 import { KIND_RANGE, KIND_TASK } from "../shm/layout.ts";
 import { handleOf, type KernelHandle, type PoolHandle } from "./pool-handle.ts";
-import type { RunOptions, Submitter } from "./submitter.ts";
+import { encodeTransferred, transferNotTaken, type RunOptions } from "./run-options.ts";
+import type { Submitter } from "./submitter.ts";
 import { TaskBatch, type MapOptions, type Settled } from "./task-batch.ts";
 
-export interface ParallelForOptions extends RunOptions {
+export interface ParallelForOptions extends Omit<RunOptions, "transfer"> {
   /** Ranges of at most this many indices run in one kernel call. Default: about 8 pieces per thread. */
   grain?: number;
   /** Passed to every kernel call; a SharedArrayBuffer or a view on one is shared, not copied. */
@@ -58,7 +59,9 @@ export class PoolClient {
   run<T = unknown>(handler: string, arg?: unknown, options?: RunOptions): Promise<T> {
     const h = this.ids.get(handler);
     if (h === undefined) return Promise.reject(this.notFound(handler));
-    return this.sub.submit(handler, h, KIND_TASK, options, arg, encodeArgument) as Promise<T>;
+    const transfer = options?.transfer;
+    const encode = Array.isArray(transfer) ? encodeTransferred(transfer) : encodeArgument; // a bad list is refused by submit
+    return this.sub.submit(handler, h, KIND_TASK, options, arg, encode) as Promise<T>;
   }
 
   /**
@@ -77,6 +80,7 @@ export class PoolClient {
     if (list === undefined) {
       return Promise.reject(new InvalidArgumentError("map(args)", `of handler "${handler}" must be an array or an iterable of arguments (not a string), got ${describeValue(args)}`));
     }
+    if ((options as RunOptions | undefined)?.transfer !== undefined) return Promise.reject(transferNotTaken("map", handler));
     const refused = this.sub.refusal(handler, options);
     if (refused !== undefined) return Promise.reject(refused.reason);
     return new TaskBatch(this.sub, handler, h, KIND_TASK, list, encodeArgument, options?.settle === true, options?.signal).start();
@@ -108,6 +112,7 @@ export class PoolClient {
     if (options === null || typeof options !== "object") {
       return Promise.reject(new InvalidArgumentError("parallelFor(options)", `must be an object, got ${options === null ? "null" : typeof options}`));
     }
+    if ((options as RunOptions).transfer !== undefined) return Promise.reject(transferNotTaken("parallelFor", kernel));
     const grain = options.grain ?? Math.max(1, Math.ceil((end - start) / (this.threads * 8)));
     if (!Number.isInteger(grain) || grain < 1) {
       return Promise.reject(new InvalidArgumentError("parallelFor options.grain", `must be a positive integer, got ${grain}`));

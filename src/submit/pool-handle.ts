@@ -7,7 +7,7 @@
  * does not have rejects like run() does (HandlerNotFoundError).
  */
 import type { ParallelForOptions } from "./pool-client.ts";
-import type { RunOptions } from "./submitter.ts";
+import type { RunOptions } from "./run-options.ts";
 
 type Fn = (...args: any[]) => any;
 

@@ -15,7 +15,7 @@ import type { PayloadStore } from "../common/payload-store.ts";
 import type { SharedObjects } from "../common/shared-objects.ts";
 import { Cancelled, type TaskStates } from "../common/task-state.ts";
 import type { TaskTimings } from "../common/task-timings.ts";
-import { InvalidArgumentError, PoolBusyError, PoolClosedError, WorkerCrashedError, describeValue } from "../errors.ts";
+import { PoolBusyError, PoolClosedError, WorkerCrashedError } from "../errors.ts";
 import type { Doorbell } from "../shm/doorbell.ts";
 import type { Injector } from "../shm/injector.ts";
 import {
@@ -26,15 +26,11 @@ import type { PoolQueues } from "../shm/pool-queues.ts";
 import type { SubmitterLanes } from "../shm/submitter-lanes.ts";
 import { Admission, type WaitingTask } from "./admission.ts";
 import { CompletionPump, type PumpHost } from "./completion-pump.ts";
+import { optionsError, stuckInbox, type RunOptions } from "./run-options.ts";
 import { TaskTable, type Settle } from "./task-table.ts";
 
 /** Puts a call's argument in the codec: 0, or the arena bytes it still needs. */
 export type Encode<A> = (codec: ValueCodec, arg: A, handler: string) => number;
-
-export interface RunOptions {
-  /** Aborting rejects the promise with the signal's reason; a queued task never runs. */
-  signal?: AbortSignal;
-}
 
 /** What a submitter reaches of its pool's shared memory. */
 export interface SubmitterTarget {
@@ -60,6 +56,8 @@ export interface MainSide {
   abortedWhileRunning(slot: number, gen: number, runner: number): void;
   /** The shared buffers an argument made for itself are given back. */
   release(id: number): void;
+  /** A thread an argument may be mailed to now (run's transfer option), or -1. */
+  route(): number;
 }
 
 export interface SubmitterOptions {
@@ -96,7 +94,6 @@ export class Submitter implements PumpHost {
   readonly target: SubmitterTarget;
   private readonly main: MainSide | undefined;
   private readonly maxBlock: number;
-  private retry: ReturnType<typeof setTimeout> | undefined;
   private readonly limit: number;
 
   constructor(o: SubmitterOptions) {
@@ -112,6 +109,7 @@ export class Submitter implements PumpHost {
       maxPayload: o.maxPayload,
       mailless: o.mailless,
       admit: (bytes) => this.argBytes + bytes <= o.store.capacity / 2, // ARENA-S1: the arguments' share
+      route: o.main?.route,
     });
     this.admission = new Admission(() => this.main?.grow() ?? false);
     this.pump = new CompletionPump(this, o.completions, o.doorbell, o.spinMicros ?? 20, o.main ? (hot) => o.main!.setHot(hot) : undefined);
@@ -155,13 +153,9 @@ export class Submitter implements PumpHost {
 
   /** Why a call is refused at once (bad options, closed, aborted, busy), or undefined when it may go on. */
   refusal(handler: string, options: RunOptions | undefined): { reason: unknown } | undefined {
-    if (options !== undefined && (options === null || typeof options !== "object")) {
-      return { reason: new InvalidArgumentError("options", `of handler "${handler}" must be an object like { signal }, got ${describeValue(options)}`) };
-    }
+    const bad = optionsError(handler, options);
+    if (bad !== undefined) return { reason: bad };
     const signal = options?.signal;
-    if (signal !== undefined && !(signal instanceof AbortSignal)) {
-      return { reason: new InvalidArgumentError("options.signal", `must be an AbortSignal, got ${describeValue(signal)}`) };
-    }
     if (this.refusing !== undefined || (this.main === undefined && this.target.lanes.closing)) {
       this.counts.closed++;
       this.publishCounts();
@@ -202,7 +196,7 @@ export class Submitter implements PumpHost {
       enqueue: () => this.enqueue(h, kind, handler, signal, settle),
     };
     this.admission.wait(task, alone); // ARENA-M1: no room; run() returns, nothing blocks
-    this.retryAdmission();
+    if (this.main === undefined) this.admission.retrySoon(() => this.pump.schedule());
   }
 
   /** From a pool thread an argument lives in one arena block: one larger can never be admitted. */
@@ -223,13 +217,26 @@ export class Submitter implements PumpHost {
     this.counts.submitted++;
     const out = codec.out;
     if (this.batched === this.batch.length / REC_WORDS) this.growBatch();
-    const at = this.batched++ * REC_WORDS;
+    const at = this.batched * REC_WORDS;
     this.batch[at + REC_ID] = id;
     this.batch[at + REC_OP] = h | (out[0]! << OP_TYPE_SHIFT) | (kind << OP_KIND_SHIFT);
     this.batch[at + REC_A] = out[1]!;
     this.batch[at + REC_B] = out[2]!;
     if (signal) this.watchAbort(id, signal);
+    if (codec.seat >= 0) this.publishTo(codec.seat, at);
+    else this.batched++;
     this.pump.schedule();
+  }
+
+  /** INBOX-S1: the record of an argument mailed to one thread goes to that thread's inbox at once (the mail went first). */
+  private publishTo(seat: number, at: number): void {
+    const { timings, queues } = this.target;
+    const id = this.batch[at + REC_ID]!;
+    timings.queued(id & ID_SLOT_MASK, timings.now());
+    // The main thread saw room (the only producer); a thread that died inside a take can leave a cell stuck.
+    if (!queues.submitTo(seat, this.batch, at)) return this.abort(id & ID_SLOT_MASK, (id >>> ID_GEN_SHIFT) & TASK_GEN_MASK, stuckInbox(this.name, seat));
+    this.target.countArrivals(1);
+    this.pump.published(1, false);
   }
 
   /** Publishes the records batched since the last flush, with one claim and at most one wake-up. */
@@ -373,21 +380,6 @@ export class Submitter implements PumpHost {
     const entry = this.tasks.entry(slot)!;
     entry.onAbort = () => this.abort(slot, entry.gen, signal.reason);
     signal.addEventListener("abort", entry.onAbort, { once: true });
-  }
-
-  /**
-   * A thread submitter with nothing in flight has no drain to admit its waiting tasks after: room
-   * comes from other submitters' tasks, so it looks again every millisecond while it waits.
-   */
-  private retryAdmission(): void {
-    if (this.main !== undefined || this.retry !== undefined) return;
-    this.retry = setTimeout(() => {
-      this.retry = undefined;
-      if (this.admission.waiting === 0) return;
-      this.admission.admit();
-      this.pump.schedule();
-      this.retryAdmission();
-    }, 1);
   }
 
   private growBatch(): void {

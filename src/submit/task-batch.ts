@@ -11,10 +11,11 @@
  * batch. Concurrency contract: thread-local, like its Submitter.
  */
 import { ID_GEN_SHIFT, ID_SLOT_MASK, TASK_GEN_MASK } from "../shm/layout.ts";
-import type { Encode, RunOptions, Submitter } from "./submitter.ts";
+import type { RunOptions } from "./run-options.ts";
+import type { Encode, Submitter } from "./submitter.ts";
 import type { Settle } from "./task-table.ts";
 
-export interface MapOptions extends RunOptions {
+export interface MapOptions extends Omit<RunOptions, "transfer"> {
   /** Keep every item's outcome (as Promise.allSettled) instead of rejecting at the first error. */
   settle?: boolean;
 }

@@ -1,6 +1,6 @@
 /**
  * Step labels tie PROTOCOL.md, the code and the Spin models together: each step label of the
- * modelled protocols (INJ-, DQ-, PARK-, BELL-, TASK-, GATE-, JOIN-, ARENA-, RETIRE-, LANE-; not the invariants I and rules R) marks exactly one line
+ * modelled protocols (INJ-, DQ-, PARK-, BELL-, TASK-, GATE-, JOIN-, ARENA-, RETIRE-, LANE-, INBOX-; not the invariants I and rules R) marks exactly one line
  * of src/, and every label a model uses is a step of PROTOCOL.md.
  */
 import { expect, test } from "bun:test";
@@ -8,7 +8,7 @@ import { readdirSync, readFileSync } from "node:fs";
 
 const root = new URL("../../", import.meta.url).pathname;
 const protocol = readFileSync(`${root}src/shm/PROTOCOL.md`, "utf8");
-const LABEL = /\b(?:INJ|DQ|PARK|BELL|TASK|GATE|JOIN|ARENA|RETIRE|LANE)-[A-Z]\d+\b/g;
+const LABEL = /\b(?:INJ|DQ|PARK|BELL|TASK|GATE|JOIN|ARENA|RETIRE|LANE|INBOX)-[A-Z]\d+\b/g;
 const isRule = (l: string) => /-[IR]\d+$/.test(l);
 const documented = [...new Set(protocol.match(LABEL))].sort();
 const codeLines = (readdirSync(`${root}src`, { recursive: true }) as string[])
