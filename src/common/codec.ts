@@ -12,7 +12,7 @@
  * | well-formed string | STR | block, UTF-8 byte length |
  * | string with lone surrogates | STR16 | block, UTF-16 byte length |
  * | string of 32 Ki units or more | STR_MAIL | mail id (the string itself, by reference) |
- * | an argument given with run's transfer list (main thread) | MAILED | parcel id (the value, its buffers moved) |
+ * | an argument given with run's transfer list, or bytes over an arena block (main thread) | MAILED | parcel id (the value itself: moved, or cloned by postMessage) |
  * | plain JSON-safe objects/arrays | JSON | block, byte length |
  * | typed arrays, ArrayBuffer, DataView (copied) | BYTES (+kind) | block, byte length |
  * | SharedArrayBuffer (shared) | SHARED | registry id |
@@ -154,21 +154,17 @@ export class ValueCodec {
   readonly routeForMail = (): number => this.options.route?.() ?? -1;
 
   /**
-   * Mails `value` whole to worker `seat`, moving `transfer`: no copy, no arena (T_MAILED). The
-   * listed buffers count against max_payload_bytes; a value postMessage cannot clone throws
-   * DataCloneError, and then nothing was moved.
+   * Mails `value` whole to worker `seat` (T_MAILED), moving `transfer` (counted against max_payload_bytes
+   * with `bytes`); a value postMessage cannot clone throws DataCloneError, and nothing was moved.
    */
-  mailTo(seat: number, value: unknown, transfer: ArrayBuffer[], handler: string): void {
+  mailTo(seat: number, value: unknown, transfer: ArrayBuffer[], handler: string, bytes = transfer.reduce((n, b) => n + b.byteLength, 0)): void {
     this.begin("argument", handler, seat);
-    const bytes = transfer.reduce((n, b) => n + b.byteLength, 0);
     if (bytes > this.options.maxPayload) throw this.overMaxPayload(bytes);
-    let id: number;
     try {
-      id = this.shared.sendParcel(seat, value, transfer);
+      this.set(T_MAILED, this.shared.sendParcel(seat, value, transfer), 0);
     } catch (e) {
       throw new DataCloneError(`${describeUnsendable(value, this.what(), e)}, which cannot be sent with its transfer list`);
     }
-    this.set(T_MAILED, id, 0);
     this.seat = seat;
   }
 
@@ -243,8 +239,7 @@ export class ValueCodec {
     this.to = to;
     this.seat = -1;
     this.arenaBytes = 0;
-    if (this.transients.length) this.transients.length = 0;
-    if (this.named.length) this.named.length = 0;
+    this.transients.length = this.named.length = 0;
   }
 
   private set(type: number, a: number, b: number): number {
@@ -373,6 +368,11 @@ export class ValueCodec {
     const src = value instanceof ArrayBuffer
       ? new Uint8Array(value)
       : new Uint8Array(value.buffer, value.byteOffset, value.byteLength);
+    if (src.byteLength > this.store.maxBlock && this.to === TO_ANY) {
+      // Over a block, from main: a clone mailed to one thread beats a shared buffer registered with all (bench/README.md).
+      const seat = this.routeForMail();
+      if (seat >= 0) return (this.mailTo(seat, value, [], this.handler, src.byteLength), 0);
+    }
     return this.place(T_BYTES | (kind << KIND_SHIFT), src.byteLength, (dst) => (dst.set(src), src.byteLength));
   }
 }

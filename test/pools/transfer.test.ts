@@ -172,3 +172,19 @@ test("a pool without static threads copies the argument; the caller's buffer is 
   expect(u.buffer.detached).toBe(true);
   expect(await pending).toMatchObject({ length: 200_000, sum });
 });
+
+test("bytes over an arena block, copied: mailed to one thread (no shared buffer registered); the caller keeps them", async () => {
+  const tm = await m.start({ compute: { cpu: { module: TRANSFER, static_threads: 1, max_threads: 1 } } });
+  const cpu = tm.compute("cpu");
+  const gate = new Int32Array(new SharedArrayBuffer(8));
+  await cpu.run("setGate", gate);
+  const registered = cpu.metrics().arena.sharedBuffers;
+  const big = bytesOf(3 << 20, 5);
+  const held = cpu.run("holdBytes", big);
+  await until(() => gate[1] === 1, 5000, "the task to start");
+  expect(cpu.metrics().arena.sharedBuffers).toBe(registered); // the copy path would register a buffer for it
+  Atomics.store(gate, 0, 1);
+  expect(await held).toBe(3 << 20);
+  expect(big.buffer.detached).toBe(false);
+  expect(await cpu.run("inspect", big)).toMatchObject({ length: 3 << 20, sum: checksum(big) });
+});
