@@ -94,7 +94,6 @@ export class ValueCodec {
   readonly named: SharedArrayBuffer[] = [];
   /** The worker the last encode mailed its value to (its record goes to that worker's inbox), or -1. */
   seat = -1;
-
   private role = "";
   private handler = "";
   private to = TO_ANY;
@@ -239,7 +238,8 @@ export class ValueCodec {
     this.to = to;
     this.seat = -1;
     this.arenaBytes = 0;
-    this.transients.length = this.named.length = 0;
+    if (this.transients.length) this.transients.length = 0; // guarded: setting length is a slow path even on an empty array
+    if (this.named.length) this.named.length = 0;
   }
 
   private set(type: number, a: number, b: number): number {
