@@ -131,7 +131,8 @@ export class PoolQueues {
     this.idle.shutdown();
   }
 
+  /** Work any woken worker could take: not the inboxes (only their owner can, and INBOX S2 wakes it by name). */
   private hasWork(): boolean {
-    return this.injector.hasItems() || this.deques.some((d) => d.size() > 0) || this.inboxes.some((b) => b.hasItems());
+    return this.injector.hasItems() || this.deques.some((d) => d.size() > 0);
   }
 }

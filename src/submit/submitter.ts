@@ -233,8 +233,12 @@ export class Submitter implements PumpHost {
     const { timings, queues } = this.target;
     const id = this.batch[at + REC_ID]!;
     timings.queued(id & ID_SLOT_MASK, timings.now());
-    // The main thread saw room (the only producer); a thread that died inside a take can leave a cell stuck.
-    if (!queues.submitTo(seat, this.batch, at)) return this.abort(id & ID_SLOT_MASK, (id >>> ID_GEN_SHIFT) & TASK_GEN_MASK, stuckInbox(this.name, seat));
+    if (!queues.submitTo(seat, this.batch, at)) {
+      // The main thread saw room (the only producer), but a thread that died inside a take leaves a cell stuck: no record, no completion.
+      this.counts.crashed++;
+      this.settle(id & ID_SLOT_MASK, (x) => x.reject(stuckInbox(this.name, seat)));
+      return this.closeTask(id & ID_SLOT_MASK);
+    }
     this.target.countArrivals(1);
     this.pump.published(1, false);
   }
