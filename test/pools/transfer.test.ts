@@ -188,3 +188,14 @@ test("bytes over an arena block, copied: mailed to one thread (no shared buffer 
   expect(big.buffer.detached).toBe(false);
   expect(await cpu.run("inspect", big)).toMatchObject({ length: 3 << 20, sum: checksum(big) });
 });
+
+test("an async pool takes transferred arguments too (its thread's inbox, between event-loop turns)", async () => {
+  const tm = await m.start({ async: { io: { module: TRANSFER, worker_threads: 2 } } });
+  const runs = Array.from({ length: 200 }, (_, i) => {
+    const u = bytesOf(10_000 + i, i);
+    const sum = checksum(u);
+    return tm.async("io").run("inspect", u, { transfer: [u.buffer] }).then((r) => expect(r).toMatchObject({ length: 10_000 + i, sum }));
+  });
+  await Promise.all(runs);
+  expect(tm.async("io").metrics().pending).toBe(0);
+});
