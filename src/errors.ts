@@ -103,8 +103,9 @@ export class WorkerCrashedError extends ThreadManagerError {
   declare readonly code: "ERR_WORKER_CRASHED";
   readonly pool: string;
   readonly threadIndex: number;
-  constructor(pool: string, threadIndex: number, detail: string) {
-    super("ERR_WORKER_CRASHED", `thread ${threadIndex} of pool "${pool}" died while running this task (${detail})`);
+  /** `when`: where the task stood, "while running this task" unless it had not started (it waited in that thread's inbox). */
+  constructor(pool: string, threadIndex: number, detail: string, when = "while running this task") {
+    super("ERR_WORKER_CRASHED", `thread ${threadIndex} of pool "${pool}" died ${when} (${detail})`);
     this.pool = pool;
     this.threadIndex = threadIndex;
   }

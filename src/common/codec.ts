@@ -26,11 +26,12 @@
  */
 import { deserialize, serialize } from "bun:jsc";
 import { DataCloneError, PayloadTooLargeError } from "../errors.ts";
+import { byteKindOf, bytesOf, ownBuffer, rebuildBytes } from "./byte-copies.ts";
 import { describeUnsendable } from "./error-codec.ts";
 import type { PayloadStore } from "./payload-store.ts";
 import { ownerOf } from "./pool-mail.ts";
 import type { SharedObjects } from "./shared-objects.ts";
-import { VIEW_KINDS, extractShared, holdsShared, isJsonSafe, isSharedValue, restoreShared, type SharedRef } from "./shared-refs.ts";
+import { extractShared, holdsShared, isJsonSafe, isSharedValue, restoreShared, type SharedRef } from "./shared-refs.ts";
 
 export const T_UNDEF = 0;
 export const T_NULL = 1;
@@ -60,9 +61,6 @@ export const T_OUTSIDE = 1 << 10;
 
 /** encode() destination: any worker of the pool (a task's argument, a join half). */
 export const TO_ANY = -2;
-
-/** Copied byte payloads: an ArrayBuffer or one of the view classes shared refs know (the kind is the index). */
-const BYTE_KINDS = [ArrayBuffer, ...VIEW_KINDS] as const;
 
 const f64 = new Float64Array(1);
 const f64Words = new Int32Array(f64.buffer);
@@ -162,7 +160,7 @@ export class ValueCodec {
     try {
       this.set(T_MAILED, this.shared.sendParcel(seat, value, transfer), 0);
     } catch (e) {
-      throw new DataCloneError(`${describeUnsendable(value, this.what(), e)}, which cannot be sent with its transfer list`);
+      throw new DataCloneError(`${describeUnsendable(value, this.what(), e)}, which cannot be sent to another thread`);
     }
     this.seat = seat;
   }
@@ -363,15 +361,14 @@ export class ValueCodec {
   }
 
   private putBytes(value: ArrayBufferView | ArrayBuffer): number {
-    const kind = BYTE_KINDS.findLastIndex((K) => value instanceof K);
+    const kind = byteKindOf(value);
     if (kind < 0) return this.putSerialized(value, T_SER); // e.g. Float16Array
-    const src = value instanceof ArrayBuffer
-      ? new Uint8Array(value)
-      : new Uint8Array(value.buffer, value.byteOffset, value.byteLength);
-    if (src.byteLength > this.store.maxBlock && this.to === TO_ANY) {
-      // Over a block, from main: a clone mailed to one thread beats a shared buffer registered with all (bench/README.md).
+    const src = bytesOf(value);
+    if (src.byteLength > this.store.maxBlock && this.to === TO_ANY && src.byteLength <= this.options.maxPayload) {
+      // Over a block, from main: its own copy moved to one thread beats a shared buffer registered with all (bench/README.md).
       const seat = this.routeForMail();
-      if (seat >= 0) return (this.mailTo(seat, value, [], this.handler, src.byteLength), 0);
+      const own = seat >= 0 ? rebuildBytes(kind, src) : undefined;
+      if (own !== undefined) return (this.mailTo(seat, own, [ownBuffer(own)], this.handler, src.byteLength), 0);
     }
     return this.place(T_BYTES | (kind << KIND_SHIFT), src.byteLength, (dst) => (dst.set(src), src.byteLength));
   }
@@ -387,13 +384,4 @@ function fromUtf16(bytes: Uint8Array): string {
 
 function usesBytes(tag: number): boolean {
   return tag === T_STR || tag === T_STR16 || tag === T_JSON || tag === T_SER || tag === T_BYTES || tag === T_JSON_REFS || tag === T_SER_REFS;
-}
-
-function rebuildBytes(kind: number, bytes: Uint8Array): unknown {
-  const copy = bytes.slice().buffer; // a fresh, unshared, aligned ArrayBuffer
-  const K = BYTE_KINDS[kind];
-  if (K === ArrayBuffer) return copy;
-  if (K === Buffer) return Buffer.from(copy);
-  if (K === DataView) return new DataView(copy);
-  return new (K as unknown as new (b: ArrayBuffer) => ArrayBufferView)(copy);
 }

@@ -53,7 +53,7 @@ function failInbox(pool: TaskPool, index: number, detail: string): void {
     const entry = main.tasks.lookup(slot, (id >>> ID_GEN_SHIFT) & TASK_GEN_MASK);
     if (entry === undefined) continue;
     if (!entry.settled) main.counts.crashed++; // an aborted one was settled already
-    main.settle(slot, (x) => x.reject(new WorkerCrashedError(pool.name, index, `${detail}; the task was waiting for it, with the argument transferred to it`)));
+    main.settle(slot, (x) => x.reject(new WorkerCrashedError(pool.name, index, detail, "before running this task, which waited for it with its argument mailed to it")));
     main.closeTask(slot);
   }
 }

@@ -12,6 +12,7 @@
  * Concurrency contract: thread-local (the submitting thread's codec).
  */
 import type { ValueCodec } from "../common/codec.ts";
+import { holdsShared } from "../common/shared-refs.ts";
 import { DataCloneError, InvalidArgumentError, ThreadManagerError, describeValue } from "../errors.ts";
 import type { Encode } from "./submitter.ts";
 
@@ -63,28 +64,60 @@ function transferListError(list: unknown, handler: string): InvalidArgumentError
   return undefined;
 }
 
+/** An Encode that can take its argument out of the caller's hands before it waits (run's transfer option). */
+type HoldingEncode<A> = Encode<A> & { hold?(arg: A, handler: string): void };
+
 /**
  * The Encode for an argument given with a transfer list (checked by transferListError): mailed to
- * a thread when one may take it; else moved out of the caller's hands at once (structuredClone with
- * the list moves the buffers, no copy) and that value copied like any argument, now or when arena
- * room comes.
+ * a thread when one may take it; else copied like any argument, and the buffers detached once the
+ * copy is made (a refused argument detaches nothing). An argument that must wait for arena room is
+ * moved out of the caller's hands first (`hold`: structuredClone with the list moves the buffers,
+ * no copy), so it is detached when run() returns, as postMessage's transfer list would have it.
  */
 export function encodeTransferred(transfer: readonly ArrayBuffer[]): Encode<unknown> {
   const list = transfer.slice(); // the caller may change its array after run() returns
   let moved: { value: unknown } | undefined;
-  return (codec: ValueCodec, arg: unknown, handler: string): number => {
-    if (moved === undefined) {
-      const seat = codec.routeForMail();
-      if (seat >= 0) {
-        codec.mailTo(seat, arg, list, handler);
-        return 0;
-      }
-      try {
-        moved = { value: structuredClone(arg, { transfer: list }) };
-      } catch (e) {
-        throw new DataCloneError(`argument of handler "${handler}" (with its transfer list)`, e);
-      }
+  const hold = (arg: unknown, handler: string): void => {
+    if (moved !== undefined) return;
+    try {
+      moved = { value: structuredClone(arg, { transfer: list }) };
+    } catch (e) {
+      throw new DataCloneError(`argument of handler "${handler}" (with its transfer list)`, e);
     }
-    return codec.encode(moved.value, "argument", handler);
   };
+  const encode: HoldingEncode<unknown> = (codec: ValueCodec, arg: unknown, handler: string): number => {
+    if (moved !== undefined) return codec.encode(moved.value, "argument", handler);
+    const seat = codec.routeForMail();
+    if (seat >= 0) {
+      codec.mailTo(seat, arg, list, handler);
+      return 0;
+    }
+    const needed = codec.encode(arg, "argument", handler); // throws, for a value that cannot be sent: nothing detached
+    if (needed === 0) for (const b of list) b.transfer(); // copied; given up all the same
+    else hold(arg, handler); // it waits for room
+    return needed;
+  };
+  encode.hold = hold;
+  return encode;
+}
+
+/**
+ * What a task that waits for arena room keeps of its argument. postMessage copies (or moves) at the
+ * call, so the caller's later writes must not reach the thread: a transferred argument is moved now,
+ * any other object cloned now (structuredClone: what the codec's copy would keep), except one that
+ * holds shared buffers (those are shared by reference anyway). A value structuredClone refuses is
+ * kept as it is: its encode says why it cannot be sent.
+ */
+export function keepForWait<A>(arg: A, encode: Encode<A>, handler: string): A {
+  const hold = (encode as HoldingEncode<A>).hold;
+  if (hold !== undefined) {
+    hold(arg, handler);
+    return arg;
+  }
+  if (typeof arg !== "object" || arg === null || holdsShared(arg)) return arg;
+  try {
+    return structuredClone(arg);
+  } catch {
+    return arg;
+  }
 }

@@ -26,7 +26,7 @@ import type { PoolQueues } from "../shm/pool-queues.ts";
 import type { SubmitterLanes } from "../shm/submitter-lanes.ts";
 import { Admission, type WaitingTask } from "./admission.ts";
 import { CompletionPump, type PumpHost } from "./completion-pump.ts";
-import { optionsError, stuckInbox, type RunOptions } from "./run-options.ts";
+import { keepForWait, optionsError, stuckInbox, type RunOptions } from "./run-options.ts";
 import { TaskTable, type Settle } from "./task-table.ts";
 
 /** Puts a call's argument in the codec: 0, or the arena bytes it still needs. */
@@ -179,29 +179,32 @@ export class Submitter implements PumpHost {
     if (alone) {
       let needed: number;
       try {
-        needed = encode(this.codec, arg, handler);
-        if (needed !== 0) this.checkFits(needed, handler);
+        needed = this.encodeChecked(encode, arg, handler);
       } catch (e) {
         return settle.reject(e);
       }
       if (needed === 0) return this.enqueue(h, kind, handler, signal, settle);
     }
+    let kept: A;
+    try {
+      kept = keepForWait(arg, encode, handler); // the caller's later writes must not reach the thread
+    } catch (e) {
+      return settle.reject(e);
+    }
     const task: WaitingTask = {
       handler, signal, settle,
-      encode: () => {
-        const needed = encode(this.codec, arg, handler);
-        if (needed !== 0) this.checkFits(needed, handler);
-        return needed;
-      },
+      encode: () => this.encodeChecked(encode, kept, handler),
       enqueue: () => this.enqueue(h, kind, handler, signal, settle),
     };
     this.admission.wait(task, alone); // ARENA-M1: no room; run() returns, nothing blocks
     if (this.main === undefined) this.admission.retrySoon(() => this.pump.schedule());
   }
 
-  /** From a pool thread an argument lives in one arena block: one larger can never be admitted. */
-  private checkFits(needed: number, handler: string): void {
+  /** Encodes an argument: 0, or the bytes it waits for. From a pool thread it lives in one arena block: one larger can never be admitted. */
+  private encodeChecked<A>(encode: Encode<A>, arg: A, handler: string): number {
+    const needed = encode(this.codec, arg, handler);
     if (needed > this.maxBlock && this.main === undefined) throw this.codec.tooLargeForArena(needed, handler);
+    return needed;
   }
 
   /** Queues one task record for the value the codec just encoded (codec.out). */

@@ -199,3 +199,41 @@ test("an async pool takes transferred arguments too (its thread's inbox, between
   await Promise.all(runs);
   expect(tm.async("io").metrics().pending).toBe(0);
 });
+
+test("an argument that waits for arena room is taken at run(): transferred ones are detached, copied ones are copied; later writes do not reach the thread", async () => {
+  // No static thread (so transfers are copied) and a small arena that cannot grow: a busy thread makes the next arguments wait.
+  const tm = await m.start({ compute: { cpu: { module: TRANSFER, static_threads: 0, dynamic_threads: 1, max_threads: 1, arena_bytes: 1 << 20, arena_max_bytes: 1 << 20 } } });
+  const cpu = tm.compute("cpu");
+  const gate = new Int32Array(new SharedArrayBuffer(8));
+  const held = cpu.run("holdThen", [gate, "held"]);
+  await until(() => gate[1] === 1, 5000, "the holding task to start");
+  const sent: { u: Uint8Array; p: Promise<unknown>; moved: boolean }[] = [];
+  for (let i = 0; i < 40; i++) {
+    const u = new Uint8Array(40_000).fill(1); // a 64 KiB block each: 2 blocks in this arena
+    const moved = i % 2 === 0;
+    const p = cpu.run("ends", u, moved ? { transfer: [u.buffer] } : undefined);
+    p.catch(() => {}); // awaited below; a failing assertion first must not leave it unhandled
+    sent.push({ u, p, moved });
+  }
+  expect(cpu.metrics().arena.waiting).toBeGreaterThan(0); // some did wait for room
+  for (const s of sent) {
+    expect(s.u.buffer.detached).toBe(s.moved); // at run(), waiting or not
+    if (!s.moved) s.u.fill(99); // the caller reuses its buffer at once
+  }
+  Atomics.store(gate, 0, 1);
+  expect(await held).toBe("held");
+  for (const s of sent) expect(await s.p).toEqual([1, 1, 40_000]);
+});
+
+test("from a pool thread, a transfer refused for its size detaches nothing; a view's backing buffer never travels whole", async () => {
+  const tm = await m.start({
+    compute: { cpu: { module: TRANSFER, static_threads: 1, max_threads: 1 } },
+    async: { io: { module: TRANSFER, worker_threads: 1 } },
+  });
+  // 2 MiB from a pool thread: over one arena block, refused; the buffer stays with the caller.
+  expect(await tm.async("io").run("transferTooBig", ["cpu", 2 << 20])).toEqual({ code: "ERR_PAYLOAD_TOO_LARGE", byteLength: 2 << 20 });
+  // A 2 MiB window of a 64 MiB buffer, copied from main: the thread gets 2 MiB, not the whole buffer.
+  const big = new Uint8Array(64 << 20);
+  big[5] = 42;
+  expect(await tm.compute("cpu").run("backing", big.subarray(5, 5 + (2 << 20)))).toEqual({ first: 42, length: 2 << 20, buffer: 2 << 20 });
+});

@@ -1,0 +1,35 @@
+/**
+ * Byte payloads (ArrayBuffer, typed arrays, Buffer, DataView) as the codec copies them: which kind
+ * a value is (its index here travels in the type word) and a fresh, unshared copy of the same kind
+ * over exactly the value's bytes. A view's buffer may be far larger than the view: only the view's
+ * bytes travel, whichever path they take (arena block, or mailed to one thread).
+ */
+import { VIEW_KINDS } from "./shared-refs.ts";
+
+/** Copied byte payloads: an ArrayBuffer or one of the view classes shared refs know (the kind is the index). */
+const BYTE_KINDS = [ArrayBuffer, ...VIEW_KINDS] as const;
+
+/** The kind of a byte value, or -1 for one the codec does not copy as bytes (e.g. Float16Array). */
+export function byteKindOf(value: ArrayBufferView | ArrayBuffer): number {
+  return BYTE_KINDS.findLastIndex((K) => value instanceof K);
+}
+
+/** The bytes a byte value stands for (a view's window, not its whole buffer). */
+export function bytesOf(value: ArrayBufferView | ArrayBuffer): Uint8Array {
+  return value instanceof ArrayBuffer ? new Uint8Array(value) : new Uint8Array(value.buffer, value.byteOffset, value.byteLength);
+}
+
+/** `bytes` copied into a fresh ArrayBuffer of their own, as a value of kind `kind`. */
+export function rebuildBytes(kind: number, bytes: Uint8Array): ArrayBufferView | ArrayBuffer {
+  const copy = bytes.slice().buffer; // a fresh, unshared, aligned ArrayBuffer
+  const K = BYTE_KINDS[kind];
+  if (K === ArrayBuffer) return copy;
+  if (K === Buffer) return Buffer.from(copy);
+  if (K === DataView) return new DataView(copy);
+  return new (K as unknown as new (b: ArrayBuffer) => ArrayBufferView)(copy);
+}
+
+/** The ArrayBuffer a value made by rebuildBytes owns whole (to transfer it). */
+export function ownBuffer(value: ArrayBufferView | ArrayBuffer): ArrayBuffer {
+  return value instanceof ArrayBuffer ? value : (value.buffer as ArrayBuffer);
+}
