@@ -364,13 +364,19 @@ export class ValueCodec {
     const kind = byteKindOf(value);
     if (kind < 0) return this.putSerialized(value, T_SER); // e.g. Float16Array
     const src = bytesOf(value);
-    if (src.byteLength > this.store.maxBlock && this.to === TO_ANY && src.byteLength <= this.options.maxPayload) {
-      // Over a block, from main: its own copy moved to one thread beats a shared buffer registered with all (bench/README.md).
-      const seat = this.routeForMail();
-      const own = seat >= 0 ? rebuildBytes(kind, src) : undefined;
-      if (own !== undefined) return (this.mailTo(seat, own, [ownBuffer(own)], this.handler, src.byteLength), 0);
+    const tag = T_BYTES | (kind << KIND_SHIFT);
+    const write = (dst: Uint8Array): number => (dst.set(src), src.byteLength);
+    if (src.byteLength <= this.store.maxBlock) {
+      const needed = this.place(tag, src.byteLength, write);
+      if (needed === 0 || this.to !== TO_ANY) return needed;
     }
-    return this.place(T_BYTES | (kind << KIND_SHIFT), src.byteLength, (dst) => (dst.set(src), src.byteLength));
+    // Over a block, or no arena room now, from main: its own copy moved to one thread (copied at the
+    // call, no wait, no shared buffer registered with every thread: bench/README.md).
+    const seat = src.byteLength <= this.options.maxPayload ? this.routeForMail() : -1;
+    if (seat < 0) return this.place(tag, src.byteLength, write);
+    const own = rebuildBytes(kind, src);
+    this.mailTo(seat, own, [ownBuffer(own)], this.handler, src.byteLength);
+    return 0;
   }
 }
 

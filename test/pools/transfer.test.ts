@@ -217,7 +217,7 @@ test("an argument that waits for arena room is taken at run(): transferred ones 
   }
   expect(cpu.metrics().arena.waiting).toBeGreaterThan(0); // some did wait for room
   for (const s of sent) {
-    expect(s.u.buffer.detached).toBe(s.moved); // at run(), waiting or not
+    expect((s.u.buffer as ArrayBuffer).detached).toBe(s.moved); // at run(), waiting or not
     if (!s.moved) s.u.fill(99); // the caller reuses its buffer at once
   }
   Atomics.store(gate, 0, 1);
@@ -236,4 +236,23 @@ test("from a pool thread, a transfer refused for its size detaches nothing; a vi
   const big = new Uint8Array(64 << 20);
   big[5] = 42;
   expect(await tm.compute("cpu").run("backing", big.subarray(5, 5 + (2 << 20)))).toEqual({ first: 42, length: 2 << 20, buffer: 2 << 20 });
+});
+
+test("with a static thread, byte arrays that find the arena full go to its inbox at once (copied at the call), not to the wait", async () => {
+  const tm = await m.start({ compute: { cpu: { module: TRANSFER, static_threads: 1, max_threads: 1, arena_bytes: 1 << 20, arena_max_bytes: 1 << 20 } } });
+  const cpu = tm.compute("cpu");
+  const gate = new Int32Array(new SharedArrayBuffer(8));
+  const held = cpu.run("holdThen", [gate, "held"]);
+  await until(() => gate[1] === 1, 5000, "the holding task to start");
+  const sent = Array.from({ length: 40 }, () => {
+    const u = new Uint8Array(40_000).fill(1);
+    const p = cpu.run("ends", u);
+    p.catch(() => {});
+    u.fill(99); // reused at once
+    return p;
+  });
+  expect(cpu.metrics().arena.waiting).toBe(0);
+  Atomics.store(gate, 0, 1);
+  expect(await held).toBe("held");
+  for (const p of sent) expect(await p).toEqual([1, 1, 40_000]);
 });
