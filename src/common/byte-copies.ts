@@ -2,7 +2,8 @@
  * Byte payloads (ArrayBuffer, typed arrays, Buffer, DataView) as the codec copies them: which kind
  * a value is (its index here travels in the type word) and a fresh, unshared copy of the same kind
  * over exactly the value's bytes. A view's buffer may be far larger than the view: only the view's
- * bytes travel, whichever path they take (arena block, or mailed to one thread).
+ * bytes travel, whichever path they take (arena block, or mailed to one thread). And UTF-16 bytes
+ * back to a string, for strings that UTF-8 cannot carry.
  */
 import { VIEW_KINDS } from "./shared-refs.ts";
 
@@ -32,4 +33,12 @@ export function rebuildBytes(kind: number, bytes: Uint8Array): ArrayBufferView |
 /** The ArrayBuffer a value made by rebuildBytes owns whole (to transfer it). */
 export function ownBuffer(value: ArrayBufferView | ArrayBuffer): ArrayBuffer {
   return value instanceof ArrayBuffer ? value : (value.buffer as ArrayBuffer);
+}
+
+/** UTF-16 code units back to a string, lone surrogates kept (TextDecoder would replace them). */
+export function fromUtf16(bytes: Uint8Array): string {
+  const units = new Uint16Array(bytes.slice().buffer);
+  let s = "";
+  for (let i = 0; i < units.length; i += 8192) s += String.fromCharCode.apply(null, units.subarray(i, i + 8192) as unknown as number[]);
+  return s;
 }

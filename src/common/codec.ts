@@ -12,7 +12,7 @@
  * | well-formed string | STR | block, UTF-8 byte length |
  * | string with lone surrogates | STR16 | block, UTF-16 byte length |
  * | string of 32 Ki units or more | STR_MAIL | mail id (the string itself, by reference) |
- * | an argument given with run's transfer list, or bytes over an arena block (main thread) | MAILED | parcel id (the value itself: moved, or cloned by postMessage) |
+ * | an argument given with run's transfer list, or bytes over a block or finding no room (main thread) | MAILED | parcel id (the value itself, its buffers moved) |
  * | plain JSON-safe objects/arrays | JSON | block, byte length |
  * | typed arrays, ArrayBuffer, DataView (copied) | BYTES (+kind) | block, byte length |
  * | SharedArrayBuffer (shared) | SHARED | registry id |
@@ -26,7 +26,7 @@
  */
 import { deserialize, serialize } from "bun:jsc";
 import { DataCloneError, PayloadTooLargeError } from "../errors.ts";
-import { byteKindOf, bytesOf, ownBuffer, rebuildBytes } from "./byte-copies.ts";
+import { byteKindOf, bytesOf, fromUtf16, ownBuffer, rebuildBytes } from "./byte-copies.ts";
 import { describeUnsendable } from "./error-codec.ts";
 import type { PayloadStore } from "./payload-store.ts";
 import { ownerOf } from "./pool-mail.ts";
@@ -52,7 +52,7 @@ export const T_STR16 = 15;
 /** A long string sent by mail: Bun's postMessage passes strings by reference, copying is what costs. */
 export const T_STR_MAIL = 16;
 const STRING_BY_MAIL_UNITS = 1 << 15;
-/** An argument mailed whole to the one thread that runs its task, its transfer list moved (no copy). */
+/** An argument mailed whole to the one thread that runs its task, its buffers moved (no copy on that side). */
 export const T_MAILED = 17;
 const KIND_SHIFT = 6;
 const TAG_MASK = 0x3f;
@@ -92,6 +92,7 @@ export class ValueCodec {
   readonly named: SharedArrayBuffer[] = [];
   /** The worker the last encode mailed its value to (its record goes to that worker's inbox), or -1. */
   seat = -1;
+  private forAll = false;
   private role = "";
   private handler = "";
   private to = TO_ANY;
@@ -147,8 +148,18 @@ export class ValueCodec {
     }
   }
 
-  /** A worker an argument may be mailed to now (main thread, run's transfer option), or -1. */
-  readonly routeForMail = (): number => this.options.route?.() ?? -1;
+  /** A worker an argument may be mailed to now (main thread), or -1; never one every thread reads. */
+  readonly routeForMail = (): number => (this.forAll ? -1 : this.options.route?.() ?? -1);
+
+  /** Encodes a value every thread of the pool may read (parallelFor's argument): never mailed to one. */
+  encodeForAll(value: unknown, role: string, handler: string): number {
+    this.forAll = true;
+    try {
+      return this.encode(value, role, handler);
+    } finally {
+      this.forAll = false;
+    }
+  }
 
   /**
    * Mails `value` whole to worker `seat` (T_MAILED), moving `transfer` (counted against max_payload_bytes
@@ -378,14 +389,6 @@ export class ValueCodec {
     this.mailTo(seat, own, [ownBuffer(own)], this.handler, src.byteLength);
     return 0;
   }
-}
-
-/** UTF-16 code units back to a string, lone surrogates kept (TextDecoder would replace them). */
-function fromUtf16(bytes: Uint8Array): string {
-  const units = new Uint16Array(bytes.slice().buffer);
-  let s = "";
-  for (let i = 0; i < units.length; i += 8192) s += String.fromCharCode.apply(null, units.subarray(i, i + 8192) as unknown as number[]);
-  return s;
 }
 
 function usesBytes(tag: number): boolean {

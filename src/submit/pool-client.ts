@@ -152,7 +152,7 @@ interface RangeTask {
 
 /** The range task's argument: [start, end, grain, arg's type, a, b], the kernels' argument encoded once beside it. */
 function encodeRange(codec: ValueCodec, { start, end, grain, arg }: RangeTask, kernel: string): number {
-  const needed = codec.encode(arg, "argument", kernel);
+  const needed = codec.encodeForAll(arg, "argument", kernel);
   if (needed !== 0) return needed;
   const [type, a, b] = codec.out as unknown as [number, number, number];
   const held = { bytes: codec.arenaBytes, transients: codec.transients.slice(), named: codec.named.slice() };

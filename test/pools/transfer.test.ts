@@ -256,3 +256,9 @@ test("with a static thread, byte arrays that find the arena full go to its inbox
   expect(await held).toBe("held");
   for (const p of sent) expect(await p).toEqual([1, 1, 40_000]);
 });
+
+test("parallelFor's argument is read by every thread: a big or arena-less copied one is never mailed to just one", async () => {
+  const tm = await m.start({ compute: { cpu: { module: TRANSFER, static_threads: 2, max_threads: 2 } } });
+  const data = new Float64Array(400_000).fill(1); // 3.2 MB: over an arena block
+  expect(await tm.compute("cpu").parallelFor("sumPlain", 0, data.length, { arg: data, grain: 10_000 })).toBe(400_000);
+});
