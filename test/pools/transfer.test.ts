@@ -78,7 +78,7 @@ test("bad transfer lists are refused naming the entry at fault; nothing is detac
 test("many transferred tasks beside copied ones: each runs exactly once, on both threads", async () => {
   const tm = await m.start({ compute: { cpu: { module: TRANSFER, static_threads: 2, max_threads: 2 } } });
   const cpu = tm.compute("cpu");
-  const n = STRESS ? 400_000 : 20_000;
+  const n = STRESS ? 1_000_000 : 20_000;
   const marks = new Int32Array(new SharedArrayBuffer(4 * n));
   const runs: Promise<number>[] = [];
   for (let i = 0; i < n; i++) {
@@ -96,7 +96,7 @@ test("many transferred tasks beside copied ones: each runs exactly once, on both
   }
   expect(threads.size).toBe(2); // not all on one thread
   expect(cpu.metrics().pending).toBe(0);
-});
+}, STRESS ? 900_000 : 30_000);
 
 test("tasks waiting in a thread's inbox when it dies reject with WorkerCrashedError; the replacement serves the next", async () => {
   const tm = await m.start({ compute: { cpu: { module: TRANSFER, static_threads: 1, max_threads: 1 } } });
@@ -262,3 +262,36 @@ test("parallelFor's argument is read by every thread: a big or arena-less copied
   const data = new Float64Array(400_000).fill(1); // 3.2 MB: over an arena block
   expect(await tm.compute("cpu").parallelFor("sumPlain", 0, data.length, { arg: data, grain: 10_000 })).toBe(400_000);
 });
+
+test("transferred tasks while threads die: every task settles once, run exactly once or rejected with WorkerCrashedError; nothing hangs", async () => {
+  const tm = await m.start({ compute: { cpu: { module: TRANSFER, static_threads: 2, max_threads: 2 } } });
+  const cpu = tm.compute("cpu");
+  const n = STRESS ? 200_000 : 6000;
+  const every = STRESS ? 20_000 : 2000;
+  const marks = new Int32Array(new SharedArrayBuffer(4 * n));
+  const errSpy = console.error;
+  console.error = () => {}; // each death is logged: expected here
+  try {
+    const outcomes: Promise<"ok" | "crashed">[] = [];
+    for (let i = 0; i < n; i++) {
+      const data = new Uint8Array(256).fill(i & 255);
+      const p = cpu.run("markOrExit", { marks, i, data, exit: i % every === every - 1 }, { transfer: [data.buffer] });
+      outcomes.push(p.then(() => "ok" as const, (e) => {
+        if (!(e instanceof WorkerCrashedError)) throw e;
+        return "crashed" as const;
+      }));
+      if (i % 500 === 499) await Promise.all(outcomes.slice(-500));
+    }
+    const got = await Promise.all(outcomes);
+    const crashed = got.filter((g) => g === "crashed").length;
+    expect(crashed).toBeGreaterThanOrEqual(n / every); // at least the tasks that exited
+    got.forEach((g, i) => {
+      if (g === "ok" && marks[i] !== 1) throw new Error(`task ${i} completed but ran ${marks[i]} times`);
+      if (g === "crashed" && marks[i]! > 1) throw new Error(`task ${i} ran ${marks[i]} times`);
+    });
+    expect(cpu.metrics().deaths).toBe(n / every);
+    expect(cpu.metrics().pending).toBe(0);
+  } finally {
+    console.error = errSpy;
+  }
+}, STRESS ? 900_000 : 30_000);
