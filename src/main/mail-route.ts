@@ -1,16 +1,17 @@
 /**
- * Main thread: which pool thread an argument given with run's `transfer` option is mailed to. Only
+ * Main thread: which pool thread an argument is mailed to (run's `transfer` option; a byte array
+ * over an arena block or finding no room, src/common/codec.ts). Only
  * a static thread (it never retires, so its inbox is always looked at) that is alive or starting in
  * its seat, with room in its inbox. A parked thread first (it wakes for this task alone); else the
  * one with the fewest records waiting in its inbox, in turn from the last one chosen. -1 when none
- * may take it: the argument is then copied like any other (src/submit/run-options.ts).
+ * may take it: the argument then goes the way it would without a thread to mail it to.
  */
 import type { PoolQueues } from "../shm/pool-queues.ts";
 
 export interface MailRouteHost {
   readonly threads: number;
   readonly queues: PoolQueues;
-  /** A static seat whose thread is alive or starting, in a pool that is not closing. */
+  /** A static seat whose thread is alive or starting. */
   takesMail(seat: number): boolean;
 }
 

@@ -1,9 +1,10 @@
 /**
  * The worker side of a pool's shared-memory core: where worker `index` looks for its next task
  * record, in the order tokio and rayon use: its own deque (oldest first, so injected tasks start in
- * submission order), the injector (a batch moves to its own deque, where others can steal it), the
- * other workers' deques (steal half, FIFO), a bounded spin as a searcher, then park. Join halves
- * are taken back newest first by the join (compute-runtime.ts), which keeps fork-join locality.
+ * submission order), its inbox (records only it may run: PROTOCOL.md, "Inboxes"), the injector (a
+ * batch moves to its own deque, where others can steal it), the other workers' deques (steal half,
+ * FIFO), a bounded spin as a searcher, then park. Join halves are taken back newest first by the
+ * join (compute-runtime.ts), which keeps fork-join locality.
  *
  * Concurrency contract: one WorkFinder per worker thread, used only by that thread.
  * The searching/parking rules are in idle.ts and PROTOCOL.md ("Finding work").
@@ -149,7 +150,7 @@ export class WorkFinder {
     if (this.idle.stopSearching()) this.idle.notifyOne();
   }
 
-  /** Anything visible in the injector or any deque: the last look before parking. */
+  /** Anything visible in the injector, any deque or this worker's inbox: the last look before parking. */
   hasWork(): boolean {
     // INBOX-W1: the last look sees this worker's inbox, so a record queued there before the look is found.
     if (this.injector.hasItems() || this.local.size() > 0 || this.inbox.hasItems()) return true;

@@ -51,7 +51,7 @@ export class Admission {
   /**
    * A thread submitter with nothing in flight has no drain to admit its waiting tasks after: room
    * comes from other submitters' tasks, so it looks again every millisecond while tasks wait
-   * (`admitted`: after each look that admitted any).
+   * (`admitted`: called after each look, to publish what it let in).
    */
   retrySoon(admitted: () => void): void {
     if (this.retry !== undefined) return;

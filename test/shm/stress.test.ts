@@ -70,10 +70,11 @@ describe("stampede: owner fills, owner and 3 thieves race to empty it", () => {
 });
 
 /** Main seeds root records into the injector; workers push children on their deques (tiny, so they spill). */
-async function runTree(workers: number, roots: number, depth: number, dequeCapacity: number, spinMicros: number) {
+/** `byName`: every other root goes to one worker's inbox (submitTo, round robin) instead of the injector. */
+async function runTree(workers: number, roots: number, depth: number, dequeCapacity: number, spinMicros: number, byName = false) {
   const treeSize = 2 ** (depth + 1) - 1;
   const total = roots * treeSize;
-  const pool = PoolQueues.allocate({ workers, recordWords: 4, injectorCapacity: 64, dequeCapacity, initialPosition: NEAR_WRAP });
+  const pool = PoolQueues.allocate({ workers, recordWords: 4, injectorCapacity: 64, dequeCapacity, inboxCapacity: 4, initialPosition: NEAR_WRAP });
   const specs = Array.from({ length: workers }, (_, index) => ({
     role: "finder", index, queues: pool.refs, spinMicros, batch: 4,
   }));
@@ -84,13 +85,38 @@ async function runTree(workers: number, roots: number, depth: number, dequeCapac
       for (let r = 0; r < roots; r++) {
         const id = r * treeSize;
         rec.set([id, checkWord(id), depth, 0]);
-        while (!pool.submit(rec)) await Bun.sleep(0); // injector full: let workers drain it
+        const to = byName && r % 2 === 1 ? (r >> 1) % workers : -1;
+        while (!(to < 0 ? pool.submit(rec) : pool.submitTo(to, rec))) await Bun.sleep(0); // full: let workers drain it
       }
       while (!waitAtLeast(ctl, CTL_TAKEN, total, 0)) await Bun.sleep(1);
       pool.shutdown();
     },
   });
   return { o, total, pool };
+}
+
+/** Leaves sent one at a time to a named worker while all the others sleep: a wake-up that picks the wrong sleeper strands it. */
+async function leavesByName(workers: number, leaves: number) {
+  const pool = PoolQueues.allocate({ workers, recordWords: 4, inboxCapacity: 2, initialPosition: NEAR_WRAP });
+  const specs = Array.from({ length: workers }, (_, index) => ({ role: "finder", index, queues: pool.refs, spinMicros: 0, batch: 4 }));
+  const stranded: number[] = [];
+  const o = await runRoles(leaves, specs, {
+    timeoutMs: 60_000,
+    drive: async (ctl) => {
+      const rec = new Int32Array(4);
+      for (let id = 0; id < leaves; id++) {
+        await Bun.sleep(1); // every worker parks meanwhile (no spinning)
+        rec.set([id, checkWord(id), 0, 0]);
+        pool.submitTo(workers - 1 - (id % workers), rec); // the highest index first: notifyOne would wake the lowest
+        if (!waitAtLeast(ctl, CTL_TAKEN, id + 1, 2000)) {
+          stranded.push(id);
+          break;
+        }
+      }
+      pool.shutdown();
+    },
+  });
+  return { o, stranded };
 }
 
 describe("mix: workers take from injector, own deque and each other, and push children", () => {
@@ -104,5 +130,17 @@ describe("mix: workers take from injector, own deque and each other, and push ch
     const { o, total } = await runTree(4, scale(32, 600), scale(10, 12), 16, 0);
     expectExactlyOnce(o, total);
     expect(o.results.every((r) => r.taken > 0)).toBe(true);
+  }, STRESS ? 600_000 : 60_000);
+
+  test("inboxes: every other root sent to one worker by name (4-cell inboxes), 3 workers, no spinning", async () => {
+    const { o, total, pool } = await runTree(3, scale(96, 1800), scale(8, 10), 16, 0, true);
+    expectExactlyOnce(o, total);
+    expect(pool.pending()).toBe(0);
+  }, STRESS ? 600_000 : 60_000);
+
+  test("inboxes: a leaf sent by name to a sleeping worker wakes that worker (INBOX S2), 3 workers", async () => {
+    const { o, stranded } = await leavesByName(3, scale(60, 600));
+    expect(stranded).toEqual([]);
+    expectExactlyOnce(o, scale(60, 600));
   }, STRESS ? 600_000 : 60_000);
 });
