@@ -79,6 +79,8 @@ export interface CodecOptions {
   mailless?: boolean;
   /** Main thread: a pool thread that may take an argument mailed to it now (run's transfer option), or -1. */
   route?: () => number;
+  /** Main thread: adds an arena segment while the store may grow; true when it did. */
+  grow?: () => boolean;
 }
 
 export class ValueCodec {
@@ -378,11 +380,12 @@ export class ValueCodec {
     const tag = T_BYTES | (kind << KIND_SHIFT);
     const write = (dst: Uint8Array): number => (dst.set(src), src.byteLength);
     if (src.byteLength <= this.store.maxBlock) {
-      const needed = this.place(tag, src.byteLength, write);
+      let needed = this.place(tag, src.byteLength, write);
+      if (needed !== 0 && this.options.grow?.()) needed = this.place(tag, src.byteLength, write); // a new segment first: blocks are cheaper than mail
       if (needed === 0 || this.to !== TO_ANY) return needed;
     }
-    // Over a block, or no arena room now, from main: its own copy moved to one thread (copied at the
-    // call, no wait, no shared buffer registered with every thread: bench/README.md).
+    // Over a block, or no arena room even at the cap, from main: its own copy moved to one thread
+    // (copied at the call, no wait, no shared buffer registered with every thread: bench/README.md).
     const seat = src.byteLength <= this.options.maxPayload ? this.routeForMail() : -1;
     if (seat < 0) return this.place(tag, src.byteLength, write);
     const own = rebuildBytes(kind, src);

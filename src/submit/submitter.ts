@@ -110,6 +110,7 @@ export class Submitter implements PumpHost {
       mailless: o.mailless,
       admit: (bytes) => this.argBytes + bytes <= o.store.capacity / 2, // ARENA-S1: the arguments' share
       route: o.main?.route,
+      grow: o.main?.grow,
     });
     this.admission = new Admission(() => this.main?.grow() ?? false);
     this.pump = new CompletionPump(this, o.completions, o.doorbell, o.spinMicros ?? 20, o.main ? (hot) => o.main!.setHot(hot) : undefined);
