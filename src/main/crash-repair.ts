@@ -56,6 +56,7 @@ function failInbox(pool: TaskPool, index: number, detail: string): void {
     main.settle(slot, (x) => x.reject(new WorkerCrashedError(pool.name, index, detail, "before running this task, which waited for it with its argument mailed to it")));
     main.closeTask(slot);
   }
+  queues.resetInbox(index); // a take it died in may have left a cell claimed and never freed
 }
 
 /** A replacement that fails to load is tried again, after 1 s, then twice as long each time up to 30 s. */

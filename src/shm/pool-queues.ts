@@ -118,6 +118,17 @@ export class PoolQueues {
     return this.inboxes[seat]!.pop(dst);
   }
 
+  /**
+   * Lays worker `seat`'s inbox out empty again (crash repair, main thread, after takeFromInbox found
+   * nothing and before a replacement starts): its one consumer died, perhaps inside a take that left
+   * a cell claimed but never freed, which would refuse every push a lap later. Safe then: the main
+   * thread is the inbox's only producer and nobody else consumes from it.
+   */
+  resetInbox(seat: number): void {
+    const inbox = this.inboxes[seat]!;
+    this.inboxes[seat] = Injector.init(this.refs.inboxes[seat]!, { capacity: inbox.capacity, recordWords: inbox.recordWords });
+  }
+
   /** Records queued in the injector, every deque and every inbox; a snapshot. */
   pending(): number {
     let n = this.injector.size();
