@@ -22,17 +22,16 @@ export function bytesOf(value: ArrayBufferView | ArrayBuffer): Uint8Array {
 
 /** `bytes` copied into a fresh ArrayBuffer of their own, as a value of kind `kind`. */
 export function rebuildBytes(kind: number, bytes: Uint8Array): ArrayBufferView | ArrayBuffer {
-  const copy = bytes.slice().buffer; // a fresh, unshared, aligned ArrayBuffer
-  const K = BYTE_KINDS[kind];
-  if (K === ArrayBuffer) return copy;
-  if (K === Buffer) return Buffer.from(copy);
-  if (K === DataView) return new DataView(copy);
-  return new (K as unknown as new (b: ArrayBuffer) => ArrayBufferView)(copy);
+  return viewOver(kind, bytes.slice().buffer); // a fresh, unshared, aligned ArrayBuffer
 }
 
-/** The ArrayBuffer a value made by rebuildBytes owns whole (to transfer it). */
-export function ownBuffer(value: ArrayBufferView | ArrayBuffer): ArrayBuffer {
-  return value instanceof ArrayBuffer ? value : (value.buffer as ArrayBuffer);
+/** A value of kind `kind` over the whole of `buffer` (no copy): how a moved copy is handed over. */
+export function viewOver(kind: number, buffer: ArrayBuffer): ArrayBufferView | ArrayBuffer {
+  const K = BYTE_KINDS[kind];
+  if (K === ArrayBuffer) return buffer;
+  if (K === Buffer) return Buffer.from(buffer);
+  if (K === DataView) return new DataView(buffer);
+  return new (K as unknown as new (b: ArrayBuffer) => ArrayBufferView)(buffer);
 }
 
 /** UTF-16 code units back to a string, lone surrogates kept (TextDecoder would replace them). */

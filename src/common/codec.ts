@@ -26,7 +26,7 @@
  */
 import { deserialize, serialize } from "bun:jsc";
 import { DataCloneError, PayloadTooLargeError } from "../errors.ts";
-import { byteKindOf, bytesOf, fromUtf16, ownBuffer, rebuildBytes } from "./byte-copies.ts";
+import { byteKindOf, bytesOf, fromUtf16, rebuildBytes, viewOver } from "./byte-copies.ts";
 import { describeUnsendable } from "./error-codec.ts";
 import type { PayloadStore } from "./payload-store.ts";
 import { ownerOf } from "./pool-mail.ts";
@@ -61,7 +61,6 @@ export const T_OUTSIDE = 1 << 10;
 
 /** encode() destination: any worker of the pool (a task's argument, a join half). */
 export const TO_ANY = -2;
-
 const f64 = new Float64Array(1);
 const f64Words = new Int32Array(f64.buffer);
 const encoder = new TextEncoder();
@@ -195,7 +194,8 @@ export class ValueCodec {
       case T_EMPTY_STR: return "";
       case T_SHARED: return this.shared.get(a);
       case T_STR_MAIL: return ownerOf(a) === 0 ? this.shared.getString(a) : this.shared.takeParcel(a);
-      case T_MAILED: return this.shared.takeParcel(a);
+      case T_MAILED: // with OUTSIDE: a bare ArrayBuffer, handed over as the kind the type word names
+        return (type & T_OUTSIDE) === 0 ? this.shared.takeParcel(a) : viewOver((type >>> KIND_SHIFT) & 0xf, this.shared.takeParcel(a) as ArrayBuffer);
     }
     if ((type & T_OUTSIDE) !== 0 && ownerOf(a) !== 0) return this.decode(type, new Uint8Array(this.shared.takeParcel(a) as ArrayBuffer, 0, b));
     try {
@@ -381,16 +381,16 @@ export class ValueCodec {
     const write = (dst: Uint8Array): number => (dst.set(src), src.byteLength);
     if (src.byteLength <= this.store.maxBlock) {
       let needed = this.place(tag, src.byteLength, write);
-      if (needed !== 0 && this.options.grow?.()) needed = this.place(tag, src.byteLength, write); // a new segment first: blocks are cheaper than mail
+      // Small ones grow the store first (blocks are cheaper than mail); a segment holds few big blocks (bench/README.md).
+      if (needed !== 0 && src.byteLength <= this.store.maxBlock >> 4 && this.options.grow?.()) needed = this.place(tag, src.byteLength, write);
       if (needed === 0 || this.to !== TO_ANY) return needed;
     }
-    // Over a block, or no arena room even at the cap, from main: its own copy moved to one thread
-    // (copied at the call, no wait, no shared buffer registered with every thread: bench/README.md).
+    // Over a block or no room at the cap, from main: its own copy moved to one thread (bench/README.md).
     const seat = src.byteLength <= this.options.maxPayload ? this.routeForMail() : -1;
     if (seat < 0) return this.place(tag, src.byteLength, write);
-    const own = rebuildBytes(kind, src);
-    this.mailTo(seat, own, [ownBuffer(own)], this.handler, src.byteLength);
-    return 0;
+    const own = src.slice().buffer; // a bare ArrayBuffer, its kind in the type word: a clone would make a Buffer a Uint8Array
+    this.mailTo(seat, own, [own], this.handler, src.byteLength);
+    return this.set(T_MAILED | T_OUTSIDE | (kind << KIND_SHIFT), this.out[1]!, 0);
   }
 }
 

@@ -295,3 +295,30 @@ test("transferred tasks while threads die: every task settles once, run exactly 
     console.error = errSpy;
   }
 }, STRESS ? 900_000 : 30_000);
+
+test("a byte array mailed to a thread arrives as its own kind (a Buffer as a Buffer) at every size", async () => {
+  const tm = await m.start({ compute: { cpu: { module: TRANSFER, static_threads: 1, max_threads: 1 } } });
+  const cpu = tm.compute("cpu");
+  for (const n of [1000, 1 << 20, (1 << 20) + 1, 3 << 20]) {
+    expect(await cpu.run("kindOf", Buffer.alloc(n, 1))).toEqual(["Buffer", n]);
+    expect(await cpu.run("kindOf", new Float32Array(n >> 2))).toEqual(["Float32Array", (n >> 2) * 4]);
+    expect(await cpu.run("kindOf", new DataView(new ArrayBuffer(n + 8), 8))).toEqual(["DataView", n]);
+    expect(await cpu.run("kindOf", new ArrayBuffer(n))).toEqual(["ArrayBuffer", n]);
+  }
+});
+
+test("a full arena grows for small byte arrays only: big ones go to an inbox instead of a segment each", async () => {
+  const tm = await m.start({ compute: { cpu: { module: TRANSFER, static_threads: 1, max_threads: 1 } } });
+  const cpu = tm.compute("cpu");
+  const gate = new Int32Array(new SharedArrayBuffer(8));
+  const held = cpu.run("holdThen", [gate, "held"]);
+  await until(() => gate[1] === 1, 5000, "the holding task to start");
+  const big = Array.from({ length: 12 }, () => cpu.run("ends", new Uint8Array(500_000).fill(1)));
+  expect(cpu.metrics().arena.segments).toBe(1); // 500 KB: 4 blocks of that class per 8 MiB segment, not worth one each
+  const small = Array.from({ length: 300 }, () => cpu.run("ends", new Uint8Array(30_000).fill(1)));
+  expect(cpu.metrics().arena.segments).toBeGreaterThan(1); // 30 KB: 16 blocks a segment, so the store grew
+  Atomics.store(gate, 0, 1);
+  expect(await held).toBe("held");
+  for (const r of await Promise.all(big)) expect(r).toEqual([1, 1, 500_000]);
+  for (const r of await Promise.all(small)) expect(r).toEqual([1, 1, 30_000]);
+});
