@@ -379,15 +379,15 @@ export class ValueCodec {
     const src = bytesOf(value);
     const tag = T_BYTES | (kind << KIND_SHIFT);
     const write = (dst: Uint8Array): number => (dst.set(src), src.byteLength);
+    let needed = -1; // not tried: over a block
     if (src.byteLength <= this.store.maxBlock) {
-      let needed = this.place(tag, src.byteLength, write);
+      needed = this.place(tag, src.byteLength, write);
       // Small ones grow the store first (blocks are cheaper than mail); a segment holds few big blocks (bench/README.md).
       if (needed !== 0 && src.byteLength <= this.store.maxBlock >> 4 && this.options.grow?.()) needed = this.place(tag, src.byteLength, write);
       if (needed === 0 || this.to !== TO_ANY) return needed;
     }
-    // Over a block or no room at the cap, from main: its own copy moved to one thread (bench/README.md).
-    const seat = src.byteLength <= this.options.maxPayload ? this.routeForMail() : -1;
-    if (seat < 0) return this.place(tag, src.byteLength, write);
+    const seat = src.byteLength <= this.options.maxPayload ? this.routeForMail() : -1; // from main: its own copy moved to one thread
+    if (seat < 0) return needed > 0 ? needed : this.place(tag, src.byteLength, write);
     const own = src.slice().buffer; // a bare ArrayBuffer, its kind in the type word: a clone would make a Buffer a Uint8Array
     this.mailTo(seat, own, [own], this.handler, src.byteLength);
     return this.set(T_MAILED | T_OUTSIDE | (kind << KIND_SHIFT), this.out[1]!, 0);

@@ -23,11 +23,8 @@ export function repairAfterDeath(pool: TaskPool, index: number, detail: string, 
   control.orphanFramesOf(index);
   for (let i = 0; i < pool.threads; i++) if (i !== index) queues.idle.unpark(i);
   main.pump.drain();
-  for (const [slot, e] of main.tasks.inUse()) {
-    if (main.tasks.runnerOf(slot) !== index) continue;
-    if (!e.settled) main.counts.crashed++; // an aborted task whose thread was replaced was settled already
-    main.settle(slot, (x) => x.reject(new WorkerCrashedError(pool.name, index, detail)));
-    main.closeTask(slot);
+  for (const [slot] of main.tasks.inUse()) {
+    if (main.tasks.runnerOf(slot) === index) failTask(pool, slot, new WorkerCrashedError(pool.name, index, detail));
   }
   failInbox(pool, index, detail);
   pool.reaper.runnerDied(index); // other threads' tasks it ran: their submitters are told
@@ -50,13 +47,18 @@ function failInbox(pool: TaskPool, index: number, detail: string): void {
   while (queues.takeFromInbox(index, rec)) {
     const id = rec[REC_ID]!;
     const slot = id & ID_SLOT_MASK;
-    const entry = main.tasks.lookup(slot, (id >>> ID_GEN_SHIFT) & TASK_GEN_MASK);
-    if (entry === undefined) continue;
-    if (!entry.settled) main.counts.crashed++; // an aborted one was settled already
-    main.settle(slot, (x) => x.reject(new WorkerCrashedError(pool.name, index, detail, "before running this task, which waited for it with its argument mailed to it")));
-    main.closeTask(slot);
+    if (main.tasks.lookup(slot, (id >>> ID_GEN_SHIFT) & TASK_GEN_MASK) === undefined) continue;
+    failTask(pool, slot, new WorkerCrashedError(pool.name, index, detail, "before running this task, which waited for it with its argument mailed to it"));
   }
   queues.resetInbox(index); // a take it died in may have left a cell claimed and never freed
+}
+
+/** Rejects the main-thread task in `slot` with `error` and frees the slot; counted as crashed unless it was settled already (aborted). */
+function failTask(pool: TaskPool, slot: number, error: WorkerCrashedError): void {
+  const { main } = pool;
+  if (!main.tasks.entry(slot)?.settled) main.counts.crashed++;
+  main.settle(slot, (x) => x.reject(error));
+  main.closeTask(slot);
 }
 
 /** A replacement that fails to load is tried again, after 1 s, then twice as long each time up to 30 s. */

@@ -9,11 +9,9 @@
  */
 import { PoolControl } from "../common/pool-control.ts";
 import type { PoolScaling } from "../config/types.ts";
-import { DequeStealer } from "../shm/deque.ts";
-import { Injector } from "../shm/injector.ts";
 import { WORKER_FINISHED, WORKER_RUNNING } from "../shm/layout.ts";
-import { IdleState } from "../shm/idle.ts";
 import { ManagerGate } from "../shm/manager-gate.ts";
+import { PoolQueues } from "../shm/pool-queues.ts";
 import { dynamicSeats, roleOfSeat } from "../common/thread-roles.ts";
 import type { PoolQueueRefs } from "../shm/work-finder.ts";
 import { ScalingRule, type ScalerDecision, type ScalerSample } from "./scaling-rule.ts";
@@ -40,11 +38,9 @@ export class PoolSampler {
   readonly trace: ScalingTrace;
   readonly intervalMs: number;
   private readonly control: PoolControl;
-  private readonly injector: Injector;
-  private readonly deques: DequeStealer[];
-  private readonly inboxes: Injector[];
+  /** Read only: queue depth and shutdown. */
+  private readonly queues: PoolQueues;
   private readonly gate: ManagerGate;
-  private readonly idle: IdleState;
   /** The dynamic seats, [start, end); static ones before, standalone ones after. */
   private readonly dynamic: { start: number; end: number };
   private finishedBefore = 0;
@@ -58,18 +54,15 @@ export class PoolSampler {
     });
     this.trace = new ScalingTrace(refs.trace);
     this.control = PoolControl.attach(refs.control);
-    this.injector = Injector.attach(refs.queues.injector);
-    this.deques = refs.queues.deques.map((r) => new DequeStealer(r));
-    this.inboxes = refs.queues.inboxes.map((r) => Injector.attach(r));
+    this.queues = PoolQueues.attach(refs.queues);
     this.gate = ManagerGate.attach(refs.queues.idle);
-    this.idle = IdleState.attach(refs.queues.idle, () => false); // only read: shutdown
     this.dynamic = dynamicSeats(s);
     this.finishedBefore = this.finished();
   }
 
   /** True once the pool shut down: nothing more to manage. */
   get closed(): boolean {
-    return this.idle.isShutdown();
+    return this.queues.idle.isShutdown();
   }
 
   /** One tick: sample, decide, carry out, trace. Returns the decision (and asks main for spawns through `spawn`). */
@@ -95,9 +88,7 @@ export class PoolSampler {
     const finished = this.finished();
     const completions = (finished - this.finishedBefore) | 0; // int32 counters wrap
     this.finishedBefore = finished;
-    let queueDepth = this.injector.size();
-    for (const d of this.deques) queueDepth += d.size();
-    for (const b of this.inboxes) queueDepth += b.size();
+    const queueDepth = this.queues.pending();
     let active = 0;
     let busy = 0;
     let parkedDynamic = 0;
