@@ -347,10 +347,9 @@ export class ValueCodec {
 
   /** Objects and arrays: JSON when that is lossless, else structured clone; shared buffers inside travel beside the value. */
   private putComposite(value: object): number {
-    if (!holdsShared(value)) {
-      if (isJsonSafe(value, 0)) return this.putUtf8(T_JSON, JSON.stringify(value));
-      return this.putSerialized(value, T_SER);
-    }
+    // JSON-safe means plain objects and arrays all the way down: no shared buffer inside, no second walk for one.
+    if (isJsonSafe(value, 0)) return this.putUtf8(T_JSON, JSON.stringify(value));
+    if (!holdsShared(value)) return this.putSerialized(value, T_SER);
     const refs: SharedRef[] = [];
     const copy = extractShared(value, (b) => this.idOf(b), refs);
     const pair = [copy, refs];

@@ -145,9 +145,8 @@ export function isJsonSafe(v: unknown, depth: number): boolean {
     case "object": {
       if (v === null) return true;
       if (Array.isArray(v)) {
-        for (let i = 0; i < v.length; i++) {
-          if (!(i in v) || !isJsonSafe(v[i], depth + 1)) return false;
-        }
+        // A hole reads as undefined, which is not JSON-safe either (JSON writes null for both).
+        for (let i = 0; i < v.length; i++) if (!isJsonSafe(v[i], depth + 1)) return false;
         return true;
       }
       if (!isPlainObject(v) || Object.getPrototypeOf(v) === null) return false;

@@ -15,9 +15,12 @@
 import type { ValueCodec } from "../common/codec.ts";
 import type { TaskStates } from "../common/task-state.ts";
 import type { Injector } from "../shm/injector.ts";
-import { DONE_CRASHED, DONE_SKIPPED, ID_GEN_SHIFT, ID_SLOT_MASK, OP_TYPE_MASK, OP_TYPE_SHIFT, REC_A, REC_ID, REC_OP, REC_WORDS, TASK_GEN_MASK } from "../shm/layout.ts";
+import {
+  DONE_CRASHED, DONE_OK, DONE_SKIPPED, ID_GEN_SHIFT, ID_SLOT_MASK, KIND_CHUNK, OP_KIND_SHIFT, OP_TYPE_MASK, OP_TYPE_SHIFT, REC_A, REC_B, REC_ID, REC_OP, REC_WORDS, TASK_GEN_MASK,
+} from "../shm/layout.ts";
 import type { PoolQueues } from "../shm/pool-queues.ts";
 import { LaneHolder, addCounts, type SubmitterLanes } from "../shm/submitter-lanes.ts";
+import { releaseChunkResults } from "../submit/task-chunk.ts";
 
 const TICK_MS = 5;
 const NAP = new Int32Array(new SharedArrayBuffer(4));
@@ -119,7 +122,9 @@ export class LaneReaper {
     while (ring.pop(r)) {
       const id = r[REC_ID]!;
       const status = r[REC_OP]! & 0xf;
-      if (status !== DONE_SKIPPED && status !== DONE_CRASHED) this.codec.release((r[REC_OP]! >>> OP_TYPE_SHIFT) & OP_TYPE_MASK, r[REC_A]!);
+      const type = (r[REC_OP]! >>> OP_TYPE_SHIFT) & OP_TYPE_MASK;
+      if (status === DONE_OK && ((r[REC_OP]! >>> OP_KIND_SHIFT) & 3) === KIND_CHUNK) releaseChunkResults(this.codec, type, r[REC_A]!, r[REC_B]!); // CHUNK-R1
+      else if (status !== DONE_SKIPPED && status !== DONE_CRASHED) this.codec.release(type, r[REC_A]!);
       this.states.freeIfGen(id & ID_SLOT_MASK, (id >>> ID_GEN_SHIFT) & TASK_GEN_MASK);
     }
   }

@@ -183,7 +183,7 @@ export abstract class TaskPool {
         route: () => this.mailRoute.pick(),
       },
     });
-    this.client = new PoolClient(this.main, o.threads);
+    this.client = new PoolClient(this.main, o.threads, o.kind === "compute");
     this.stuck = new StuckTasks(
       this.main, this.lanes, (runner, why) => this.replaceThread(runner, why), (runner, slot, gen) => this.abortRunning(runner, slot, gen),
       o.abortGraceMs ?? POOL_DEFAULTS.abortGraceMs, o.taskTimeoutMs,

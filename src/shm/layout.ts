@@ -336,6 +336,14 @@ export const OP_KIND_SHIFT = 23;
 export const KIND_TASK = 0;
 export const KIND_JOIN = 1;
 export const KIND_RANGE = 2;
+/** Items of one map() batch under one record (src/submit/task-chunk.ts): argument flags + 3 words per item, result 4 per item. */
+export const KIND_CHUNK = 3;
+/** Per item of a chunk's argument: its (type, a, b), as a task record holds its argument. */
+export const CHUNK_ARG_WORDS = 3;
+/** A chunk's flags word: stop at the first item that throws (the batch rejects there anyway). */
+export const CHUNK_STOP_AT_ERROR = 1;
+/** Per item of a chunk's result: status (a DONE_ code; DONE_SKIPPED: not run), type, a, b. */
+export const CHUNK_ITEM_WORDS = 4;
 /** Completion status (low bits of REC_OP in a completion record). */
 export const DONE_OK = 0;
 export const DONE_THREW = 1;

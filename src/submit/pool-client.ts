@@ -31,6 +31,8 @@ export class PoolClient {
     protected sub: Submitter,
     /** The pool's threads at most (parallelFor's default grain). */
     private readonly threads: number,
+    /** The pool runs sync handlers (compute): map() sends its items in chunks (src/submit/task-chunk.ts). */
+    private readonly chunked = false,
   ) {}
 
   get submitter(): Submitter {
@@ -83,7 +85,7 @@ export class PoolClient {
     if ((options as RunOptions | undefined)?.transfer !== undefined) return Promise.reject(transferNotTaken("map", handler));
     const refused = this.sub.refusal(handler, options);
     if (refused !== undefined) return Promise.reject(refused.reason);
-    return new TaskBatch(this.sub, handler, h, KIND_TASK, list, encodeArgument, options?.settle === true, options?.signal).start();
+    return new TaskBatch(this.sub, handler, h, KIND_TASK, list, encodeArgument, options?.settle === true, options?.signal, this.chunked ? this.threads : 0).start();
   }
 
   /**

@@ -12,6 +12,7 @@
  * Concurrency contract: thread-local (the submitting thread's codec).
  */
 import type { ValueCodec } from "../common/codec.ts";
+import { byteKindOf, bytesOf, rebuildBytes } from "../common/byte-copies.ts";
 import { holdsShared } from "../common/shared-refs.ts";
 import { DataCloneError, InvalidArgumentError, ThreadManagerError, describeValue } from "../errors.ts";
 import type { Encode } from "./submitter.ts";
@@ -115,6 +116,9 @@ export function keepForWait<A>(arg: A, encode: Encode<A>, handler: string): A {
     return arg;
   }
   if (typeof arg !== "object" || arg === null || holdsShared(arg)) return arg;
+  // A bare byte array keeps its kind (structuredClone makes a Buffer a Uint8Array; the codec does not).
+  const kind = ArrayBuffer.isView(arg) || arg instanceof ArrayBuffer ? byteKindOf(arg) : -1;
+  if (kind >= 0) return rebuildBytes(kind, bytesOf(arg as unknown as ArrayBufferView)) as A;
   try {
     return structuredClone(arg);
   } catch {

@@ -346,13 +346,13 @@ export class Submitter implements PumpHost {
     how(e.settle);
   }
 
-  /** Aborts the task in `slot` (generation `gen`) with `reason`. */
-  abort(slot: number, gen: number, reason: unknown): void {
+  /** Aborts the task in `slot` (generation `gen`) with `reason`; `settleStarted: false` leaves one that started to its completion (a map chunk's). */
+  abort(slot: number, gen: number, reason: unknown, settleStarted = true): void {
     const entry = this.tasks.lookup(slot, gen);
     if (!entry || entry.settled) return;
-    if (this.target.states.cancel(slot, gen) === Cancelled.WhileRunning) {
-      this.main?.abortedWhileRunning(slot, gen, this.tasks.runnerOf(slot)); // running, flagged: the runner stays until it completes
-    }
+    const how = this.target.states.cancel(slot, gen);
+    if (how === Cancelled.WhileRunning) this.main?.abortedWhileRunning(slot, gen, this.tasks.runnerOf(slot)); // flagged: the runner stays until it completes
+    if (how !== Cancelled.BeforeRun && !settleStarted) return;
     this.counts.cancelled++;
     this.settle(slot, (x) => x.reject(reason));
     this.publishCounts();

@@ -10,9 +10,11 @@
  * outcome is kept ({ status, value | reason }, as Promise.allSettled). `signal` aborts the whole
  * batch. Concurrency contract: thread-local, like its Submitter.
  */
-import { ID_GEN_SHIFT, ID_SLOT_MASK, TASK_GEN_MASK } from "../shm/layout.ts";
+import { PoolClosedError } from "../errors.ts";
+import { ID_GEN_SHIFT, ID_SLOT_MASK, KIND_CHUNK, TASK_GEN_MASK } from "../shm/layout.ts";
 import type { RunOptions } from "./run-options.ts";
 import type { Encode, Submitter } from "./submitter.ts";
+import { ChunkSettle, chunkLength, encodeChunk, type ChunkHost } from "./task-chunk.ts";
 import type { Settle } from "./task-table.ts";
 
 export interface MapOptions extends Omit<RunOptions, "transfer"> {
@@ -25,6 +27,8 @@ export type Settled<T> = { status: "fulfilled"; value: T } | { status: "rejected
 /** An item's place in its batch: whether it has a slot yet, and whether it settled. */
 const WAITING = -1;
 const SETTLED = -2;
+/** Marks an item's id as its chunk's (task-chunk.ts); a pool task's id never has bit 30 (that is a join half's). */
+const IN_CHUNK = 1 << 30;
 
 class BatchItem implements Settle {
   constructor(
@@ -45,15 +49,17 @@ class BatchItem implements Settle {
   }
 }
 
-export class TaskBatch {
+export class TaskBatch implements ChunkHost {
   private readonly results: unknown[];
   /** Per item: its record id while it has a slot, WAITING before, SETTLED after. */
   private readonly ids: Int32Array;
   private readonly out = Promise.withResolvers<unknown[]>();
   private next = 0;
   private left: number;
-  private over = false;
+  over = false;
   private feeding = false;
+  /** Items below this go as tasks of their own: a chunk of them was refused (task-chunk.ts). */
+  private soloUntil = 0;
   private readonly onAbort: (() => void) | undefined;
 
   constructor(
@@ -65,6 +71,8 @@ export class TaskBatch {
     private readonly encode: Encode<unknown>,
     private readonly settleAll: boolean,
     private readonly signal: AbortSignal | undefined,
+    /** The pool's threads when its handlers are sync (compute): items go in chunks; 0: one task each. */
+    private readonly chunkThreads = 0,
   ) {
     this.left = args.length;
     this.results = new Array(args.length);
@@ -84,6 +92,18 @@ export class TaskBatch {
 
   queued(i: number, id: number): void {
     this.ids[i] = id;
+  }
+
+  chunkQueued(from: number, count: number, id: number): void {
+    this.ids.fill(id | IN_CHUNK, from, from + count);
+    this.next = from + count; // encodeChunk may have taken fewer than offered
+  }
+
+  refused(from: number, count: number): boolean {
+    if (!this.feeding) return false;
+    this.next = from;
+    this.soloUntil = from + count;
+    return true;
   }
 
   fulfilled(i: number, value: unknown): void {
@@ -114,8 +134,16 @@ export class TaskBatch {
     this.feeding = true;
     try {
       while (!this.over && this.next < this.args.length && this.sub.room > 0) {
-        const i = this.next++;
-        this.sub.accept(this.handler, this.h, this.kind, undefined, this.args[i], this.encode, new BatchItem(this, i));
+        const i = this.next;
+        const n = this.chunkThreads > 0 && i >= this.soloUntil && this.sub.admission.waiting === 0 ? chunkLength(this.args, i, this.chunkThreads) : 0;
+        if (n < 2) {
+          this.next++;
+          this.sub.accept(this.handler, this.h, this.kind, undefined, this.args[i], this.encode, new BatchItem(this, i));
+          continue;
+        }
+        this.next += n; // chunkQueued or refused set it to where the chunk really ended
+        const chunk = new ChunkSettle(this, this.sub, this.handler, this.args, i, n, !this.settleAll);
+        this.sub.accept(this.handler, this.h, KIND_CHUNK, undefined, chunk, encodeChunk, chunk);
       }
     } finally {
       this.feeding = false;
@@ -127,11 +155,16 @@ export class TaskBatch {
     if (this.over) return;
     this.over = true;
     this.unwatch();
+    if (reason instanceof PoolClosedError) return void this.out.reject(reason); // the closing pool cancels or finishes every item itself
+    let last = -1;
     for (let i = 0; i < this.next; i++) {
       const id = this.ids[i]!;
       if (id < 0) continue; // settled, or still waiting for arena room (it runs and is dropped)
       this.ids[i] = SETTLED;
-      this.sub.abort(id & ID_SLOT_MASK, (id >>> ID_GEN_SHIFT) & TASK_GEN_MASK, reason);
+      if (id === last) continue; // the rest of a chunk
+      last = id;
+      // CHUNK-M2: a running chunk is not settled here: its completion still comes and frees its items' results.
+      this.sub.abort(id & ID_SLOT_MASK, (id >>> ID_GEN_SHIFT) & TASK_GEN_MASK, reason, (id & IN_CHUNK) === 0);
     }
     this.out.reject(reason);
   }

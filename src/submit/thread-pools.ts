@@ -106,7 +106,7 @@ class LaneClient extends PoolClient {
     private readonly identity: SubmitterIdentity,
     private readonly synchronous: string | undefined,
   ) {
-    super(unclaimed(target), target.threads);
+    super(unclaimed(target), target.threads, target.kind === "compute");
   }
 
   override run<T = unknown>(handler: string, arg?: unknown, options?: Parameters<PoolClient["run"]>[2]): Promise<T> {

@@ -9,7 +9,7 @@ import { decodeThrown, encodeThrown } from "../common/error-codec.ts";
 import { WorkerCrashedError } from "../errors.ts";
 import { syncHandlerError } from "../submit/thread-pools.ts";
 import {
-  ID_JOIN_BIT, ID_JOIN_DEPTH_MASK, ID_JOIN_GEN_SHIFT, ID_OWNER_SHIFT, JOIN_GEN_MASK, KIND_JOIN, KIND_RANGE, OP_KIND_SHIFT,
+  ID_JOIN_BIT, ID_JOIN_DEPTH_MASK, ID_JOIN_GEN_SHIFT, ID_OWNER_SHIFT, JOIN_GEN_MASK, KIND_CHUNK, KIND_JOIN, KIND_RANGE, KIND_TASK, OP_KIND_SHIFT,
   OP_TYPE_MASK, OP_TYPE_SHIFT, REC_A, REC_B, REC_ID, REC_OP, REC_WORDS, WORKER_STOLEN,
 } from "../shm/layout.ts";
 import { NEXT_CLOSED, NEXT_IDLE } from "../shm/work-finder.ts";
@@ -17,6 +17,7 @@ import type { TaskContext } from "./task-context.ts";
 import { LazySignal } from "./task-context.ts";
 import { IDLE_GATED, IDLE_RETIRE } from "./thread-role.ts";
 import type { WorkerCore } from "./worker-core.ts";
+import { runChunk } from "./chunk-runner.ts";
 import { FrameOutcome, type JoinFrames, type RangeWords } from "../common/join-frame.ts";
 
 const OWNER_MASK = 0xfff;
@@ -128,8 +129,8 @@ export class ComputeRuntime {
     const outer = this.signal.begin(id);
     try {
       const arg = this.core.takeArgument(rec);
-      const result = kind === KIND_RANGE ? this.runRangeTask(h, arg as number[]) : this.call(h, arg);
-      this.core.succeed(id, h, result);
+      if (kind === KIND_CHUNK) this.core.succeedChunk(id, h, runChunk(this.core, id, h, arg, this.call));
+      else this.core.succeed(id, h, kind === KIND_TASK ? this.call(h, arg) : this.runRangeTask(h, arg as number[]));
     } catch (e) {
       this.core.fail(id, e);
     } finally {
@@ -137,7 +138,7 @@ export class ComputeRuntime {
     }
   }
 
-  private call(h: number, arg: unknown): unknown {
+  private readonly call = (h: number, arg: unknown): unknown => {
     const r = this.core.handlers[h]!(arg, this.ctx);
     if (r !== null && typeof r === "object" && typeof (r as { then?: unknown }).then === "function") {
       throw new TypeError(
@@ -145,7 +146,7 @@ export class ComputeRuntime {
       );
     }
     return r;
-  }
+  };
 
   private handlerId(name: unknown): number {
     if (name === this.lastName) return this.lastId; // joins call the same one or two names over and over

@@ -14,7 +14,8 @@ import { PayloadTooLargeError } from "../errors.ts";
 import { Injector } from "../shm/injector.ts";
 import { TaskTimings } from "../common/task-timings.ts";
 import {
-  DONE_OK, DONE_SKIPPED, DONE_THREW, DONE_UNSENDABLE, ID_GEN_SHIFT, ID_SLOT_MASK, OP_HANDLER_MASK, OP_TYPE_MASK, OP_TYPE_SHIFT,
+  CHUNK_ITEM_WORDS, DONE_OK, DONE_SKIPPED, DONE_THREW, DONE_UNSENDABLE, ID_GEN_SHIFT, ID_SLOT_MASK, KIND_CHUNK, KIND_TASK, OP_HANDLER_MASK, OP_KIND_SHIFT,
+  OP_TYPE_MASK, OP_TYPE_SHIFT,
   REC_A, REC_B, REC_ID, REC_OP, REC_WORDS, TASK_GEN_MASK, WORKER_EXECUTED, WORKER_FAULTS, WORKER_FINISHED, WORKER_RUNNING,
 } from "../shm/layout.ts";
 import { WorkFinder } from "../shm/work-finder.ts";
@@ -22,6 +23,7 @@ import { SubmitterLanes } from "../shm/submitter-lanes.ts";
 import type { Doorbell } from "../shm/doorbell.ts";
 import { RoleLoop } from "./thread-role.ts";
 import { WorkerMailer } from "./worker-mailer.ts";
+import { releaseChunkArguments } from "./chunk-runner.ts";
 
 const NAP = new Int32Array(new SharedArrayBuffer(4));
 /** An idle thread with upkeep due parks this long at most, then collects (turn). */
@@ -55,6 +57,8 @@ export class WorkerCore {
   /** Results for thread submitters: arena only, in the segment every thread knows (no mail). */
   private readonly laneCodec: ValueCodec;
   private readonly done = new Int32Array(REC_WORDS);
+  /** (type, a, b) of the last encodeOutcome. */
+  readonly outcome = new Int32Array(3);
   private readonly runningWord: number;
   private collectedAt = 0;
   /** This thread's heap (process.memoryUsage().heapUsed, per thread in Bun) after its last full collection. */
@@ -115,7 +119,9 @@ export class WorkerCore {
       return true;
     }
     const op = rec[REC_OP]!;
-    this.codec.release((op >>> OP_TYPE_SHIFT) & OP_TYPE_MASK, rec[REC_A]!);
+    const type = (op >>> OP_TYPE_SHIFT) & OP_TYPE_MASK;
+    if (((op >>> OP_KIND_SHIFT) & 3) === KIND_CHUNK) releaseChunkArguments(this.codec, this.codec.take(type, rec[REC_A]!, rec[REC_B]!)); // CHUNK-W2
+    else this.codec.release(type, rec[REC_A]!);
     this.post(id, DONE_SKIPPED, 0, 0, 0);
     return false;
   }
@@ -201,41 +207,52 @@ export class WorkerCore {
 
   /** Posts a handler's result; a result that cannot be sent fails its task with a DataCloneError or PayloadTooLargeError. */
   succeed(id: number, handler: number, value: unknown): void {
-    const codec = this.codecFor(id);
-    try {
-      codec.encode(value, "result", this.handlerNames[handler], TO_MAIN);
-    } catch (e) {
-      return this.refuse(id, e);
-    }
-    const out = codec.out;
-    this.finish(id, DONE_OK, out[0]!, out[1]!, out[2]!);
+    const o = this.outcome;
+    this.finish(id, this.encodeOutcome(id, handler, true, value), o[0]!, o[1]!, o[2]!);
   }
 
   /** Posts what a handler threw; never throws itself (an error that cannot be sent is described instead). */
   fail(id: number, thrown: unknown): void {
-    const codec = this.codecFor(id);
-    try {
-      codec.encode(encodeThrown(thrown).wire, "error", "", TO_MAIN); // parts that cannot be sent are described in the wire
-    } catch (e) {
-      return this.refuse(id, e);
-    }
-    const out = codec.out;
-    this.finish(id, DONE_THREW, out[0]!, out[1]!, out[2]!);
+    const o = this.outcome;
+    this.finish(id, this.encodeOutcome(id, 0, false, thrown), o[0]!, o[1]!, o[2]!);
   }
 
-  /** The result or error could not be sent: the task fails with why, as plain text. */
-  private refuse(id: number, why: unknown): void {
-    const code = why instanceof PayloadTooLargeError ? why.code : "ERR_DATA_CLONE";
-    const message = String((why as Error)?.message ?? why).slice(0, 4096);
-    const sizes = why instanceof PayloadTooLargeError ? [why.size, why.limit] : [0, 0];
-    const codec = this.codecFor(id);
-    try {
-      codec.encode(JSON.stringify([code, message, ...sizes]), "error", "", TO_MAIN); // to main: fits, or travels as a parcel
-    } catch {
-      return this.finish(id, DONE_UNSENDABLE, 0, 0, 0); // a thread submitter's arena is full: the refusal goes without its text
+  /** Posts a map chunk's item words (chunk-runner.ts); words that cannot be sent free the items' outcomes first, else they would leak. */
+  succeedChunk(id: number, handler: number, words: Int32Array): void {
+    const o = this.outcome;
+    const status = this.encodeOutcome(id, handler, true, words);
+    if (status !== DONE_OK) {
+      for (let at = 0; at < words.length; at += CHUNK_ITEM_WORDS) if (words[at] !== DONE_SKIPPED) this.codecFor(id).release(words[at + 1]!, words[at + 2]!);
     }
-    const out = codec.out;
-    this.finish(id, DONE_UNSENDABLE, out[0]!, out[1]!, out[2]!);
+    this.finish(id, status, o[0]!, o[1]!, o[2]!, KIND_CHUNK);
+  }
+
+  /**
+   * Encodes what a handler of task `id` gave: its result (`ok`) or what it threw. Returns the DONE_
+   * status and leaves (type, a, b) in `outcome`. Never throws: a result or error that cannot be sent
+   * becomes DONE_UNSENDABLE with why, as plain text (without it when a thread submitter's arena is full).
+   */
+  encodeOutcome(id: number, handler: number, ok: boolean, value: unknown): number {
+    const codec = this.codecFor(id);
+    let status: number = ok ? DONE_OK : DONE_THREW;
+    try {
+      // an error's parts that cannot be sent are described in its wire
+      if (ok) codec.encode(value, "result", this.handlerNames[handler], TO_MAIN);
+      else codec.encode(encodeThrown(value).wire, "error", "", TO_MAIN);
+    } catch (why) {
+      status = DONE_UNSENDABLE;
+      const code = why instanceof PayloadTooLargeError ? why.code : "ERR_DATA_CLONE";
+      const message = String((why as Error)?.message ?? why).slice(0, 4096);
+      const sizes = why instanceof PayloadTooLargeError ? [why.size, why.limit] : [0, 0];
+      try {
+        codec.encode(JSON.stringify([code, message, ...sizes]), "error", "", TO_MAIN); // to main: fits, or travels as a parcel
+      } catch {
+        this.outcome.fill(0);
+        return status;
+      }
+    }
+    this.outcome.set(codec.out);
+    return status;
   }
 
   /** The codec for results of task `id`: the main thread's lane may get mail; other lanes get arena only. */
@@ -243,18 +260,18 @@ export class WorkerCore {
     return (id & ID_SLOT_MASK) < this.mainSlots ? this.codec : this.laneCodec;
   }
 
-  private finish(id: number, status: number, type: number, a: number, b: number): void {
+  private finish(id: number, status: number, type: number, a: number, b: number, kind = KIND_TASK): void {
     this.timings.finished(this.index, id & ID_SLOT_MASK);
     this.control.w[this.runningWord]--;
     this.control.w[this.finishedWord]++; // own counter: plain; the pool manager reads it
-    this.post(id, status, type, a, b);
+    this.post(id, status, type, a, b, kind);
   }
 
   /** Push the completion record into its submitter's ring, then ring that submitter if it sleeps (src/shm/doorbell.ts). */
-  private post(id: number, status: number, type: number, a: number, b: number): void {
+  private post(id: number, status: number, type: number, a: number, b: number, kind = KIND_TASK): void {
     const d = this.done;
     d[REC_ID] = id; // TASK-T2: the completion record, pushed below, then the doorbell
-    d[REC_OP] = status | (type << OP_TYPE_SHIFT);
+    d[REC_OP] = status | (type << OP_TYPE_SHIFT) | (kind << OP_KIND_SHIFT); // a chunk's: its result words name its items' results
     d[REC_A] = a;
     d[REC_B] = b;
     const slot = id & ID_SLOT_MASK;

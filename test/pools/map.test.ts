@@ -77,12 +77,13 @@ test("a signal aborts the whole batch: the promise rejects with its reason and q
 });
 
 test("a batch larger than max_queue runs whole, a window at a time; a full queue refuses it at once", async () => {
-  const tm = await m.start({ compute: { cpu: { module: MATH, max_threads: 2, max_queue: 16 } } });
+  const tm = await m.start({ compute: { cpu: { module: MATH, max_threads: 2, max_queue: 16 } }, async: { io: { module: IO, worker_threads: 1, max_queue: 16 } } });
   const cpu = tm.compute("cpu");
-  const args = Array.from({ length: 300 }, (_, i) => i);
+  const args = Array.from({ length: 6000 }, (_, i) => i); // 24 chunks of 256 and a tail: more records than max_queue
   expect(await cpu.map("echo", args)).toEqual(args);
+  expect(await tm.async("io").map("echo", args.slice(0, 300))).toEqual(args.slice(0, 300)); // a record per item
   const counter = new Int32Array(new SharedArrayBuffer(4));
-  const hold = cpu.map("countOrFail", items(16, counter, -1, 20));
+  const hold = Promise.all(items(16, counter, -1, 20).map((a) => cpu.run("countOrFail", a))); // max_queue counts records (a chunk is one)
   const busy = await rejection(cpu.map("echo", [1]));
   expect(busy.code).toBe("ERR_POOL_BUSY");
   await hold;

@@ -1,0 +1,200 @@
+/**
+ * pool.map's chunks on a compute pool: up to MAX_CHUNK items of one batch under one task record
+ * (worker side: src/worker/chunk-runner.ts). A tiny task's cost is mostly per record: a slot, a
+ * claim, a completion, a settle. A chunk pays those once for its items and keeps per item what a
+ * caller can tell apart: its own call, its own result and error, and the same encoding and limits
+ * as a task of its own (each item's argument and result is encoded on its own).
+ *
+ * - The argument is a word array: flags, then (type, a, b) per item, as a task record would hold
+ *   them. Items that are byte arrays stay out of chunks (their mailed-copy and transfer paths need a
+ *   record of their own), and a chunk ends once its items took CHUNK_ARG_BYTES of arena.
+ * - An item the codec refuses (cannot be cloned, too large) or that finds no arena room ends the
+ *   chunk before it; when it is the first, it goes as a task of its own, so only it fails (or
+ *   waits for room), with its own error.
+ * - The result is CHUNK_ITEM_WORDS words per item (status, type, a, b). Each item settles on its
+ *   own; an item's encoded result is freed even when its batch has ended meanwhile.
+ * - A cancelled batch aborts its chunks without settling them (TaskBatch.cancel): their completion
+ *   still comes back here, and the results it names are freed.
+ * - Metrics count a chunk that ran as its items (submitted, completed, failed, cancelled); one that
+ *   failed whole (its thread died, the pool closed) counts once. A chunk is one task in the wait
+ *   and run histograms, the queue depth and the scaling rule.
+ *
+ * Concurrency contract: thread-local, like its batch and Submitter.
+ */
+import type { ValueCodec } from "../common/codec.ts";
+import { refusalFrom, taskErrorFrom } from "../common/error-codec.ts";
+import { PoolClosedError, WorkerCrashedError } from "../errors.ts";
+import { CHUNK_ARG_WORDS, CHUNK_ITEM_WORDS, CHUNK_STOP_AT_ERROR, DONE_OK, DONE_SKIPPED, DONE_UNSENDABLE } from "../shm/layout.ts";
+import type { Submitter } from "./submitter.ts";
+import type { Settle } from "./task-table.ts";
+
+/** Most items in one chunk: 256 and 512 gave the same tiny-task rate (bench/README.md), 256 keeps a chunk's payloads small. */
+export const MAX_CHUNK = 256;
+/** A batch is cut into at least this many chunks per thread, so its last chunk leaves no thread idle for long. */
+const CHUNKS_PER_THREAD = 4;
+/** A chunk ends once its items' arguments took this much arena: the record saved no longer matters beside their copies. */
+const CHUNK_ARG_BYTES = 64 << 10;
+
+/** What a chunk tells its batch (task-batch.ts). */
+export interface ChunkHost {
+  /** The batch has ended (resolved, rejected or cancelled): outcomes that arrive now are only freed. */
+  readonly over: boolean;
+  /** Items from..from+count went under the record `id`. */
+  chunkQueued(from: number, count: number, id: number): void;
+  fulfilled(i: number, value: unknown): void;
+  rejected(i: number, reason: unknown): void;
+  /** The chunk could not be queued while the batch was queuing it: true when its items go one by one instead. */
+  refused(from: number, count: number): boolean;
+}
+
+/** Thrown by encodeChunk when its first item finds no arena room: that item goes alone, and waits for room. */
+class NoRoom extends Error {}
+
+function isBytes(x: unknown): boolean {
+  return x instanceof ArrayBuffer || x instanceof SharedArrayBuffer || ArrayBuffer.isView(x);
+}
+
+/** How many of the items from `from` may go in the next chunk; below 2: the next item is a task of its own. */
+export function chunkLength(args: ArrayLike<unknown>, from: number, threads: number): number {
+  const want = Math.min(MAX_CHUNK, Math.floor((args.length - from) / (threads * CHUNKS_PER_THREAD)));
+  let n = 0;
+  while (n < want && !isBytes(args[from + n])) n++;
+  return n;
+}
+
+/**
+ * The chunk's argument, as an Encode (submitter.ts): each item's argument encoded on its own, their
+ * (type, a, b) in one word array encoded last. May take fewer items than `chunk.count` (it then
+ * says how many); what the items hold (arena bytes, registered buffers) becomes the chunk task's.
+ */
+export function encodeChunk(codec: ValueCodec, chunk: ChunkSettle, handler: string): number {
+  const { args, from } = chunk;
+  const words = new Int32Array(1 + chunk.count * CHUNK_ARG_WORDS);
+  words[0] = chunk.stopAtError ? CHUNK_STOP_AT_ERROR : 0;
+  let bytes = 0;
+  const transients: number[] = [];
+  const named: SharedArrayBuffer[] = [];
+  let m = 0;
+  for (; m < chunk.count && bytes < CHUNK_ARG_BYTES; m++) {
+    let needed: number;
+    try {
+      needed = codec.encode(args[from + m], "argument", handler);
+    } catch (e) {
+      if (m > 0) break; // it fails alone, as the next chunk's first item
+      chunk.count = 1;
+      throw e;
+    }
+    if (needed !== 0) {
+      if (m > 0) break;
+      chunk.count = 1;
+      throw new NoRoom();
+    }
+    words.set(codec.out, 1 + m * CHUNK_ARG_WORDS); // CHUNK-S1
+    bytes += codec.arenaBytes;
+    if (codec.transients.length) transients.push(...codec.transients);
+    if (codec.named.length) named.push(...codec.named);
+  }
+  chunk.count = m;
+  let more: number;
+  try {
+    more = codec.encode(words.subarray(0, 1 + m * CHUNK_ARG_WORDS), "map chunk", handler);
+  } catch (e) {
+    more = -1;
+  }
+  if (more !== 0) {
+    for (let k = 0; k < m; k++) codec.release(words[1 + k * CHUNK_ARG_WORDS]!, words[2 + k * CHUNK_ARG_WORDS]!);
+    for (const id of transients) codec.shared.release(id);
+    throw new NoRoom(); // no room for the words themselves: its items go one by one
+  }
+  codec.arenaBytes += bytes;
+  codec.transients.push(...transients);
+  codec.named.push(...named);
+  return 0;
+}
+
+/** A chunk's completion that no batch will read (its lane's thread is gone): frees the results its words name, then the words. */
+export function releaseChunkResults(codec: ValueCodec, type: number, a: number, b: number): void {
+  const words = codec.take(type, a, b);
+  if (!(words instanceof Int32Array)) return;
+  for (let at = 0; at + 3 < words.length; at += CHUNK_ITEM_WORDS) if (words[at] !== DONE_SKIPPED) codec.release(words[at + 1]!, words[at + 2]!);
+}
+
+/** One chunk: which items, and how each learns its outcome. */
+export class ChunkSettle implements Settle {
+  private id = -1;
+
+  constructor(
+    private readonly batch: ChunkHost,
+    private readonly sub: Submitter,
+    private readonly handler: string,
+    readonly args: ArrayLike<unknown>,
+    readonly from: number,
+    /** Items it may take; encodeChunk lowers it to those it took. */
+    public count: number,
+    readonly stopAtError: boolean,
+  ) {}
+
+  queued(id: number): void {
+    this.id = id;
+    this.sub.counts.submitted += this.count - 1; // the submitter counted the chunk as one
+    this.batch.chunkQueued(this.from, this.count, id);
+  }
+
+  /** The chunk ran: settle each item's outcome, or once the batch is over, only free it. */
+  resolve(value: unknown): void {
+    const words = value as Int32Array;
+    const { codec, counts, name } = this.sub;
+    let ok = 0;
+    let failed = 0;
+    let skipped = 0;
+    for (let k = 0; k < this.count; k++) {
+      const at = k * CHUNK_ITEM_WORDS;
+      const status = words[at]!;
+      if (status === DONE_SKIPPED) {
+        skipped++;
+        continue;
+      }
+      const type = words[at + 1]!;
+      if (this.batch.over) { // CHUNK-M1: only freed
+        if (status === DONE_OK) ok++;
+        else failed++;
+        codec.release(type, words[at + 2]!);
+        continue;
+      }
+      let out: unknown;
+      let decoded = true;
+      try {
+        out = codec.take(type, words[at + 2]!, words[at + 3]!);
+      } catch (e) {
+        decoded = false;
+        out = e;
+      }
+      if (decoded && status === DONE_OK) {
+        ok++;
+        this.batch.fulfilled(this.from + k, out);
+        continue;
+      }
+      failed++;
+      const reason = !decoded ? out : status === DONE_UNSENDABLE ? refusalFrom(name, this.handler, out) : taskErrorFrom(name, this.handler, out);
+      this.batch.rejected(this.from + k, reason);
+    }
+    counts.completed += ok - 1; // the submitter counted the chunk as one completed task
+    counts.failed += failed;
+    counts.cancelled += skipped;
+  }
+
+  /** The chunk failed as a whole (cancelled, its thread died, the pool closed, or the codec refused it): so does each item. */
+  reject(reason: unknown): void {
+    if (this.id < 0) {
+      if (this.batch.refused(this.from, this.count)) return; // refused at the call: never counted, as for run()
+    } else {
+      // The submitter counted the chunk once, by why it ended; its other items count the same way.
+      const counts = this.sub.counts;
+      const extra = this.count - 1;
+      if (this.batch.over || reason instanceof PoolClosedError) counts.cancelled += extra;
+      else if (reason instanceof WorkerCrashedError) counts.crashed += extra;
+      else counts.failed += extra;
+    }
+    for (let k = 0; k < this.count; k++) this.batch.rejected(this.from + k, reason);
+  }
+}

@@ -1,0 +1,70 @@
+/**
+ * Worker side of a map() chunk (src/submit/task-chunk.ts): many items of one handler under one task
+ * record. The argument is a word array: flags, then each item's encoded argument (type, a, b).
+ * Each item is decoded and run as its own call, in order, and its outcome is encoded on its own
+ * (the same encoding, limits and refusals as a task's result) into CHUNK_ITEM_WORDS words: status,
+ * type, a, b. The words go back as the chunk's one result (WorkerCore.succeedChunk).
+ *
+ * What a chunk saves over one task per item is everything per record: a slot, a claim, a
+ * completion, a promise. What it keeps per item: the call, the result's encoding, its error.
+ *
+ * Items stop early when the task is aborted (the batch was cancelled) or, with
+ * CHUNK_STOP_AT_ERROR, after the first item that failed (the batch rejects with it); the items
+ * left say DONE_SKIPPED and never run.
+ */
+import { CHUNK_ARG_WORDS, CHUNK_ITEM_WORDS, CHUNK_STOP_AT_ERROR, DONE_OK, DONE_SKIPPED } from "../shm/layout.ts";
+import type { ValueCodec } from "../common/codec.ts";
+import type { WorkerCore } from "./worker-core.ts";
+
+export function runChunk(core: WorkerCore, id: number, h: number, arg: unknown, call: (h: number, arg: unknown) => unknown): Int32Array {
+  if (!(arg instanceof Int32Array) || arg.length % CHUNK_ARG_WORDS !== 1) {
+    throw new TypeError(`pool "${core.pool}": a map chunk for handler "${core.handlerNames[h]}" arrived malformed`);
+  }
+  const n = (arg.length - 1) / CHUNK_ARG_WORDS;
+  const stopAtError = (arg[0]! & CHUNK_STOP_AT_ERROR) !== 0;
+  // CHUNK-W1: every argument is decoded (its block freed) first: items a stop or this thread's death leaves unrun hold nothing.
+  const values = new Array<unknown>(n);
+  const undecodable = new Map<number, unknown>();
+  for (let i = 0; i < n; i++) {
+    const from = 1 + i * CHUNK_ARG_WORDS;
+    try {
+      values[i] = core.codec.take(arg[from]!, arg[from + 1]!, arg[from + 2]!);
+    } catch (e) {
+      undecodable.set(i, e);
+    }
+  }
+  const words = new Int32Array(n * CHUNK_ITEM_WORDS);
+  const outcome = core.outcome;
+  let i = 0;
+  for (; i < n; i++) {
+    if (core.abortRequested(id)) break; // as for tasks of their own: no item starts after the batch was cancelled
+    let ok = !undecodable.has(i);
+    let value = ok ? values[i] : undecodable.get(i);
+    if (ok) {
+      try {
+        value = call(h, value);
+      } catch (e) {
+        ok = false;
+        value = e;
+      }
+    }
+    const at = i * CHUNK_ITEM_WORDS;
+    const status = core.encodeOutcome(id, h, ok, value);
+    words[at] = status;
+    words[at + 1] = outcome[0]!;
+    words[at + 2] = outcome[1]!;
+    words[at + 3] = outcome[2]!;
+    if (stopAtError && status !== DONE_OK) {
+      i++;
+      break;
+    }
+  }
+  for (; i < n; i++) words[i * CHUNK_ITEM_WORDS] = DONE_SKIPPED;
+  return words;
+}
+
+/** A chunk cancelled before it ran: frees its items' arguments (the caller frees the words themselves by decoding them). */
+export function releaseChunkArguments(codec: ValueCodec, words: unknown): void {
+  if (!(words instanceof Int32Array)) return;
+  for (let at = 1; at + 2 < words.length; at += CHUNK_ARG_WORDS) codec.release(words[at]!, words[at + 1]!);
+}

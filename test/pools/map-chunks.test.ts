@@ -1,0 +1,136 @@
+/**
+ * pool.map on a compute pool sends its items in chunks (src/submit/task-chunk.ts): far fewer
+ * records than items, yet every item keeps its own call, outcome, error, encoding and limits.
+ */
+import { afterEach, expect, test } from "bun:test";
+import { spyOn } from "bun:test";
+import { MATH, managers, rejection, until } from "./helpers.ts";
+
+const CALLERS = new URL("../fixtures/callers.ts", import.meta.url).href;
+
+const m = managers();
+afterEach(() => m.closeAll());
+
+/** Once nothing is pending, every item submitted was counted once: completed, failed, cancelled or crashed. */
+async function addsUp(pool: { metrics(): { submitted: number; completed: number; failed: number; cancelled: number; crashed: number; pending: number } }) {
+  await until(() => pool.metrics().pending === 0, 5000, "nothing pending");
+  const x = pool.metrics();
+  expect(x.completed + x.failed + x.cancelled + x.crashed).toBe(x.submitted);
+}
+
+type Outcome = { status: "fulfilled"; value: unknown } | { status: "rejected"; reason: Error };
+
+/** Waits (at most 5 s) until the pool's arena holds exactly `bytes` in use: every result block freed. */
+async function arenaSettles(pool: { metrics(): { arena: { usedBytes: number } } }, bytes: number): Promise<number> {
+  for (let t = 0; t < 500 && pool.metrics().arena.usedBytes !== bytes; t++) await Bun.sleep(10);
+  return pool.metrics().arena.usedBytes;
+}
+
+test("a compute pool's map runs its items in chunks: a record per many items, each counted as a task in metrics", async () => {
+  const tm = await m.start({ compute: { cpu: { module: MATH, static_threads: 2, max_threads: 2 } } });
+  const cpu = tm.compute("cpu");
+  const args = Array.from({ length: 20_000 }, (_, i) => [i, 1]);
+  expect(await cpu.map("add", args)).toEqual(args.map(([a]) => a! + 1));
+  const metrics = cpu.metrics();
+  const records = metrics.threads.reduce((n, t) => n + t.executed, 0);
+  expect(records).toBeLessThan(20_000 / 50); // chunks of up to 256 items (a few smaller ones near the end)
+  expect(records).toBeGreaterThan(20_000 / 256 - 1);
+  expect(metrics.submitted).toBe(20_000);
+  expect(metrics.completed).toBe(20_000);
+  expect(metrics.pending).toBe(0);
+  // An async pool's handlers may await: its items stay one task each (nothing to assert beyond the results).
+});
+
+test("inside chunks, an item that throws, returns what cannot be sent, or has an argument that cannot be sent fails alone", async () => {
+  const tm = await m.start({ compute: { cpu: { module: MATH, static_threads: 2, max_threads: 2 } } });
+  const cpu = tm.compute("cpu");
+  const kind = (i: number) => (i % 50 === 7 ? "throw" : i % 50 === 19 ? "fn" : i % 50 === 33 ? "arg" : "ok");
+  const args = Array.from({ length: 5000 }, (_, i) => (kind(i) === "arg" ? [i, () => i] : [i, kind(i)]));
+  const out = (await cpu.map("itemOutcome", args, { settle: true })) as Outcome[];
+  for (let i = 0; i < args.length; i++) {
+    const o = out[i]!;
+    if (kind(i) === "ok") {
+      expect(o).toEqual({ status: "fulfilled", value: i });
+      continue;
+    }
+    expect(o.status).toBe("rejected");
+    const reason = (o as { reason: Error & { code?: string } }).reason;
+    if (kind(i) === "throw") expect([reason.name, reason.message]).toEqual(["RangeError", `item ${i} threw`]);
+    else expect(reason.name).toBe("DataCloneError"); // the result (fn) or the argument (arg): that item only
+  }
+  expect(cpu.metrics().failed).toBe(200); // an argument refused at the call was never submitted (as with run)
+  expect(cpu.metrics().completed).toBe(4700);
+  expect(await cpu.run("add", [1, 1])).toBe(2);
+});
+
+test("the first error stops its chunk and rejects the batch; every result already made is freed", async () => {
+  const tm = await m.start({ compute: { cpu: { module: MATH, static_threads: 2, max_threads: 2 } } });
+  const cpu = tm.compute("cpu");
+  const base = cpu.metrics().arena.usedBytes;
+  const args = Array.from({ length: 4000 }, (_, i) => [i % 8, i === 2500 ? "throw" : "big"]); // results of up to 7 KB: arena blocks
+  const e = await rejection(cpu.map("itemOutcome", args));
+  expect([e.name, e.message]).toEqual(["RangeError", "item 4 threw"]); // item 2500 is [4, "throw"]
+  expect(await arenaSettles(cpu, base)).toBe(base);
+  await addsUp(cpu);
+  expect(cpu.metrics().failed).toBe(1);
+});
+
+test("an aborted batch: no item starts after the abort, and the results its running chunks made are freed", async () => {
+  const tm = await m.start({ compute: { cpu: { module: MATH, static_threads: 1, max_threads: 1 } } });
+  const cpu = tm.compute("cpu");
+  const base = cpu.metrics().arena.usedBytes;
+  const counter = new Int32Array(new SharedArrayBuffer(4));
+  const ac = new AbortController();
+  const batch = cpu.map("countOrFail", Array.from({ length: 3000 }, (_, i) => [counter, i, -1, 0.2]), { signal: ac.signal });
+  await Bun.sleep(50);
+  ac.abort(new Error("stop"));
+  expect((await rejection(batch)).message).toBe("stop");
+  const ran = Atomics.load(counter, 0);
+  await Bun.sleep(100);
+  expect(Atomics.load(counter, 0)).toBeLessThanOrEqual(ran + 1); // the item running at the abort, at most
+  expect(ran).toBeLessThan(3000);
+  expect(await arenaSettles(cpu, base)).toBe(base);
+  await addsUp(cpu);
+  expect(cpu.metrics().cancelled).toBe(3000 - Atomics.load(counter, 0));
+  expect(await cpu.map("add", [[1, 2], [3, 4]])).toEqual([3, 7]);
+});
+
+test("byte arrays go as tasks of their own; arguments that need the arena end a chunk at 64 KiB or wait for room", async () => {
+  const tm = await m.start({ compute: { cpu: { module: MATH, static_threads: 2, max_threads: 2, arena_bytes: 256 * 1024, arena_max_bytes: 256 * 1024 } } });
+  const cpu = tm.compute("cpu");
+  const args: unknown[] = [];
+  for (let i = 0; i < 600; i++) {
+    if (i % 3 === 0) args.push(Buffer.alloc(1000 + i, i % 251));
+    else if (i % 3 === 1) args.push("s".repeat(200 + 40 * i) + i); // up to 24 KB: chunks end by bytes, and some wait for room
+    else args.push({ i, tag: `t${i}` });
+  }
+  const out = await cpu.map("echo", args);
+  for (let i = 0; i < args.length; i++) {
+    if (i % 3 === 0) {
+      expect(Buffer.isBuffer(out[i])).toBe(true);
+      expect((out[i] as Buffer).equals(args[i] as Buffer)).toBe(true);
+    } else expect(out[i]).toEqual(args[i]);
+  }
+  expect(cpu.metrics().arena.argumentBytes).toBe(0);
+  expect(cpu.metrics().arena.waiting).toBe(0);
+});
+
+test("a pool thread that dies with chunks in flight: its lane is reaped and every result its chunks made is freed", async () => {
+  const tm = await m.start({
+    compute: { cpu: { module: MATH, static_threads: 2, max_threads: 2 } },
+    async: { io: { module: CALLERS, worker_threads: 1 } },
+  });
+  const cpu = tm.compute("cpu");
+  const errors = spyOn(console, "error").mockImplementation(() => {});
+  try {
+    for (let r = 0; r < 3; r++) {
+      const e = await rejection(tm.async("io").run("mapThenDie", ["cpu", 20_000, 300, 5 + 5 * r]));
+      expect(e.code).toBe("ERR_WORKER_CRASHED");
+    }
+  } finally {
+    errors.mockRestore();
+  }
+  await until(() => cpu.metrics().lanes.held === 0 && cpu.pending === 0, 10_000, "dead lanes reaped");
+  expect(await arenaSettles(cpu, 0)).toBe(0);
+  expect(cpu.metrics().lanes.reaped).toBeGreaterThanOrEqual(3);
+});
