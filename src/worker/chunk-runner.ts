@@ -24,22 +24,22 @@ export function runChunk(core: WorkerCore, id: number, h: number, arg: unknown, 
   const stopAtError = (arg[0]! & CHUNK_STOP_AT_ERROR) !== 0;
   // CHUNK-W1: every argument is decoded (its block freed) first: items a stop or this thread's death leaves unrun hold nothing.
   const values = new Array<unknown>(n);
-  const undecodable = new Map<number, unknown>();
+  let undecodable: Map<number, unknown> | undefined; // item -> why its argument could not be decoded (rare)
   for (let i = 0; i < n; i++) {
     const from = 1 + i * CHUNK_ARG_WORDS;
     try {
       values[i] = core.codec.take(arg[from]!, arg[from + 1]!, arg[from + 2]!);
     } catch (e) {
-      undecodable.set(i, e);
+      (undecodable ??= new Map()).set(i, e);
     }
   }
-  const words = new Int32Array(n * CHUNK_ITEM_WORDS);
+  const words = new Int32Array(new ArrayBuffer(n * CHUNK_ITEM_WORDS * 4)); // over its own buffer: the codec reads `.buffer`
   const outcome = core.outcome;
   let i = 0;
   for (; i < n; i++) {
     if (core.abortRequested(id)) break; // as for tasks of their own: no item starts after the batch was cancelled
-    let ok = !undecodable.has(i);
-    let value = ok ? values[i] : undecodable.get(i);
+    let ok = undecodable === undefined || !undecodable.has(i);
+    let value = ok ? values[i] : undecodable!.get(i);
     if (ok) {
       try {
         value = call(h, value);

@@ -251,7 +251,11 @@ export class WorkerCore {
         return status;
       }
     }
-    this.outcome.set(codec.out);
+    const o = this.outcome;
+    const out = codec.out;
+    o[0] = out[0]!; // three stores: TypedArray.set costs more than the rest of a tiny chunk item
+    o[1] = out[1]!;
+    o[2] = out[2]!;
     return status;
   }
 
