@@ -7,6 +7,9 @@
  * - Sum of a shared Float64Array of 8M (8 * 2^20) elements: parallelFor("sum", grain 65536) on 1
  *   and 2 threads; piscina with 1 and 2 threads given 2 * threads chunks (sumRange, Promise.all);
  *   the kernel on the main thread as baseline. Every result is checked.
+ * - The VM's own ceiling for two threads: one fibSeq(30) task on the 2-thread pool against two at
+ *   once (no joins, nothing shared): 2 * t(one) / t(two at once). On a VM whose two vCPUs do not
+ *   give 2x, a fork-join speed-up is read against this, not against 2.
  * - Un-stolen join cost: fibJoinAll(25) (joins down to n < 2) against fibSeq(25), both timed
  *   inside the worker of the 1-thread pool (nothing is ever stolen, dispatch excluded):
  *   (t(joinAll) - t(seq)) / joins, joins = fib(26) - 1.
@@ -81,6 +84,8 @@ try {
     sumMain: `sum ${sizeLabel(SUM_N)} f64, main thread`,
     pfor: (t: number) => `sum ${sizeLabel(SUM_N)} f64, parallelFor grain ${GRAIN}, ${t} thread${t > 1 ? "s" : ""}`,
     pisc: (t: number) => `sum ${sizeLabel(SUM_N)} f64, piscina ${2 * t} chunks, ${t} thread${t > 1 ? "s" : ""}`,
+    seqOne: `fibSeq(${FIB_N}), one task on the 2-thread pool`,
+    seqTwo: `2 x fibSeq(${FIB_N}) at once, 2-thread pool`,
   };
 
   // Check everything once before timing.
@@ -96,6 +101,11 @@ try {
     for (const t of [1, 2] as const) {
       bench(names.fib(t), async () => expectEq(names.fib(t), await pools[t].run("fib", FIB_N), FIB_WANT));
     }
+    bench(names.seqOne, async () => expectEq(names.seqOne, await pools[2].run("fibSeq", FIB_N), FIB_WANT));
+    bench(names.seqTwo, async () => {
+      const [a, b] = await Promise.all([pools[2].run("fibSeq", FIB_N), pools[2].run("fibSeq", FIB_N)]);
+      expectEq(names.seqTwo, a === b ? a : NaN, FIB_WANT);
+    });
   });
 
   group(`sum of ${sizeLabel(SUM_N)} f64 on a SharedArrayBuffer`, () => {
@@ -146,6 +156,8 @@ try {
         row(`sum ${sizeLabel(SUM_N)} f64, parallelFor grain ${GRAIN} (main: one kernel call)`, at(names.sumMain), at(names.pfor(1)), at(names.pfor(2))),
         row(`sum ${sizeLabel(SUM_N)} f64, piscina, 2 * threads chunks`, at(names.sumMain), at(names.pisc(1)), at(names.pisc(2))),
       ].join("\n") +
+      `\n\n- The VM's ceiling for 2 threads (two independent fibSeq(${FIB_N}) at once against one): **${((2 * at(names.seqOne)) / at(names.seqTwo)).toFixed(2)}x**; ` +
+      `fib's fork-join speed-up is ${((at(names.fib(1)) / at(names.fib(2))) / ((2 * at(names.seqOne)) / at(names.seqTwo))).toFixed(2)} of it.` +
       `\n\n### Un-stolen join cost (1-thread pool, timed in the worker, median of ${JOIN_REPS})\n\n` +
       `| fibJoinAll(${JOIN_N}) | fibSeq(${JOIN_N}) | joins | per join |\n|---|---|---|---|\n` +
       `| ${joinAll.toFixed(2)} ms | ${seq.toFixed(2)} ms | ${joins} | **${nsPerJoin.toFixed(0)} ns** |`,

@@ -98,10 +98,11 @@ export function encodeChunk(codec: ValueCodec, chunk: ChunkSettle, handler: stri
     if (codec.transients.length) transients.push(...codec.transients);
     if (codec.named.length) named.push(...codec.named);
   }
+  const taken = m === chunk.count ? words : words.subarray(0, 1 + m * CHUNK_ARG_WORDS); // no words for items it did not take
   chunk.count = m;
   let more: number;
   try {
-    more = codec.encode(m === chunk.count ? words : words.subarray(0, 1 + m * CHUNK_ARG_WORDS), "map chunk", handler);
+    more = codec.encode(taken, "map chunk", handler);
   } catch (e) {
     more = -1;
   }

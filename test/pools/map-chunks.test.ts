@@ -115,6 +115,18 @@ test("byte arrays go as tasks of their own; arguments that need the arena end a 
   expect(cpu.metrics().arena.waiting).toBe(0);
 });
 
+test("a chunk cut short (by arena bytes, or an item it cannot take) runs exactly the items it took, each once", async () => {
+  const tm = await m.start({ compute: { cpu: { module: MATH, static_threads: 1, max_threads: 1 } } });
+  const cpu = tm.compute("cpu");
+  const args = Array.from({ length: 400 }, (_, i) => (i % 97 === 50 ? [() => i] : `${i}:${"y".repeat(20_000)}`)); // 20 KB each: ~3 a chunk
+  const out = (await cpu.map("countedEcho", args, { settle: true })) as Outcome[];
+  for (let i = 0; i < args.length; i++) {
+    if (i % 97 === 50) expect(out[i]!.status).toBe("rejected");
+    else expect(out[i]).toEqual({ status: "fulfilled", value: args[i] });
+  }
+  expect(await cpu.run("callsHere")).toBe(400 - 4); // the refused items never ran; no call for a word the chunk did not take
+});
+
 test("a pool thread that dies with chunks in flight: its lane is reaped and every result its chunks made is freed", async () => {
   const tm = await m.start({
     compute: { cpu: { module: MATH, static_threads: 2, max_threads: 2 } },
