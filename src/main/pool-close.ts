@@ -64,7 +64,10 @@ export async function shutDown(pool: TaskPool, drain: boolean, timeoutMs: number
   const settledBefore = before.completed + before.failed;
   if (!drain) outcome.cancelled += cancelNotStarted(pool);
   main.pump.schedule();
+  const cancelledBefore = main.counts.cancelled;
   const timedOut = !(await within(whenIdle(pool), timeoutMs));
+  // Items of map chunks that were running when the close ended their batch, and stopped at their budget, count late.
+  if (!drain) outcome.cancelled += main.counts.cancelled - cancelledBefore;
   pool.queues.shutdown();
   // A standalone thread still loading is let finish (terminating it mid-load has crashed Bun), within the close's deadline.
   await pool.seats.settled(deadline - performance.now());

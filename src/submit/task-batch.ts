@@ -14,7 +14,7 @@ import { PoolClosedError } from "../errors.ts";
 import { ID_GEN_SHIFT, ID_SLOT_MASK, KIND_CHUNK, TASK_GEN_MASK } from "../shm/layout.ts";
 import type { RunOptions } from "./run-options.ts";
 import type { Encode, Submitter } from "./submitter.ts";
-import { ChunkSettle, chunkLength, encodeChunk, type ChunkHost } from "./task-chunk.ts";
+import { ChunkSettle, MAX_CHUNK, chunkLength, encodeChunk, type ChunkHost } from "./task-chunk.ts";
 import type { Settle } from "./task-table.ts";
 
 export interface MapOptions extends Omit<RunOptions, "transfer"> {
@@ -58,8 +58,13 @@ export class TaskBatch implements ChunkHost {
   private left: number;
   over = false;
   private feeding = false;
-  /** Items below this go as tasks of their own: a chunk of them was refused (task-chunk.ts). */
-  private soloUntil = 0;
+  /** Items in [soloFrom, soloTo) go as tasks of their own: a chunk of them was refused (task-chunk.ts). */
+  private soloFrom = 0;
+  private soloTo = 0;
+  /** Most items a chunk offers: lowered to what a chunk cut short by its thread's budget ran. */
+  private chunkCap = MAX_CHUNK;
+  /** Items of chunks cut short, never run, to submit again before the next new ones (ranges [from, to)). */
+  private readonly redo: Array<{ from: number; to: number }> = [];
   private readonly onAbort: (() => void) | undefined;
 
   constructor(
@@ -96,14 +101,25 @@ export class TaskBatch implements ChunkHost {
 
   chunkQueued(from: number, count: number, id: number): void {
     this.ids.fill(id | IN_CHUNK, from, from + count);
-    this.next = from + count; // encodeChunk may have taken fewer than offered
   }
 
   refused(from: number, count: number): boolean {
     if (!this.feeding) return false;
-    this.next = from;
-    this.soloUntil = from + count;
+    this.soloFrom = from;
+    this.soloTo = from + count;
     return true;
+  }
+
+  chunkRan(from: number, count: number, ran: number): void {
+    if (this.over) return;
+    if (ran === count) {
+      this.chunkCap = Math.min(MAX_CHUNK, Math.max(this.chunkCap, 2 * count)); // it fit: offer more again
+      return;
+    }
+    this.chunkCap = Math.max(1, ran); // what fit the thread's budget: the next chunks offer that many
+    this.ids.fill(WAITING, from + ran, from + count);
+    this.redo.push({ from: from + ran, to: from + count });
+    this.feed();
   }
 
   fulfilled(i: number, value: unknown): void {
@@ -125,7 +141,15 @@ export class TaskBatch implements ChunkHost {
 
   private settled(): void {
     if (--this.left === 0) this.finish();
-    else if (this.next < this.args.length) this.feed(); // a slot came free: the next item may take it
+    else if (this.next < this.args.length || this.redo.length > 0) this.feed(); // a slot came free: the next item may take it
+  }
+
+  /** Items `from`..`from + count` were submitted: they leave the front of what is still to submit. */
+  private taken(from: number, count: number): void {
+    const r = this.redo[0];
+    if (r === undefined || r.from !== from) return void (this.next = from + count);
+    r.from += count;
+    if (r.from >= r.to) this.redo.shift();
   }
 
   /** Submits items in order while the submitter has room; re-entered from a synchronous settle, it leaves the loop to the outer call. */
@@ -133,17 +157,21 @@ export class TaskBatch implements ChunkHost {
     if (this.feeding) return;
     this.feeding = true;
     try {
-      while (!this.over && this.next < this.args.length && this.sub.room > 0) {
-        const i = this.next;
-        const n = this.chunkThreads > 0 && i >= this.soloUntil && this.sub.admission.waiting === 0 ? chunkLength(this.args, i, this.chunkThreads) : 0;
+      while (!this.over && this.sub.room > 0) {
+        const r = this.redo[0];
+        const i = r?.from ?? this.next;
+        const end = r?.to ?? this.args.length;
+        if (i >= end) break;
+        const chunked = this.chunkThreads > 0 && !(i >= this.soloFrom && i < this.soloTo) && this.sub.admission.waiting === 0;
+        const n = chunked ? chunkLength(this.args, i, Math.min(end, i + this.chunkCap), this.chunkThreads) : 0;
         if (n < 2) {
-          this.next++;
+          this.taken(i, 1);
           this.sub.accept(this.handler, this.h, this.kind, undefined, this.args[i], this.encode, new BatchItem(this, i));
           continue;
         }
-        this.next += n; // chunkQueued or refused set it to where the chunk really ended
         const chunk = new ChunkSettle(this, this.sub, this.handler, this.args, i, n, !this.settleAll);
         this.sub.accept(this.handler, this.h, KIND_CHUNK, undefined, chunk, encodeChunk, chunk);
+        if (chunk.inQueue) this.taken(i, chunk.count); // else it was refused: its items go one by one
       }
     } finally {
       this.feeding = false;

@@ -41,6 +41,8 @@ export interface ChunkHost {
   readonly over: boolean;
   /** Items from..from+count went under the record `id`. */
   chunkQueued(from: number, count: number, id: number): void;
+  /** A chunk of `count` items came back having run the first `ran` (its thread's budget may cut it short): the rest go again. */
+  chunkRan(from: number, count: number, ran: number): void;
   fulfilled(i: number, value: unknown): void;
   rejected(i: number, reason: unknown): void;
   /** The chunk could not be queued while the batch was queuing it: true when its items go one by one instead. */
@@ -54,9 +56,9 @@ function isBytes(x: unknown): boolean {
   return x instanceof ArrayBuffer || x instanceof SharedArrayBuffer || ArrayBuffer.isView(x);
 }
 
-/** How many of the items from `from` may go in the next chunk; below 2: the next item is a task of its own. */
-export function chunkLength(args: ArrayLike<unknown>, from: number, threads: number): number {
-  const want = Math.min(MAX_CHUNK, Math.floor((args.length - from) / (threads * CHUNKS_PER_THREAD)));
+/** How many of the items from `from` (up to `end`) may go in the next chunk; below 2: the next item is a task of its own. */
+export function chunkLength(args: ArrayLike<unknown>, from: number, end: number, threads: number): number {
+  const want = Math.min(MAX_CHUNK, end - from, Math.floor((args.length - from) / (threads * CHUNKS_PER_THREAD)));
   let n = 0;
   while (n < want && !isBytes(args[from + n])) n++;
   return n;
@@ -139,6 +141,11 @@ export class ChunkSettle implements Settle {
     readonly stopAtError: boolean,
   ) {}
 
+  /** It took a slot (else the codec refused it at the call). */
+  get inQueue(): boolean {
+    return this.id >= 0;
+  }
+
   queued(id: number): void {
     this.id = id;
     this.sub.counts.submitted += this.count - 1; // the submitter counted the chunk as one
@@ -151,7 +158,7 @@ export class ChunkSettle implements Settle {
     const { codec, counts, name } = this.sub;
     let ok = 0;
     let failed = 0;
-    let skipped = 0;
+    let skipped = 0; // a suffix: the items after where the thread stopped
     for (let k = 0; k < this.count; k++) {
       const at = k * CHUNK_ITEM_WORDS;
       const status = words[at]!;
@@ -185,7 +192,9 @@ export class ChunkSettle implements Settle {
     }
     counts.completed += ok - 1; // the submitter counted the chunk as one completed task
     counts.failed += failed;
-    counts.cancelled += skipped;
+    if (skipped > 0 && this.batch.over) counts.cancelled += skipped; // stopped by the batch's end (its first error, its signal)
+    else if (skipped > 0) counts.submitted -= skipped; // CHUNK-M3: cut short by its thread's budget; they count when they go again
+    this.batch.chunkRan(this.from, this.count, this.count - skipped);
   }
 
   /** The chunk failed as a whole (cancelled, its thread died, the pool closed, or the codec refused it): so does each item. */

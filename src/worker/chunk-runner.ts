@@ -8,13 +8,21 @@
  * What a chunk saves over one task per item is everything per record: a slot, a claim, a
  * completion, a promise. What it keeps per item: the call, the result's encoding, its error.
  *
- * Items stop early when the task is aborted (the batch was cancelled) or, with
- * CHUNK_STOP_AT_ERROR, after the first item that failed (the batch rejects with it); the items
- * left say DONE_SKIPPED and never run.
+ * Items stop early when the task is aborted (the batch was cancelled), with CHUNK_STOP_AT_ERROR
+ * after the first item that failed (the batch rejects with it), or past the chunk's budget: about
+ * CHUNK_BUDGET_MS of running, or CHUNK_RESULT_BYTES of results in the arena. The items left say
+ * DONE_SKIPPED and never run; after a budget stop the batch submits them again (in smaller
+ * chunks), so slow items spread over the threads and a thread's death strands little.
+ * At least one item runs per chunk, so a batch always moves on.
  */
 import { CHUNK_ARG_WORDS, CHUNK_ITEM_WORDS, CHUNK_STOP_AT_ERROR, DONE_OK, DONE_SKIPPED } from "../shm/layout.ts";
 import type { ValueCodec } from "../common/codec.ts";
 import type { WorkerCore } from "./worker-core.ts";
+
+/** A chunk stops starting items after running this long: slow items then go a few at a time and spread over the threads. */
+const CHUNK_BUDGET_MS = 1;
+/** ... or once its items' results took this much arena (what a death mid-chunk would strand). */
+const CHUNK_RESULT_BYTES = 64 << 10;
 
 export function runChunk(core: WorkerCore, id: number, h: number, arg: unknown, call: (h: number, arg: unknown) => unknown): Int32Array {
   if (!(arg instanceof Int32Array) || arg.length % CHUNK_ARG_WORDS !== 1) {
@@ -35,6 +43,9 @@ export function runChunk(core: WorkerCore, id: number, h: number, arg: unknown, 
   }
   const words = new Int32Array(new ArrayBuffer(n * CHUNK_ITEM_WORDS * 4)); // over its own buffer: the codec reads `.buffer`
   const outcome = core.outcome;
+  const start = performance.now();
+  let slow = false;
+  let resultBytes = 0;
   let i = 0;
   for (; i < n; i++) {
     if (core.abortRequested(id)) break; // as for tasks of their own: no item starts after the batch was cancelled
@@ -55,6 +66,13 @@ export function runChunk(core: WorkerCore, id: number, h: number, arg: unknown, 
     words[at + 2] = outcome[1]!;
     words[at + 3] = outcome[2]!;
     if (stopAtError && status !== DONE_OK) {
+      i++;
+      break;
+    }
+    resultBytes += core.outcomeBytes;
+    // The clock every 16 items (a read costs a tiny item ~20%), or every item once the first took long.
+    if (i === 0) slow = performance.now() - start > CHUNK_BUDGET_MS / 16;
+    if (resultBytes >= CHUNK_RESULT_BYTES || ((slow || (i & 15) === 15) && performance.now() - start > CHUNK_BUDGET_MS)) {
       i++;
       break;
     }

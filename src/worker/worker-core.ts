@@ -57,8 +57,9 @@ export class WorkerCore {
   /** Results for thread submitters: arena only, in the segment every thread knows (no mail). */
   private readonly laneCodec: ValueCodec;
   private readonly done = new Int32Array(REC_WORDS);
-  /** (type, a, b) of the last encodeOutcome. */
+  /** (type, a, b) of the last encodeOutcome, and the arena bytes it took. */
   readonly outcome = new Int32Array(3);
+  outcomeBytes = 0;
   private readonly runningWord: number;
   private collectedAt = 0;
   /** This thread's heap (process.memoryUsage().heapUsed, per thread in Bun) after its last full collection. */
@@ -248,11 +249,13 @@ export class WorkerCore {
         codec.encode(JSON.stringify([code, message, ...sizes]), "error", "", TO_MAIN); // to main: fits, or travels as a parcel
       } catch {
         this.outcome.fill(0);
+        this.outcomeBytes = 0;
         return status;
       }
     }
     const o = this.outcome;
     const out = codec.out;
+    this.outcomeBytes = codec.arenaBytes;
     o[0] = out[0]!; // three stores: TypedArray.set costs more than the rest of a tiny chunk item
     o[1] = out[1]!;
     o[2] = out[2]!;

@@ -33,7 +33,7 @@ test("a compute pool's map runs its items in chunks: a record per many items, ea
   expect(await cpu.map("add", args)).toEqual(args.map(([a]) => a! + 1));
   const metrics = cpu.metrics();
   const records = metrics.threads.reduce((n, t) => n + t.executed, 0);
-  expect(records).toBeLessThan(20_000 / 50); // chunks of up to 256 items (a few smaller ones near the end)
+  expect(records).toBeLessThan(20_000 / 20); // chunks of up to 256 items (smaller near the end, and while the code is cold and items run slow)
   expect(records).toBeGreaterThan(20_000 / 256 - 1);
   expect(metrics.submitted).toBe(20_000);
   expect(metrics.completed).toBe(20_000);
@@ -125,6 +125,27 @@ test("a chunk cut short (by arena bytes, or an item it cannot take) runs exactly
     else expect(out[i]).toEqual({ status: "fulfilled", value: args[i] });
   }
   expect(await cpu.run("callsHere")).toBe(400 - 4); // the refused items never ran; no call for a word the chunk did not take
+});
+
+test("a chunk stops at its thread's budget (1 ms, 64 KiB of results) and the rest go again: each item once, spread over the threads", async () => {
+  const tm = await m.start({ compute: { cpu: { module: MATH, static_threads: 2, max_threads: 2 } } });
+  const cpu = tm.compute("cpu");
+  const records = () => cpu.metrics().threads.reduce((n, t) => n + t.executed, 0);
+  const n = 400;
+  const marks = new Int32Array(new SharedArrayBuffer(4 * n));
+  // Uneven: the first quarter takes 3 ms an item, the rest 0.05 ms. Without the budget, the first chunk alone would hold 25 slow items.
+  const args = Array.from({ length: n }, (_, i) => [marks, i, i < n / 4 ? 3 : 0.05]);
+  const before = { records: records(), submitted: cpu.metrics().submitted };
+  const ran = (await cpu.map("slowMark", args)) as number[];
+  expect(Array.from(marks).every((x) => x === 1)).toBe(true);
+  const slowOn = [0, 1].map((t) => ran.slice(0, n / 4).filter((x) => x === t).length);
+  expect(Math.min(...slowOn)).toBeGreaterThanOrEqual(n / 4 / 4); // both threads took slow items
+  expect(records() - before.records).toBeGreaterThan(n / 4 / 2); // slow items went one or two a chunk
+  expect(cpu.metrics().submitted - before.submitted).toBe(n); // items sent again are not counted twice
+  const big = (await cpu.map("itemOutcome", Array.from({ length: 60 }, () => [30, "big"]))) as string[]; // 30 KB results
+  expect(big.every((x) => x.length === 30 * 1024)).toBe(true);
+  await addsUp(cpu);
+  expect(cpu.metrics().arena.usedBytes).toBe(0);
 });
 
 test("a pool thread that dies with chunks in flight: its lane is reaped and every result its chunks made is freed", async () => {
