@@ -8,6 +8,7 @@ import { MATH, managers, rejection, until } from "./helpers.ts";
 
 const CALLERS = new URL("../fixtures/callers.ts", import.meta.url).href;
 
+const STRESS = process.env.STRESS === "1";
 const m = managers();
 afterEach(() => m.closeAll());
 
@@ -167,3 +168,34 @@ test("a pool thread that dies with chunks in flight: its lane is reaped and ever
   expect(await arenaSettles(cpu, 0)).toBe(0);
   expect(cpu.metrics().lanes.reaped).toBeGreaterThanOrEqual(3);
 });
+
+test(`threads dying inside chunks: no item runs twice, every item that ran and came back holds its value: ${STRESS ? "1M" : "40k"} items, ${STRESS ? 40 : 8} deaths`, async () => {
+  const n = STRESS ? 1_000_000 : 40_000;
+  const deaths = STRESS ? 40 : 8;
+  const tm = await m.start({ compute: { cpu: { module: MATH, static_threads: 2, max_threads: 2 } } });
+  const cpu = tm.compute("cpu");
+  const errors = spyOn(console, "error").mockImplementation(() => {});
+  try {
+    const marks = new Int32Array(new SharedArrayBuffer(4 * n));
+    const exits = new Set(Array.from({ length: deaths }, (_, k) => Math.floor(((k + 0.5) * n) / deaths)));
+    const out = (await cpu.map("markOrExit", Array.from({ length: n }, (_, i) => [marks, i, exits.has(i)]), { settle: true })) as Outcome[];
+    let crashed = 0;
+    for (let i = 0; i < n; i++) {
+      const o = out[i]!;
+      expect(marks[i]!).toBeLessThanOrEqual(1); // never twice
+      if (o.status === "fulfilled") {
+        if (o.value !== i || marks[i] !== 1) throw new Error(`item ${i}: ${String(o.value)}, ran ${marks[i]} times`);
+      } else {
+        expect(o.reason.name).toBe("WorkerCrashedError");
+        crashed++;
+      }
+    }
+    for (const i of exits) expect(out[i]!.status).toBe("rejected");
+    expect(crashed).toBeLessThan(deaths * 300); // each death takes at most its chunk (and what its thread had claimed)
+    expect(cpu.metrics().deaths).toBe(deaths);
+    await addsUp(cpu);
+    expect(await cpu.map("add", [[1, 1], [2, 2]])).toEqual([2, 4]);
+  } finally {
+    errors.mockRestore();
+  }
+}, STRESS ? 600_000 : 60_000);
