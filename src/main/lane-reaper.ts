@@ -15,12 +15,10 @@
 import type { ValueCodec } from "../common/codec.ts";
 import type { TaskStates } from "../common/task-state.ts";
 import type { Injector } from "../shm/injector.ts";
-import {
-  DONE_CRASHED, DONE_OK, DONE_SKIPPED, ID_GEN_SHIFT, ID_SLOT_MASK, KIND_CHUNK, OP_KIND_SHIFT, OP_TYPE_MASK, OP_TYPE_SHIFT, REC_A, REC_B, REC_ID, REC_OP, REC_WORDS, TASK_GEN_MASK,
-} from "../shm/layout.ts";
+import { DONE_CRASHED, ID_GEN_SHIFT, ID_SLOT_MASK, REC_A, REC_B, REC_ID, REC_OP, REC_WORDS, TASK_GEN_MASK } from "../shm/layout.ts";
 import type { PoolQueues } from "../shm/pool-queues.ts";
 import { LaneHolder, addCounts, type SubmitterLanes } from "../shm/submitter-lanes.ts";
-import { releaseChunkResults } from "../submit/task-chunk.ts";
+import { releaseCompletion } from "../submit/task-chunk.ts";
 
 const TICK_MS = 5;
 const NAP = new Int32Array(new SharedArrayBuffer(4));
@@ -121,10 +119,7 @@ export class LaneReaper {
     const r = this.rec;
     while (ring.pop(r)) {
       const id = r[REC_ID]!;
-      const status = r[REC_OP]! & 0xf;
-      const type = (r[REC_OP]! >>> OP_TYPE_SHIFT) & OP_TYPE_MASK;
-      if (status === DONE_OK && ((r[REC_OP]! >>> OP_KIND_SHIFT) & 3) === KIND_CHUNK) releaseChunkResults(this.codec, type, r[REC_A]!, r[REC_B]!); // CHUNK-R1
-      else if (status !== DONE_SKIPPED && status !== DONE_CRASHED) this.codec.release(type, r[REC_A]!);
+      releaseCompletion(this.codec, r[REC_OP]!, r[REC_A]!, r[REC_B]!); // CHUNK-R1: a map chunk's frees its items' results too
       this.states.freeIfGen(id & ID_SLOT_MASK, (id >>> ID_GEN_SHIFT) & TASK_GEN_MASK);
     }
   }

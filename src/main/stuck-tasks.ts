@@ -67,7 +67,8 @@ export class StuckTasks {
       }
       if (now - first.at < this.taskTimeoutMs!) continue;
       this.seen.delete(slot);
-      this.main.abort(slot, e.gen, new TimeoutError(`pool "${this.main.name}": handler "${e.handler}" ran longer than task_timeout_ms (${this.taskTimeoutMs} ms)`));
+      const timeout = new TimeoutError(`pool "${this.main.name}": handler "${e.handler}" ran longer than task_timeout_ms (${this.taskTimeoutMs} ms)`);
+      this.main.abort(slot, e.gen, timeout, e.settle.timedOut?.(timeout) !== true); // a map chunk fails only its item that overran
     }
   }
 

@@ -14,6 +14,8 @@ export interface WaitingTask {
   encode(): number;
   /** Queues the encoded task (the codec's `out` holds its argument). */
   enqueue(): void;
+  /** Rejects it with `reason`, counted as cancelled (it counted as submitted when it began to wait). */
+  cancel(reason: unknown): void;
   onAbort?: () => void;
 }
 
@@ -72,6 +74,12 @@ export class Admission {
         this.head++;
         continue;
       }
+      if (task.settle.dropped?.()) {
+        this.remove();
+        this.unwatch(task);
+        task.cancel(undefined); // its batch ended: it never runs
+        continue;
+      }
       let needed: number;
       try {
         needed = task.encode();
@@ -116,7 +124,7 @@ export class Admission {
     if (i < 0) return;
     this.queue[i] = undefined;
     this.count--;
-    task.settle.reject(reason);
+    task.cancel(reason);
     if (i === this.head) this.admit(); // the next one may fit
   }
 

@@ -78,7 +78,8 @@ export class PoolClient {
   map(handler: string, args: Iterable<unknown>, options?: MapOptions): Promise<unknown[]> {
     const h = this.ids.get(handler);
     if (h === undefined) return Promise.reject(this.notFound(handler));
-    const list = Array.isArray(args) || (ArrayBuffer.isView(args) && !(args instanceof DataView)) ? (args as ArrayLike<unknown>) : iterableToArray(args);
+    // The list is read now (a copy: the caller may change or shorten its array); each item is read when its task is queued.
+    const list = Array.isArray(args) || (ArrayBuffer.isView(args) && !(args instanceof DataView)) ? (args as unknown[]).slice() : iterableToArray(args);
     if (list === undefined) {
       return Promise.reject(new InvalidArgumentError("map(args)", `of handler "${handler}" must be an array or an iterable of arguments (not a string), got ${describeValue(args)}`));
     }

@@ -27,6 +27,7 @@ import type { SubmitterLanes } from "../shm/submitter-lanes.ts";
 import { Admission, type WaitingTask } from "./admission.ts";
 import { CompletionPump, type PumpHost } from "./completion-pump.ts";
 import { keepForWait, optionsError, stuckInbox, type RunOptions } from "./run-options.ts";
+import { releaseCompletion } from "./task-chunk.ts";
 import { TaskTable, type Settle } from "./task-table.ts";
 
 /** Puts a call's argument in the codec: 0, or the arena bytes it still needs. */
@@ -156,13 +157,12 @@ export class Submitter implements PumpHost {
   refusal(handler: string, options: RunOptions | undefined): { reason: unknown } | undefined {
     const bad = optionsError(handler, options);
     if (bad !== undefined) return { reason: bad };
-    const signal = options?.signal;
     if (this.refusing !== undefined || (this.main === undefined && this.target.lanes.closing)) {
       this.counts.closed++;
       this.publishCounts();
       return { reason: new PoolClosedError(this.name, this.refusing) };
     }
-    if (signal?.aborted) return { reason: signal.reason };
+    if (options?.signal?.aborted) return { reason: options.signal.reason };
     if (this.pending >= this.limit) {
       this.counts.busy++;
       this.publishCounts();
@@ -195,8 +195,10 @@ export class Submitter implements PumpHost {
     const task: WaitingTask = {
       handler, signal, settle,
       encode: () => this.encodeChecked(encode, kept, handler),
-      enqueue: () => this.enqueue(h, kind, handler, signal, settle),
+      enqueue: () => this.enqueue(h, kind, handler, signal, settle, true),
+      cancel: (reason) => void (this.counts.cancelled++, settle.reject(reason)),
     };
+    this.counts.submitted++; // waiting counts: close and abort count it as cancelled
     this.admission.wait(task, alone); // ARENA-M1: no room; run() returns, nothing blocks
     if (this.main === undefined) this.admission.retrySoon(() => this.pump.schedule());
   }
@@ -209,7 +211,7 @@ export class Submitter implements PumpHost {
   }
 
   /** Queues one task record for the value the codec just encoded (codec.out). */
-  private enqueue(h: number, kind: number, handler: string, signal: AbortSignal | undefined, settle: Settle): void {
+  private enqueue(h: number, kind: number, handler: string, signal: AbortSignal | undefined, settle: Settle, waited = false): void {
     const codec = this.codec;
     const id = this.tasks.open(handler, settle, signal);
     settle.queued?.(id);
@@ -218,7 +220,7 @@ export class Submitter implements PumpHost {
     if (codec.transients.length) entry.transients = codec.transients.slice();
     if (codec.named.length) entry.keep = codec.named.slice(); // alive until the task ends (PROTOCOL.md, "Mail")
     this.argBytes += codec.arenaBytes;
-    this.counts.submitted++;
+    if (!waited) this.counts.submitted++;
     const out = codec.out;
     if (this.batched === this.batch.length / REC_WORDS) this.growBatch();
     const at = this.batched * REC_WORDS;
@@ -293,9 +295,8 @@ export class Submitter implements PumpHost {
       return entry.settle.reject(new WorkerCrashedError(this.name, rec[at + REC_A]!, "it exited"));
     }
     if (entry === undefined || entry.settled) {
-      if (status !== DONE_SKIPPED) this.codec.release(type, rec[at + REC_A]!);
-      if (entry !== undefined) this.closeTask(slot);
-      return;
+      releaseCompletion(this.codec, op, rec[at + REC_A]!, rec[at + REC_B]!); // a map chunk's: its items' results too
+      return void (entry && this.closeTask(slot));
     }
     if (status === DONE_SKIPPED) {
       // Cancelled by the pool's own close (drain: false) before it ran: this submitter did not settle it.

@@ -14,7 +14,7 @@ import { PoolClosedError } from "../errors.ts";
 import { ID_GEN_SHIFT, ID_SLOT_MASK, KIND_CHUNK, TASK_GEN_MASK } from "../shm/layout.ts";
 import type { RunOptions } from "./run-options.ts";
 import type { Encode, Submitter } from "./submitter.ts";
-import { ChunkSettle, MAX_CHUNK, chunkLength, encodeChunk, type ChunkHost } from "./task-chunk.ts";
+import { CHUNKS_IN_FLIGHT_PER_THREAD, ChunkSettle, MAX_CHUNK, chunkLength, countSubmitted, encodeChunk, type ChunkHost } from "./task-chunk.ts";
 import type { Settle } from "./task-table.ts";
 
 export interface MapOptions extends Omit<RunOptions, "transfer"> {
@@ -47,6 +47,10 @@ class BatchItem implements Settle {
   queued(id: number): void {
     this.batch.queued(this.index, id);
   }
+
+  dropped(): boolean {
+    return this.batch.over;
+  }
 }
 
 export class TaskBatch implements ChunkHost {
@@ -65,6 +69,9 @@ export class TaskBatch implements ChunkHost {
   private chunkCap = MAX_CHUNK;
   /** Items of chunks cut short, never run, to submit again before the next new ones (ranges [from, to)). */
   private readonly redo: Array<{ from: number; to: number }> = [];
+  /** Chunks queued or running, at most maxChunks: enough to keep every thread busy, while a big batch holds little arena and loop time. */
+  private chunks = 0;
+  private readonly maxChunks: number;
   private readonly onAbort: (() => void) | undefined;
 
   constructor(
@@ -80,6 +87,7 @@ export class TaskBatch implements ChunkHost {
     private readonly chunkThreads = 0,
   ) {
     this.left = args.length;
+    this.maxChunks = Math.max(8, CHUNKS_IN_FLIGHT_PER_THREAD * chunkThreads);
     this.results = new Array(args.length);
     this.ids = new Int32Array(args.length).fill(WAITING);
     if (signal) {
@@ -101,6 +109,12 @@ export class TaskBatch implements ChunkHost {
 
   chunkQueued(from: number, count: number, id: number): void {
     this.ids.fill(id | IN_CHUNK, from, from + count);
+    this.chunks++;
+  }
+
+  chunkFailed(): void {
+    this.chunks--;
+    this.feed();
   }
 
   refused(from: number, count: number): boolean {
@@ -111,14 +125,15 @@ export class TaskBatch implements ChunkHost {
   }
 
   chunkRan(from: number, count: number, ran: number): void {
+    this.chunks--;
     if (this.over) return;
     if (ran === count) {
       this.chunkCap = Math.min(MAX_CHUNK, Math.max(this.chunkCap, 2 * count)); // it fit: offer more again
-      return;
+    } else {
+      this.chunkCap = Math.max(2, ran); // what fit the thread's budget (2 at least: only a chunk that fits lets it grow again)
+      this.ids.fill(WAITING, from + ran, from + count);
+      this.redo.push({ from: from + ran, to: from + count });
     }
-    this.chunkCap = Math.max(1, ran); // what fit the thread's budget: the next chunks offer that many
-    this.ids.fill(WAITING, from + ran, from + count);
-    this.redo.push({ from: from + ran, to: from + count });
     this.feed();
   }
 
@@ -163,6 +178,7 @@ export class TaskBatch implements ChunkHost {
         const end = r?.to ?? this.args.length;
         if (i >= end) break;
         const chunked = this.chunkThreads > 0 && !(i >= this.soloFrom && i < this.soloTo) && this.sub.admission.waiting === 0;
+        if (chunked && this.chunks >= this.maxChunks) break; // more as chunks come back
         const n = chunked ? chunkLength(this.args, i, Math.min(end, i + this.chunkCap), this.chunkThreads) : 0;
         if (n < 2) {
           this.taken(i, 1);
@@ -183,6 +199,10 @@ export class TaskBatch implements ChunkHost {
     if (this.over) return;
     this.over = true;
     this.unwatch();
+    // Items never sent (the rest of a batch larger than the queue or its chunks in flight) count as submitted and cancelled: a map counts each item.
+    const unsent = this.args.length - this.next + this.redo.reduce((n, r) => n + r.to - r.from, 0);
+    countSubmitted(this.sub, unsent);
+    this.sub.counts.cancelled += unsent;
     if (reason instanceof PoolClosedError) return void this.out.reject(reason); // the closing pool cancels or finishes every item itself
     let last = -1;
     for (let i = 0; i < this.next; i++) {

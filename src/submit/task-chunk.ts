@@ -6,8 +6,10 @@
  * as a task of its own (each item's argument and result is encoded on its own).
  *
  * - The argument is a word array: flags, then (type, a, b) per item, as a task record would hold
- *   them. Items that are byte arrays stay out of chunks (their mailed-copy and transfer paths need a
- *   record of their own), and a chunk ends once its items took CHUNK_ARG_BYTES of arena.
+ *   them. Items that are byte arrays or over an arena block stay out of chunks (their mailed-copy,
+ *   transfer and own-buffer paths need a record of their own), and a chunk ends once its items took
+ *   CHUNK_ARG_BYTES of arena. At most CHUNKS_IN_FLIGHT_PER_THREAD chunks of a batch are queued or
+ *   running per thread; the rest of the batch waits in the caller's (copied) list.
  * - An item the codec refuses (cannot be cloned, too large) or that finds no arena room ends the
  *   chunk before it; when it is the first, it goes as a task of its own, so only it fails (or
  *   waits for room), with its own error.
@@ -24,7 +26,10 @@
 import type { ValueCodec } from "../common/codec.ts";
 import { refusalFrom, taskErrorFrom } from "../common/error-codec.ts";
 import { PoolClosedError, WorkerCrashedError } from "../errors.ts";
-import { CHUNK_ARG_WORDS, CHUNK_ITEM_WORDS, CHUNK_STOP_AT_ERROR, DONE_OK, DONE_SKIPPED, DONE_UNSENDABLE } from "../shm/layout.ts";
+import {
+  CHUNK_ARG_WORDS, CHUNK_ITEM_WORDS, CHUNK_STOP_AT_ERROR, DONE_CRASHED, DONE_OK, DONE_SKIPPED, DONE_UNSENDABLE, KIND_CHUNK, OP_KIND_SHIFT,
+  OP_TYPE_MASK, OP_TYPE_SHIFT,
+} from "../shm/layout.ts";
 import type { Submitter } from "./submitter.ts";
 import type { Settle } from "./task-table.ts";
 
@@ -32,6 +37,8 @@ import type { Settle } from "./task-table.ts";
 export const MAX_CHUNK = 256;
 /** A batch is cut into at least this many chunks per thread, so its last chunk leaves no thread idle for long. */
 const CHUNKS_PER_THREAD = 4;
+/** Chunks of one batch queued or running at once, per thread: enough to keep each busy; more wait in the caller's array. */
+export const CHUNKS_IN_FLIGHT_PER_THREAD = 4;
 /** A chunk ends once its items' arguments took this much arena: the record saved no longer matters beside their copies. */
 const CHUNK_ARG_BYTES = 64 << 10;
 
@@ -41,6 +48,8 @@ export interface ChunkHost {
   readonly over: boolean;
   /** Items from..from+count went under the record `id`. */
   chunkQueued(from: number, count: number, id: number): void;
+  /** A queued chunk failed whole (its items are rejected next): it no longer counts as in flight. */
+  chunkFailed(): void;
   /** A chunk of `count` items came back having run the first `ran` (its thread's budget may cut it short): the rest go again. */
   chunkRan(from: number, count: number, ran: number): void;
   fulfilled(i: number, value: unknown): void;
@@ -49,7 +58,7 @@ export interface ChunkHost {
   refused(from: number, count: number): boolean;
 }
 
-/** Thrown by encodeChunk when its first item finds no arena room: that item goes alone, and waits for room. */
+/** Thrown by encodeChunk when its first item finds no arena room or is over a block: that item goes alone (and may wait for room). */
 class NoRoom extends Error {}
 
 function isBytes(x: unknown): boolean {
@@ -75,7 +84,6 @@ export function encodeChunk(codec: ValueCodec, chunk: ChunkSettle, handler: stri
   const words = new Int32Array(new ArrayBuffer((1 + chunk.count * CHUNK_ARG_WORDS) * 4)); // over its own buffer: the codec reads `.buffer`
   words[0] = chunk.stopAtError ? CHUNK_STOP_AT_ERROR : 0;
   let bytes = 0;
-  const transients: number[] = [];
   const named: SharedArrayBuffer[] = [];
   let m = 0;
   for (; m < chunk.count && bytes < CHUNK_ARG_BYTES; m++) {
@@ -87,6 +95,13 @@ export function encodeChunk(codec: ValueCodec, chunk: ChunkSettle, handler: stri
       chunk.count = 1;
       throw e;
     }
+    if (needed === 0 && codec.transients.length > 0) {
+      // Over a block: it went into a shared buffer of its own, registered with every thread. Nothing to
+      // gain in a chunk: it goes as a task of its own (as run() would send it), encoded again then.
+      codec.release(out[0]!, out[1]!);
+      for (const id of codec.transients) codec.shared.release(id);
+      needed = -1;
+    }
     if (needed !== 0) {
       if (m > 0) break;
       chunk.count = 1;
@@ -97,7 +112,6 @@ export function encodeChunk(codec: ValueCodec, chunk: ChunkSettle, handler: stri
     words[at + 1] = out[1]!;
     words[at + 2] = out[2]!;
     bytes += codec.arenaBytes;
-    if (codec.transients.length) transients.push(...codec.transients);
     if (codec.named.length) named.push(...codec.named);
   }
   const taken = m === chunk.count ? words : words.subarray(0, 1 + m * CHUNK_ARG_WORDS); // no words for items it did not take
@@ -110,25 +124,38 @@ export function encodeChunk(codec: ValueCodec, chunk: ChunkSettle, handler: stri
   }
   if (more !== 0) {
     for (let k = 0; k < m; k++) codec.release(words[1 + k * CHUNK_ARG_WORDS]!, words[2 + k * CHUNK_ARG_WORDS]!);
-    for (const id of transients) codec.shared.release(id);
     throw new NoRoom(); // no room for the words themselves: its items go one by one
   }
   codec.arenaBytes += bytes;
-  codec.transients.push(...transients);
   codec.named.push(...named);
   return 0;
 }
 
-/** A chunk's completion that no batch will read (its lane's thread is gone): frees the results its words name, then the words. */
-export function releaseChunkResults(codec: ValueCodec, type: number, a: number, b: number): void {
+/**
+ * Frees what a completion nobody will read holds (its task was settled already, or its lane's
+ * thread is gone): its result or error, and for a map chunk the results its words name, then the words.
+ */
+export function releaseCompletion(codec: ValueCodec, op: number, a: number, b: number): void {
+  const status = op & 0xf;
+  if (status === DONE_SKIPPED || status === DONE_CRASHED) return; // nothing encoded (a crash's `a` is the runner)
+  const type = (op >>> OP_TYPE_SHIFT) & OP_TYPE_MASK;
+  if (status !== DONE_OK || ((op >>> OP_KIND_SHIFT) & 3) !== KIND_CHUNK) return codec.release(type, a);
   const words = codec.take(type, a, b);
   if (!(words instanceof Int32Array)) return;
   for (let at = 0; at + 3 < words.length; at += CHUNK_ITEM_WORDS) if (words[at] !== DONE_SKIPPED) codec.release(words[at + 1]!, words[at + 2]!);
 }
 
+/** Items counted as submitted beyond one per record: by the thread's counts and, for a thread's lane, in the lane's word metrics read. */
+export function countSubmitted(sub: Submitter, n: number): void {
+  sub.counts.submitted += n;
+  if (sub.lane !== 0) sub.target.lanes.countSubmitted(sub.lane, n);
+}
+
 /** One chunk: which items, and how each learns its outcome. */
 export class ChunkSettle implements Settle {
   private id = -1;
+  /** It ran past task_timeout_ms: its item running then fails with this, the others keep their outcomes. */
+  private timeout: Error | undefined;
 
   constructor(
     private readonly batch: ChunkHost,
@@ -148,14 +175,24 @@ export class ChunkSettle implements Settle {
 
   queued(id: number): void {
     this.id = id;
-    this.sub.counts.submitted += this.count - 1; // the submitter counted the chunk as one
+    this.countSubmitted(this.count - 1); // the submitter counted the chunk as one
     this.batch.chunkQueued(this.from, this.count, id);
+  }
+
+  timedOut(error: Error): boolean {
+    this.timeout = error;
+    return true; // not settled now: the abort flag stops it after the item that overran, and its completion comes
+  }
+
+  private countSubmitted(n: number): void {
+    countSubmitted(this.sub, n);
   }
 
   /** The chunk ran: settle each item's outcome, or once the batch is over, only free it. */
   resolve(value: unknown): void {
     const words = value as Int32Array;
     const { codec, counts, name } = this.sub;
+    const last = this.lastRun(words);
     let ok = 0;
     let failed = 0;
     let skipped = 0; // a suffix: the items after where the thread stopped
@@ -181,6 +218,11 @@ export class ChunkSettle implements Settle {
         decoded = false;
         out = e;
       }
+      if (k === last && this.timeout !== undefined) {
+        failed++;
+        this.batch.rejected(this.from + k, this.timeout);
+        continue;
+      }
       if (decoded && status === DONE_OK) {
         ok++;
         this.batch.fulfilled(this.from + k, out);
@@ -193,7 +235,7 @@ export class ChunkSettle implements Settle {
     counts.completed += ok - 1; // the submitter counted the chunk as one completed task
     counts.failed += failed;
     if (skipped > 0 && this.batch.over) counts.cancelled += skipped; // stopped by the batch's end (its first error, its signal)
-    else if (skipped > 0) counts.submitted -= skipped; // CHUNK-M3: cut short by its thread's budget; they count when they go again
+    else if (skipped > 0) this.countSubmitted(-skipped); // CHUNK-M3: cut short by its thread's budget; they count when they go again
     this.batch.chunkRan(this.from, this.count, this.count - skipped);
   }
 
@@ -202,6 +244,8 @@ export class ChunkSettle implements Settle {
     if (this.id < 0) {
       if (this.batch.refused(this.from, this.count)) return; // refused at the call: never counted, as for run()
     } else {
+      this.batch.chunkFailed();
+      reason = this.timeout ?? reason; // its thread was replaced after a timeout: the timeout is why
       // The submitter counted the chunk once, by why it ended; its other items count the same way.
       const counts = this.sub.counts;
       const extra = this.count - 1;
@@ -210,5 +254,12 @@ export class ChunkSettle implements Settle {
       else counts.failed += extra;
     }
     for (let k = 0; k < this.count; k++) this.batch.rejected(this.from + k, reason);
+  }
+
+  /** The index of the last item the chunk ran (the one running when a timeout stopped it), or -1. */
+  private lastRun(words: Int32Array): number {
+    let k = this.count - 1;
+    while (k >= 0 && words[k * CHUNK_ITEM_WORDS] === DONE_SKIPPED) k--;
+    return k;
   }
 }

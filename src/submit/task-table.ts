@@ -15,6 +15,10 @@ export interface Settle {
   reject(reason: unknown): void;
   /** Told the record id (slot | gen << 20) once the task has a slot (a batch item, to cancel it). */
   queued?(id: number): void;
+  /** Nobody wants the outcome any more (its batch ended): a task still waiting for arena room is dropped, never run. */
+  dropped?(): boolean;
+  /** The task ran past task_timeout_ms: true when it settles itself from its completion (a map chunk). */
+  timedOut?(error: Error): boolean;
 }
 
 export interface TaskEntry {

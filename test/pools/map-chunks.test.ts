@@ -199,3 +199,73 @@ test(`threads dying inside chunks: no item runs twice, every item that ran and c
     errors.mockRestore();
   }
 }, STRESS ? 600_000 : 60_000);
+
+test("a cancelled batch drops its items still waiting for arena room: they never run, and count as cancelled", async () => {
+  const tm = await m.start({ compute: { cpu: { module: MATH, static_threads: 1, max_threads: 1, arena_bytes: 256 * 1024, arena_max_bytes: 256 * 1024 } } });
+  const cpu = tm.compute("cpu");
+  const counter = new Int32Array(new SharedArrayBuffer(4));
+  const pad = "a".repeat(30_000); // 30 KB an argument: most wait for room
+  const ac = new AbortController();
+  const batch = cpu.map("countOrFail", Array.from({ length: 2000 }, (_, i) => [counter, i, -1, 0.05, pad]), { signal: ac.signal });
+  ac.abort(new Error("now"));
+  expect((await rejection(batch)).message).toBe("now");
+  const atAbort = Atomics.load(counter, 0);
+  await addsUp(cpu);
+  expect(Atomics.load(counter, 0)).toBeLessThanOrEqual(atAbort + 1); // the item running at the abort, at most
+  expect(cpu.metrics().submitted).toBe(2000);
+  expect(cpu.metrics().cancelled).toBe(2000 - Atomics.load(counter, 0));
+  counter[0] = 0;
+  let atError = -1;
+  const e = await rejection(cpu.map("countOrFail", Array.from({ length: 2000 }, (_, i) => [counter, i, 3, 0.05, pad])).catch((x) => {
+    atError = Atomics.load(counter, 0);
+    throw x;
+  }));
+  expect(e.message).toBe("item 3 is bad");
+  await addsUp(cpu);
+  expect(Atomics.load(counter, 0)).toBeLessThanOrEqual(atError + 1); // the first error dropped the waiting ones too
+  expect(atError).toBeLessThan(2000);
+});
+
+test("task_timeout_ms holds for each item of a chunk: fast items never time out, an item that overruns fails alone", async () => {
+  const tm = await m.start({ compute: { cpu: { module: MATH, static_threads: 2, max_threads: 2, task_timeout_ms: 100, abort_grace_ms: 2000 } } });
+  const cpu = tm.compute("cpu");
+  const marks = new Int32Array(new SharedArrayBuffer(4 * 2000));
+  const fast = (await cpu.map("slowMark", Array.from({ length: 2000 }, (_, i) => [marks, i, 0.5]), { settle: true })) as Outcome[];
+  expect(fast.filter((o) => o.status === "rejected").length).toBe(0);
+  marks.fill(0);
+  const out = (await cpu.map("slowMark", Array.from({ length: 300 }, (_, i) => [marks, i, i === 150 ? 300 : 0.2]), { settle: true })) as Outcome[];
+  expect((out[150] as { reason: Error }).reason?.name).toBe("TimeoutError");
+  expect(out.filter((o) => o.status === "rejected").length).toBe(1);
+  expect(Array.from(marks.subarray(0, 300)).every((x) => x === 1)).toBe(true); // each ran once, the slow one too (it returned after its timeout)
+  await addsUp(cpu);
+});
+
+test("the argument list is read at the call: shortening or refilling the caller's array later changes nothing", async () => {
+  const tm = await m.start({ compute: { cpu: { module: MATH, static_threads: 2, max_threads: 2, max_queue: 8 } } });
+  const cpu = tm.compute("cpu");
+  const args = Array.from({ length: 5000 }, (_, i) => [i, 1]);
+  const p = cpu.map("add", args);
+  args.length = 10;
+  args.fill([0, 0]);
+  const out = (await p) as number[];
+  expect(out.length).toBe(5000);
+  expect(out.every((x, i) => x === i + 1)).toBe(true);
+});
+
+test("a map from a pool thread: chunks in flight are bounded (no arena flood), and its items are counted one by one", async () => {
+  const tm = await m.start({
+    compute: { cpu: { module: MATH, static_threads: 2, max_threads: 2 } },
+    async: { io: { module: CALLERS, worker_threads: 1 } },
+  });
+  const cpu = tm.compute("cpu");
+  for (const n of [100_000, 300_000]) {
+    const out = (await tm.async("io").run("mapVia", ["cpu", n, 7])) as number[];
+    expect(out.length).toBe(n);
+    expect(out.every((x, i) => x === 7 + i)).toBe(true);
+  }
+  await until(() => cpu.metrics().pending === 0, 5000, "nothing pending");
+  const x = cpu.metrics();
+  expect(x.fromThreads.submitted).toBe(400_000);
+  expect(x.fromThreads.completed).toBe(400_000);
+  expect(x.arena.segments).toBe(1); // the first segment held every chunk in flight
+});
