@@ -81,7 +81,7 @@ export class PoolClient {
     // The list is read now (a copy: the caller may change or shorten its array); each item is read when its task is queued.
     const list = Array.isArray(args) || (ArrayBuffer.isView(args) && !(args instanceof DataView)) ? (args as unknown[]).slice() : iterableToArray(args);
     if (list === undefined) {
-      return Promise.reject(new InvalidArgumentError("map(args)", `of handler "${handler}" must be an array or an iterable of arguments (not a string), got ${describeValue(args)}`));
+      return Promise.reject(new InvalidArgumentError("map(args)", `of handler "${handler}" must be an array or another iterable of arguments (a string is refused, not split into characters), got ${describeValue(args)}`));
     }
     if ((options as RunOptions | undefined)?.transfer !== undefined) return Promise.reject(transferNotTaken("map", handler));
     const refused = this.sub.refusal(handler, options);

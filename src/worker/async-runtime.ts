@@ -114,7 +114,7 @@ export class AsyncRuntime {
     try {
       arg = this.core.takeArgument(rec);
     } catch (e) {
-      this.core.fail(id, e);
+      this.core.fail(id, e, h);
       return;
     }
     this.inFlight++;
@@ -149,7 +149,7 @@ export class AsyncRuntime {
   private settle(id: number, h: number, value: unknown, threw: boolean): void {
     if (!this.handlerOf.delete(id)) return; // settled already (a fault failed it first)
     this.controllers.delete(id);
-    if (threw) this.core.fail(id, value);
+    if (threw) this.core.fail(id, value, h);
     else this.core.succeed(id, h, value);
     this.inFlight--;
     if (this.inFlight === 0) {

@@ -132,7 +132,7 @@ export class ComputeRuntime {
       if (kind === KIND_CHUNK) this.core.succeedChunk(id, h, runChunk(this.core, id, h, arg, this.call));
       else this.core.succeed(id, h, kind === KIND_TASK ? this.call(h, arg) : this.runRangeTask(h, arg as number[]));
     } catch (e) {
-      this.core.fail(id, e);
+      this.core.fail(id, e, h);
     } finally {
       this.signal.end(outer);
     }

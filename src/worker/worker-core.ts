@@ -212,10 +212,10 @@ export class WorkerCore {
     this.finish(id, this.encodeOutcome(id, handler, true, value), o[0]!, o[1]!, o[2]!);
   }
 
-  /** Posts what a handler threw; never throws itself (an error that cannot be sent is described instead). */
-  fail(id: number, thrown: unknown): void {
+  /** Posts what handler `handler` (-1: unknown) threw; never throws itself (an error that cannot be sent is described instead). */
+  fail(id: number, thrown: unknown, handler = -1): void {
     const o = this.outcome;
-    this.finish(id, this.encodeOutcome(id, 0, false, thrown), o[0]!, o[1]!, o[2]!);
+    this.finish(id, this.encodeOutcome(id, handler, false, thrown), o[0]!, o[1]!, o[2]!);
   }
 
   /** Posts a map chunk's item words (chunk-runner.ts); words that cannot be sent free the items' outcomes first, else they would leak. */
@@ -239,7 +239,7 @@ export class WorkerCore {
     try {
       // an error's parts that cannot be sent are described in its wire
       if (ok) codec.encode(value, "result", this.handlerNames[handler], TO_MAIN);
-      else codec.encode(encodeThrown(value).wire, "error", "", TO_MAIN);
+      else codec.encode(encodeThrown(value).wire, "error", this.handlerNames[handler] ?? "", TO_MAIN);
     } catch (why) {
       status = DONE_UNSENDABLE;
       const code = why instanceof PayloadTooLargeError ? why.code : "ERR_DATA_CLONE";

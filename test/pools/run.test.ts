@@ -171,6 +171,13 @@ describe("payloads", () => {
     expect(e.message).toContain('handler "echo"');
     expect(e.message).toContain("max_payload_bytes");
     expect(await tm.compute("cpu").run("add", [1, 2])).toBe(3);
+    // What a handler threw, too large to send back: the error names the handler, alone and inside a map chunk.
+    const small = await m.start({ compute: { cpu: { module: MATH, max_threads: 1, max_payload_bytes: 65536 } } });
+    for (const p of [small.compute("cpu").run("failBig", 128), small.compute("cpu").map("failBig", Array(40).fill(128))]) {
+      const e2 = await rejection(p);
+      expect(e2).toBeInstanceOf(PayloadTooLargeError);
+      expect(String(e2.message).slice(0, 300)).toContain('error of handler "failBig"');
+    }
   });
 });
 
