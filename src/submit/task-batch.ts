@@ -87,7 +87,7 @@ export class TaskBatch implements ChunkHost {
     private readonly chunkThreads = 0,
   ) {
     this.left = args.length;
-    this.maxChunks = Math.max(8, CHUNKS_IN_FLIGHT_PER_THREAD * chunkThreads);
+    this.maxChunks = Math.min(1024, Math.max(32, CHUNKS_IN_FLIGHT_PER_THREAD * chunkThreads));
     this.results = new Array(args.length);
     this.ids = new Int32Array(args.length).fill(WAITING);
     if (signal) {

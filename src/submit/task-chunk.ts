@@ -37,8 +37,14 @@ import type { Settle } from "./task-table.ts";
 export const MAX_CHUNK = 256;
 /** A batch is cut into at least this many chunks per thread, so its last chunk leaves no thread idle for long. */
 const CHUNKS_PER_THREAD = 4;
-/** Chunks of one batch queued or running at once, per thread: enough to keep each busy; more wait in the caller's array. */
-export const CHUNKS_IN_FLIGHT_PER_THREAD = 4;
+/**
+ * Chunks of one batch queued or running at once, per thread (32 to 1024 in all): the rest waits in
+ * the batch's list. Fewer cost a tiny-task map its rate (the main thread refills a chunk per
+ * completion: 4 a thread lost a third, 16 a tenth against no bound, bench/README.md); with 64 a
+ * 2-thread pool's batch holds ~0.9 MiB of chunk words at most, where a 300k-item map queued at
+ * once took 8 MB and failed a pool thread's map for want of arena.
+ */
+export const CHUNKS_IN_FLIGHT_PER_THREAD = 64;
 /** A chunk ends once its items' arguments took this much arena: the record saved no longer matters beside their copies. */
 const CHUNK_ARG_BYTES = 64 << 10;
 
