@@ -22,12 +22,16 @@ export function bytesOf(value: ArrayBufferView | ArrayBuffer): Uint8Array {
 
 /** `bytes` copied into a fresh ArrayBuffer of their own, as a value of kind `kind`. */
 export function rebuildBytes(kind: number, bytes: Uint8Array): ArrayBufferView | ArrayBuffer {
-  // A fresh, unshared, aligned ArrayBuffer, made first: reading `.buffer` of a slice makes JSC
-  // materialize one after the fact, a slow path (~10% of a tiny-task map's main thread).
+  // A fresh, unshared, aligned ArrayBuffer. Small ones are made first: reading `.buffer` of a small
+  // slice makes JSC materialize one after the fact, a slow path (~10% of a tiny-task map's main
+  // thread); a large slice has its buffer already, and a new one would be zeroed for nothing.
+  if (bytes.byteLength > SMALL_COPY) return viewOver(kind, bytes.slice().buffer);
   const buffer = new ArrayBuffer(bytes.byteLength);
   new Uint8Array(buffer).set(bytes);
   return viewOver(kind, buffer);
 }
+
+const SMALL_COPY = 64 << 10;
 
 /** A value of kind `kind` over the whole of `buffer` (no copy): how a moved copy is handed over. */
 export function viewOver(kind: number, buffer: ArrayBuffer): ArrayBufferView | ArrayBuffer {

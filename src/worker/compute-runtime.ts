@@ -129,7 +129,7 @@ export class ComputeRuntime {
     const outer = this.signal.begin(id);
     try {
       const arg = this.core.takeArgument(rec);
-      if (kind === KIND_CHUNK) this.core.succeedChunk(id, h, runChunk(this.core, id, h, arg, this.call));
+      if (kind === KIND_CHUNK) this.core.succeedChunk(id, h, runChunk(this.core, id, h, arg, this.callItem));
       else this.core.succeed(id, h, kind === KIND_TASK ? this.call(h, arg) : this.runRangeTask(h, arg as number[]));
     } catch (e) {
       this.core.fail(id, e, h);
@@ -138,7 +138,7 @@ export class ComputeRuntime {
     }
   }
 
-  private readonly call = (h: number, arg: unknown): unknown => {
+  private call(h: number, arg: unknown): unknown {
     const r = this.core.handlers[h]!(arg, this.ctx);
     if (r !== null && typeof r === "object" && typeof (r as { then?: unknown }).then === "function") {
       throw new TypeError(
@@ -146,7 +146,10 @@ export class ComputeRuntime {
       );
     }
     return r;
-  };
+  }
+
+  /** `call` for a map chunk's items (a method stays a method: the join path calls it in its hot loop). */
+  private readonly callItem = (h: number, arg: unknown): unknown => this.call(h, arg);
 
   private handlerId(name: unknown): number {
     if (name === this.lastName) return this.lastId; // joins call the same one or two names over and over
