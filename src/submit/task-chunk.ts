@@ -82,7 +82,7 @@ export function chunkLength(args: ArrayLike<unknown>, from: number, end: number,
 /**
  * The chunk's argument, as an Encode (submitter.ts): each item's argument encoded on its own, their
  * (type, a, b) in one word array encoded last. May take fewer items than `chunk.count` (it then
- * says how many); what the items hold (arena bytes, registered buffers) becomes the chunk task's.
+ * says how many); what the items hold (arena bytes, shared buffers kept alive) becomes the chunk task's.
  */
 export function encodeChunk(codec: ValueCodec, chunk: ChunkSettle, handler: string): number {
   const { args, from } = chunk;
@@ -125,7 +125,7 @@ export function encodeChunk(codec: ValueCodec, chunk: ChunkSettle, handler: stri
   let more: number;
   try {
     more = codec.encode(taken, "map chunk", handler);
-  } catch (e) {
+  } catch {
     more = -1;
   }
   if (more !== 0) {
@@ -181,17 +181,13 @@ export class ChunkSettle implements Settle {
 
   queued(id: number): void {
     this.id = id;
-    this.countSubmitted(this.count - 1); // the submitter counted the chunk as one
+    countSubmitted(this.sub, this.count - 1); // the submitter counted the chunk as one
     this.batch.chunkQueued(this.from, this.count, id);
   }
 
   timedOut(error: Error): boolean {
     this.timeout = error;
     return true; // not settled now: the abort flag stops it after the item that overran, and its completion comes
-  }
-
-  private countSubmitted(n: number): void {
-    countSubmitted(this.sub, n);
   }
 
   /** The chunk ran: settle each item's outcome, or once the batch is over, only free it. */
@@ -241,7 +237,7 @@ export class ChunkSettle implements Settle {
     counts.completed += ok - 1; // the submitter counted the chunk as one completed task
     counts.failed += failed;
     if (skipped > 0 && this.batch.over) counts.cancelled += skipped; // stopped by the batch's end (its first error, its signal)
-    else if (skipped > 0) this.countSubmitted(-skipped); // CHUNK-M3: cut short by its thread's budget; they count when they go again
+    else if (skipped > 0) countSubmitted(this.sub, -skipped); // CHUNK-M3: cut short by its thread's budget; they count when they go again
     this.batch.chunkRan(this.from, this.count, this.count - skipped);
   }
 
