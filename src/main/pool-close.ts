@@ -35,13 +35,12 @@ export interface CloseOutcome {
 /**
  * Cancels what has not started: tasks waiting for room and queued ones of the main thread
  * (rejected now), and other threads' queued ones (their threads skip them; their callers reject
- * them when the SKIPPED comes). Returns how many; also what a later close({ drain: false }) does
- * to a close that is still draining.
+ * them when the SKIPPED comes). Returns how many of other threads' it cancelled (the main thread's
+ * count by the growth of its cancelled count, see shutDown); also what a later close({ drain: false })
+ * does to a close that is still draining.
  */
 export function cancelNotStarted(pool: TaskPool): number {
   const { main, lanes } = pool;
-  // Counted by the cancelled count's growth: a rejected item of a pool.map batch cancels the rest of its batch (task-batch.ts).
-  const before = main.counts.cancelled;
   main.counts.cancelled += main.admission.waiting;
   main.admission.rejectAll(() => new PoolClosedError(pool.name, "was closed before this task found room to start"));
   for (const [slot, e] of main.tasks.inUse()) {
@@ -50,7 +49,7 @@ export function cancelNotStarted(pool: TaskPool): number {
       main.settle(slot, (x) => x.reject(new PoolClosedError(pool.name, "was closed before this task ran")));
     }
   }
-  let n = main.counts.cancelled - before;
+  let n = 0; // the main thread's are counted by its cancelled count's growth (shutDown)
   const { first } = lanes.slotsOf(1);
   for (let slot = first; slot < lanes.totalSlots; slot++) if (pool.control.states.cancelIfQueued(slot)) n++;
   main.pump.schedule();
@@ -62,12 +61,14 @@ export async function shutDown(pool: TaskPool, drain: boolean, timeoutMs: number
   const deadline = performance.now() + timeoutMs;
   const before = pool.metrics();
   const settledBefore = before.completed + before.failed;
+  // The main thread's cancels count by growth, until the drain ends: a map the close ended counts its items
+  // (those it never sent, those its running chunks left at their budget), and a close({ drain: false })
+  // made while this one drains adds its own.
+  const cancelledBefore = main.counts.cancelled;
   if (!drain) outcome.cancelled += cancelNotStarted(pool);
   main.pump.schedule();
-  const cancelledBefore = main.counts.cancelled;
   const timedOut = !(await within(whenIdle(pool), timeoutMs));
-  // Items of map chunks that were running when the close ended their batch, and stopped at their budget, count late.
-  if (!drain) outcome.cancelled += main.counts.cancelled - cancelledBefore;
+  outcome.cancelled += main.counts.cancelled - cancelledBefore;
   pool.queues.shutdown();
   // A standalone thread still loading is let finish (terminating it mid-load has crashed Bun), within the close's deadline.
   await pool.seats.settled(deadline - performance.now());

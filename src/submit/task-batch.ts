@@ -173,6 +173,7 @@ export class TaskBatch implements ChunkHost {
     this.feeding = true;
     try {
       while (!this.over && this.sub.room > 0) {
+        if (this.sub.refusing !== undefined || this.sub.target.lanes.closing) return this.closeUnsent();
         const r = this.redo[0];
         const i = r?.from ?? this.next;
         const end = r?.to ?? this.args.length;
@@ -192,6 +193,23 @@ export class TaskBatch implements ChunkHost {
     } finally {
       this.feeding = false;
     }
+  }
+
+  /**
+   * The pool closes: items not yet sent never are (a close, draining or not, ends a map where it
+   * stands); they settle with PoolClosedError and count as submitted and cancelled.
+   */
+  private closeUnsent(): void {
+    const reason = new PoolClosedError(this.sub.name, "was closed before this item of a map was sent");
+    if (!this.settleAll) return this.cancel(reason);
+    const unsent: number[] = [];
+    for (const r of this.redo) for (let i = r.from; i < r.to; i++) unsent.push(i);
+    for (let i = this.next; i < this.args.length; i++) unsent.push(i);
+    this.redo.length = 0;
+    this.next = this.args.length;
+    countSubmitted(this.sub, unsent.length);
+    this.sub.counts.cancelled += unsent.length;
+    for (const i of unsent) this.rejected(i, reason);
   }
 
   /** Ends the batch with `reason`: items with a slot are aborted (a queued one never runs), the rest never start. */

@@ -269,3 +269,32 @@ test("a map from a pool thread: chunks in flight are bounded (no arena flood), a
   expect(x.fromThreads.completed).toBe(400_000);
   expect(x.arena.segments).toBe(1); // the first segment held every chunk in flight
 });
+
+test("close ends a map where it stands: items not yet sent never run (settle: true and first error alike), drain or not", async () => {
+  for (const drain of [false, true]) {
+    for (const settle of [true, false]) {
+      const tm = await m.start({ compute: { cpu: { module: MATH, static_threads: 2, max_threads: 2 } } });
+      const cpu = tm.compute("cpu");
+      const n = 20_000;
+      const marks = new Int32Array(new SharedArrayBuffer(4 * n));
+      const batch = cpu.map("slowMark", Array.from({ length: n }, (_, i) => [marks, i, 0.5]), { settle }).catch((e) => e);
+      await Bun.sleep(50);
+      const t0 = performance.now();
+      const outcome = await cpu.close({ drain, timeoutMs: 10_000 });
+      expect(performance.now() - t0).toBeLessThan(3000); // what was sent, not the whole batch (10 s of work)
+      const out = await batch;
+      const ran = marks.reduce((a, b) => a + b, 0);
+      expect(ran).toBeLessThan(n / 2);
+      expect(Array.from(marks).every((x) => x <= 1)).toBe(true);
+      if (settle) {
+        const rejected = (out as Outcome[]).filter((o) => o.status === "rejected");
+        expect(rejected.length).toBe(n - ran);
+        expect(rejected.every((o) => o.reason.name === "PoolClosedError")).toBe(true);
+      } else expect((out as Error).name).toBe("PoolClosedError");
+      const x = cpu.metrics();
+      expect(x.completed + x.failed + x.cancelled + x.crashed).toBe(x.submitted);
+      expect(outcome.timedOut).toBe(false);
+      await m.closeAll();
+    }
+  }
+});
