@@ -13,8 +13,8 @@ import { LaneHolder, type SubmitterLanes } from "../shm/submitter-lanes.ts";
 import type { Submitter } from "../submit/submitter.ts";
 
 export class StuckTasks {
-  /** Per slot: when the watch first saw the task of generation `gen` running. */
-  private readonly seen = new Map<number, { gen: number; at: number }>();
+  /** Per slot: when the watch first saw the task of generation `gen` running, and its runner's chunk items then. */
+  private readonly seen = new Map<number, { gen: number; at: number; items: number }>();
   private readonly timer: ReturnType<typeof setInterval>;
   /** Other threads' tasks seen running with the abort flag: since when. */
   private readonly flagged = new Map<number, { gen: number; at: number }>();
@@ -30,6 +30,8 @@ export class StuckTasks {
     private readonly tellRunner: (runner: number, slot: number, gen: number) => void,
     private readonly abortGraceMs: number,
     private readonly taskTimeoutMs: number | undefined,
+    /** Map chunk items thread `runner` has started (WORKER_CHUNK_ITEMS): a chunk that moves on is timed per item. */
+    private readonly chunkItems: (runner: number) => number,
   ) {
     // Always on: other threads' aborted tasks are found by looking (their aborts send nothing here).
     this.timer = setInterval(() => this.look(), Math.min(1000, Math.max(10, Math.min(taskTimeoutMs ?? Infinity, abortGraceMs) / 4)));
@@ -62,10 +64,10 @@ export class StuckTasks {
       }
       const first = this.seen.get(slot);
       if (!first || first.gen !== e.gen) {
-        this.seen.set(slot, { gen: e.gen, at: now });
+        this.seen.set(slot, { gen: e.gen, at: now, items: this.chunkItems(tasks.runnerOf(slot)) });
         continue;
       }
-      if (now - first.at < this.taskTimeoutMs!) continue;
+      if (now - first.at < this.taskTimeoutMs! || this.movedOn(first, tasks.runnerOf(slot), now)) continue;
       this.seen.delete(slot);
       const timeout = new TimeoutError(`pool "${this.main.name}": handler "${e.handler}" ran longer than task_timeout_ms (${this.taskTimeoutMs} ms)`);
       this.main.abort(slot, e.gen, timeout, e.settle.timedOut?.(timeout) !== true); // a map chunk fails only its item that overran
@@ -106,14 +108,26 @@ export class StuckTasks {
         }
         const seen = this.seen.get(slot);
         if (!seen || seen.gen !== gen) {
-          this.seen.set(slot, { gen, at: now });
+          this.seen.set(slot, { gen, at: now, items: this.chunkItems(runner) });
           continue;
         }
-        if (now - seen.at < this.taskTimeoutMs!) continue;
+        if (now - seen.at < this.taskTimeoutMs! || this.movedOn(seen, runner, now)) continue;
         this.seen.delete(slot);
         if (states.cancel(slot, gen) !== Cancelled.WhileRunning) continue;
         this.tellRunner(runner, slot, gen); // flagged now: the next looks count its grace period
       }
     }
+  }
+
+  /**
+   * CHUNK-T2: a map chunk past the timeout whose runner started another item since the watch last
+   * looked is not stuck: each item is timed, from when the watch saw the chunk move on.
+   */
+  private movedOn(seen: { at: number; items: number }, runner: number, now: number): boolean {
+    const items = this.chunkItems(runner);
+    if (items === seen.items) return false;
+    seen.at = now;
+    seen.items = items;
+    return true;
   }
 }

@@ -19,7 +19,7 @@ import { threadName, threadPlacement } from "../platform/placement.ts";
 import type { TraceRecord } from "../scaling/scaling-trace.ts";
 import { PayloadArena, sizeClassesFor, type SizeClass } from "../shm/arena.ts";
 import { Injector } from "../shm/injector.ts";
-import { ARENA_MAX_SEGMENTS, REC_WORDS, nextPowerOfTwo } from "../shm/layout.ts";
+import { ARENA_MAX_SEGMENTS, REC_WORDS, WORKER_CHUNK_ITEMS, nextPowerOfTwo } from "../shm/layout.ts";
 import { PoolQueues } from "../shm/pool-queues.ts";
 import { SubmitterLanes } from "../shm/submitter-lanes.ts";
 import { PoolClient } from "../submit/pool-client.ts";
@@ -186,7 +186,7 @@ export abstract class TaskPool {
     this.client = new PoolClient(this.main, o.threads, o.kind === "compute");
     this.stuck = new StuckTasks(
       this.main, this.lanes, (runner, why) => this.replaceThread(runner, why), (runner, slot, gen) => this.abortRunning(runner, slot, gen),
-      o.abortGraceMs ?? POOL_DEFAULTS.abortGraceMs, o.taskTimeoutMs,
+      o.abortGraceMs ?? POOL_DEFAULTS.abortGraceMs, o.taskTimeoutMs, (runner) => this.control.w[this.control.workerWord(runner, WORKER_CHUNK_ITEMS)]!,
     );
     this.reaper = new LaneReaper(this.lanes, this.rings, this.control.states, this.queues, this.main.codec);
     // While no task is pending the pump sleeps: read the workers' mail (releases) now and then.

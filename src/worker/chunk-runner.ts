@@ -43,12 +43,15 @@ export function runChunk(core: WorkerCore, id: number, h: number, arg: unknown, 
   }
   const words = new Int32Array(new ArrayBuffer(n * CHUNK_ITEM_WORDS * 4)); // over its own buffer: the codec reads `.buffer`
   const outcome = core.outcome;
+  const control = core.control.w;
+  const itemsWord = core.chunkItemsWord;
   const start = performance.now();
   let slow = false;
   let resultBytes = 0;
   let i = 0;
   for (; i < n; i++) {
     if (core.abortRequested(id)) break; // as for tasks of their own: no item starts after the batch was cancelled
+    control[itemsWord]++; // CHUNK-T1: an item starts (own word, plain; the stuck-task watch reads it)
     let ok = undecodable === undefined || !undecodable.has(i);
     let value = ok ? values[i] : undecodable!.get(i);
     if (ok) {
