@@ -232,6 +232,7 @@ export const WORKER_MAIL = 6; // 1 when the main thread mailed this worker since
 export const WORKER_FAULTS = 7; // uncaught exceptions and unhandled rejections no task could be blamed for
 export const WORKER_FINISHED = 8; // tasks the worker has posted a completion for, ever (the pool manager's completions)
 export const WORKER_CHUNK_ITEMS = 9; // map chunk items the worker has started, ever: a chunk that moves on is not stuck (task_timeout_ms)
+export const WORKER_CHUNK_AT = 10; // the item of its current map chunk the worker started last, -1 before the first: crash repair sends the rest again
 
 /**
  * Task state word, one per task slot: gen << 16 | runner << 4 | state.

@@ -162,6 +162,8 @@ export class ChunkSettle implements Settle {
   private id = -1;
   /** It ran past task_timeout_ms: its item running then fails with this, the others keep their outcomes. */
   private timeout: Error | undefined;
+  /** Its thread died: the index of the item it had started last (-1: none); the items after it never ran. */
+  private diedAt = Infinity;
 
   constructor(
     private readonly batch: ChunkHost,
@@ -183,6 +185,10 @@ export class ChunkSettle implements Settle {
     this.id = id;
     countSubmitted(this.sub, this.count - 1); // the submitter counted the chunk as one
     this.batch.chunkQueued(this.from, this.count, id);
+  }
+
+  died(at: number): void {
+    this.diedAt = Math.max(-1, Math.min(at, this.count - 1));
   }
 
   timedOut(error: Error): boolean {
@@ -243,6 +249,7 @@ export class ChunkSettle implements Settle {
 
   /** The chunk failed as a whole (cancelled, its thread died, the pool closed, or the codec refused it): so does each item. */
   reject(reason: unknown): void {
+    if (this.id >= 0 && this.diedAt < this.count - 1 && !this.batch.over) return this.diedMidway(reason);
     if (this.id < 0) {
       if (this.batch.refused(this.from, this.count)) return; // refused at the call: never counted, as for run()
     } else {
@@ -263,5 +270,20 @@ export class ChunkSettle implements Settle {
     let k = this.count - 1;
     while (k >= 0 && words[k * CHUNK_ITEM_WORDS] === DONE_SKIPPED) k--;
     return k;
+  }
+
+  /**
+   * CHUNK-K3: its thread died (or was replaced, stuck past a timeout) after starting item `diedAt`:
+   * that item fails (with the timeout, if it overran), the items before it too (they ran; their
+   * results died with the thread), and the items after it, which never started, go again.
+   */
+  private diedMidway(reason: unknown): void {
+    const ran = this.diedAt + 1;
+    const counts = this.sub.counts;
+    if (ran > 0) counts.crashed += ran - 1; // the submitter counted the chunk as one crashed task
+    else counts.crashed--; // none started: nothing of it crashed
+    countSubmitted(this.sub, -(this.count - ran)); // they count when they go again
+    this.batch.chunkRan(this.from, this.count, ran); // first: a rejection below may end the batch, which then counts them
+    for (let k = 0; k < ran; k++) this.batch.rejected(this.from + k, k === this.diedAt && this.timeout ? this.timeout : reason);
   }
 }

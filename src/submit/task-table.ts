@@ -19,6 +19,8 @@ export interface Settle {
   dropped?(): boolean;
   /** The task ran past task_timeout_ms: true when it settles itself from its completion (a map chunk). */
   timedOut?(error: Error): boolean;
+  /** Its thread died (crash repair, before the rejection): a map chunk learns which of its items had started last. */
+  died?(at: number): void;
 }
 
 export interface TaskEntry {

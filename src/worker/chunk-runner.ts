@@ -30,6 +30,9 @@ export function runChunk(core: WorkerCore, id: number, h: number, arg: unknown, 
   }
   const n = (arg.length - 1) / CHUNK_ARG_WORDS;
   const stopAtError = (arg[0]! & CHUNK_STOP_AT_ERROR) !== 0;
+  const control = core.control.w;
+  const atWord = core.chunkAtWord;
+  control[atWord] = -1; // CHUNK-K1: no item of this chunk started yet
   // CHUNK-W1: every argument is decoded (its block freed) first: items a stop or this thread's death leaves unrun hold nothing.
   const values = new Array<unknown>(n);
   let undecodable: Map<number, unknown> | undefined; // item -> why its argument could not be decoded (rare)
@@ -43,7 +46,6 @@ export function runChunk(core: WorkerCore, id: number, h: number, arg: unknown, 
   }
   const words = new Int32Array(new ArrayBuffer(n * CHUNK_ITEM_WORDS * 4)); // over its own buffer: the codec reads `.buffer`
   const outcome = core.outcome;
-  const control = core.control.w;
   const itemsWord = core.chunkItemsWord;
   const start = performance.now();
   let slow = false;
@@ -52,6 +54,7 @@ export function runChunk(core: WorkerCore, id: number, h: number, arg: unknown, 
   for (; i < n; i++) {
     if (core.abortRequested(id)) break; // as for tasks of their own: no item starts after the batch was cancelled
     control[itemsWord]++; // CHUNK-T1: an item starts (own word, plain; the stuck-task watch reads it)
+    control[atWord] = i;
     let ok = undecodable === undefined || !undecodable.has(i);
     let value = ok ? values[i] : undecodable!.get(i);
     if (ok) {

@@ -16,7 +16,7 @@ import { TaskTimings } from "../common/task-timings.ts";
 import {
   CHUNK_ITEM_WORDS, DONE_OK, DONE_SKIPPED, DONE_THREW, DONE_UNSENDABLE, ID_GEN_SHIFT, ID_SLOT_MASK, KIND_CHUNK, KIND_TASK, OP_HANDLER_MASK, OP_KIND_SHIFT,
   OP_TYPE_MASK, OP_TYPE_SHIFT,
-  REC_A, REC_B, REC_ID, REC_OP, REC_WORDS, TASK_GEN_MASK, WORKER_CHUNK_ITEMS, WORKER_EXECUTED, WORKER_FAULTS, WORKER_FINISHED, WORKER_RUNNING,
+  REC_A, REC_B, REC_ID, REC_OP, REC_WORDS, TASK_GEN_MASK, WORKER_CHUNK_AT, WORKER_CHUNK_ITEMS, WORKER_EXECUTED, WORKER_FAULTS, WORKER_FINISHED, WORKER_RUNNING,
 } from "../shm/layout.ts";
 import { WorkFinder } from "../shm/work-finder.ts";
 import { SubmitterLanes } from "../shm/submitter-lanes.ts";
@@ -70,6 +70,8 @@ export class WorkerCore {
   private readonly executedWord: number;
   /** Counts map chunk items as they start (own word, plain): the stuck-task watch times each item, not the chunk. */
   readonly chunkItemsWord: number;
+  /** The index in its chunk of the item started last (own word, plain): what crash repair reads if this thread dies. */
+  readonly chunkAtWord: number;
   private readonly finishedWord: number;
   private readonly timings: TaskTimings;
 
@@ -101,6 +103,7 @@ export class WorkerCore {
     this.executedWord = this.control.workerWord(setup.index, WORKER_EXECUTED);
     this.finishedWord = this.control.workerWord(setup.index, WORKER_FINISHED);
     this.chunkItemsWord = this.control.workerWord(setup.index, WORKER_CHUNK_ITEMS);
+    this.chunkAtWord = this.control.workerWord(setup.index, WORKER_CHUNK_AT);
     this.timings = TaskTimings.attach(setup.timings.buffer, setup.timings.slots, this.control.workers, setup.timings.mainOrigin);
     this.role = new RoleLoop(setup.role, setup.index, setup.idleMs, setup.queues.idle);
   }

@@ -306,3 +306,23 @@ test("close ends a map where it stands: items not yet sent never run (settle: tr
     }
   }
 });
+
+test("a thread that dies inside a chunk fails only the items it had started; the rest of its chunk goes again", async () => {
+  const tm = await m.start({ compute: { cpu: { module: MATH, static_threads: 1, max_threads: 1 } } });
+  const cpu = tm.compute("cpu");
+  const errors = spyOn(console, "error").mockImplementation(() => {});
+  try {
+    const n = 2000;
+    const marks = new Int32Array(new SharedArrayBuffer(4 * n));
+    const out = (await cpu.map("markOrExit", Array.from({ length: n }, (_, i) => [marks, i, i === 100]), { settle: true })) as Outcome[];
+    const rejected = out.flatMap((o, i) => (o.status === "rejected" ? [i] : []));
+    expect(rejected).toContain(100);
+    expect(Math.max(...rejected)).toBe(100); // nothing after the item that died: those went again
+    for (let i = 101; i < n; i++) if (out[i]!.status !== "fulfilled" || marks[i] !== 1) throw new Error(`item ${i}: ${JSON.stringify(out[i])}, ran ${marks[i]}`);
+    expect(Array.from(marks).every((x) => x <= 1)).toBe(true);
+    await addsUp(cpu);
+    expect(cpu.metrics().crashed).toBe(rejected.length);
+  } finally {
+    errors.mockRestore();
+  }
+});
