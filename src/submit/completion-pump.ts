@@ -32,6 +32,8 @@ const LONG_TASK_US = 250;
 /** A submit this soon after completions arrived means a tight loop (await run(); await run(); ...). */
 const HOT_GAP_MS = 0.05;
 const DRAIN_BATCH = 256;
+/** Fewest completions taken at once: when completions are costly (a map chunk settles and refills), smaller takes keep the slice. */
+const DRAIN_BATCH_MIN = 16;
 
 export interface PumpHost {
   /** Tasks submitted and not yet completed. */
@@ -66,6 +68,8 @@ export class CompletionPump {
   /** EMA of publish -> first completion, in ms. */
   private responseMs = 0;
   private readonly scratch = new Int32Array(DRAIN_BATCH * REC_WORDS);
+  /** Completions taken at once: halved while a take outlasts a slice, doubled back while it does not. */
+  private take = DRAIN_BATCH;
   private readonly keepAlive: ReturnType<typeof setInterval>;
   private readonly minSpinMs: number;
 
@@ -109,9 +113,11 @@ export class CompletionPump {
     let total = 0;
     const host = this.host;
     host.beforeDrain();
-    const until = all ? Infinity : performance.now() + SLICE_MS;
+    let at = performance.now();
+    const until = all ? Infinity : at + SLICE_MS;
     for (;;) {
-      const n = this.completions.popBatch(this.scratch, 0, DRAIN_BATCH);
+      const take = this.take;
+      const n = this.completions.popBatch(this.scratch, 0, take);
       for (let k = 0; k < n; k++) {
         try {
           host.complete(this.scratch, k * REC_WORDS);
@@ -120,14 +126,19 @@ export class CompletionPump {
         }
       }
       total += n;
-      if (n > 0) this.deliveredAt = performance.now();
+      if (n > 0) {
+        this.deliveredAt = performance.now();
+        // A take that held the thread past a slice (map chunks settle 256 items and refill each) gets smaller.
+        this.take = this.deliveredAt - at > SLICE_MS ? Math.max(DRAIN_BATCH_MIN, take >> 1) : Math.min(DRAIN_BATCH, take << 1);
+        at = this.deliveredAt;
+      }
       if (n > 0 && this.publishedAt !== 0) {
         const dt = this.deliveredAt - this.publishedAt;
         this.responseMs = this.responseMs === 0 ? dt : this.responseMs * 0.8 + dt * 0.2;
         this.publishedAt = 0;
       }
-      if (n < DRAIN_BATCH || (n > 0 && this.deliveredAt >= until)) {
-        host.afterDrain(n < DRAIN_BATCH);
+      if (n < take || (n > 0 && this.deliveredAt >= until)) {
+        host.afterDrain(n < take);
         return total;
       }
     }
