@@ -20,6 +20,9 @@ export function bytesOf(value: ArrayBufferView | ArrayBuffer): Uint8Array {
   return value instanceof ArrayBuffer ? new Uint8Array(value) : new Uint8Array(value.buffer, value.byteOffset, value.byteLength);
 }
 
+/** Copies up to this size get their buffer made first (see rebuildBytes). */
+const SMALL_COPY = 64 << 10;
+
 /** `bytes` copied into a fresh ArrayBuffer of their own, as a value of kind `kind`. */
 export function rebuildBytes(kind: number, bytes: Uint8Array): ArrayBufferView | ArrayBuffer {
   // A fresh, unshared, aligned ArrayBuffer. Small ones are made first: reading `.buffer` of a small
@@ -30,8 +33,6 @@ export function rebuildBytes(kind: number, bytes: Uint8Array): ArrayBufferView |
   new Uint8Array(buffer).set(bytes);
   return viewOver(kind, buffer);
 }
-
-const SMALL_COPY = 64 << 10;
 
 /** A value of kind `kind` over the whole of `buffer` (no copy): how a moved copy is handed over. */
 export function viewOver(kind: number, buffer: ArrayBuffer): ArrayBufferView | ArrayBuffer {

@@ -203,13 +203,26 @@ export class TaskBatch implements ChunkHost {
     const reason = new PoolClosedError(this.sub.name, "was closed before this item of a map was sent");
     if (!this.settleAll) return this.cancel(reason);
     const unsent: number[] = [];
-    for (const r of this.redo) for (let i = r.from; i < r.to; i++) unsent.push(i);
-    for (let i = this.next; i < this.args.length; i++) unsent.push(i);
+    this.dropUnsent((i) => unsent.push(i));
+    for (const i of unsent) this.rejected(i, reason);
+  }
+
+  /**
+   * Items never sent (the rest of the list, and the items of chunks cut short that were to go
+   * again) leave the batch, each told to `each`; they count as submitted and cancelled: a map counts
+   * each item.
+   */
+  private dropUnsent(each?: (i: number) => void): void {
+    let n = this.args.length - this.next;
+    for (const r of this.redo) {
+      n += r.to - r.from;
+      if (each) for (let i = r.from; i < r.to; i++) each(i);
+    }
+    if (each) for (let i = this.next; i < this.args.length; i++) each(i);
     this.redo.length = 0;
     this.next = this.args.length;
-    countSubmitted(this.sub, unsent.length);
-    this.sub.counts.cancelled += unsent.length;
-    for (const i of unsent) this.rejected(i, reason);
+    countSubmitted(this.sub, n);
+    this.sub.counts.cancelled += n;
   }
 
   /** Ends the batch with `reason`: items with a slot are aborted (a queued one never runs), the rest never start. */
@@ -217,15 +230,13 @@ export class TaskBatch implements ChunkHost {
     if (this.over) return;
     this.over = true;
     this.unwatch();
-    // Items never sent (the rest of a batch larger than the queue or its chunks in flight) count as submitted and cancelled: a map counts each item.
-    const unsent = this.args.length - this.next + this.redo.reduce((n, r) => n + r.to - r.from, 0);
-    countSubmitted(this.sub, unsent);
-    this.sub.counts.cancelled += unsent;
+    const sent = this.next;
+    this.dropUnsent();
     if (reason instanceof PoolClosedError) return void this.out.reject(reason); // the closing pool cancels or finishes every item itself
     let last = -1;
-    for (let i = 0; i < this.next; i++) {
+    for (let i = 0; i < sent; i++) {
       const id = this.ids[i]!;
-      if (id < 0) continue; // settled, or still waiting for arena room (it runs and is dropped)
+      if (id < 0) continue; // settled, or waiting for arena room (the admission drops it: BatchItem.dropped)
       this.ids[i] = SETTLED;
       if (id === last) continue; // the rest of a chunk
       last = id;

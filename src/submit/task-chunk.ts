@@ -147,7 +147,11 @@ export function releaseCompletion(codec: ValueCodec, op: number, a: number, b: n
   const type = (op >>> OP_TYPE_SHIFT) & OP_TYPE_MASK;
   if (status !== DONE_OK || ((op >>> OP_KIND_SHIFT) & 3) !== KIND_CHUNK) return codec.release(type, a);
   const words = codec.take(type, a, b);
-  if (!(words instanceof Int32Array)) return;
+  if (words instanceof Int32Array) releaseChunkResults(codec, words);
+}
+
+/** Frees the results a chunk's result words name (CHUNK_ITEM_WORDS per item; a skipped item has none). Main thread, or the worker whose words could not be sent. */
+export function releaseChunkResults(codec: ValueCodec, words: Int32Array): void {
   for (let at = 0; at + 3 < words.length; at += CHUNK_ITEM_WORDS) if (words[at] !== DONE_SKIPPED) codec.release(words[at + 1]!, words[at + 2]!);
 }
 

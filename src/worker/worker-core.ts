@@ -14,7 +14,7 @@ import { PayloadTooLargeError } from "../errors.ts";
 import { Injector } from "../shm/injector.ts";
 import { TaskTimings } from "../common/task-timings.ts";
 import {
-  CHUNK_ITEM_WORDS, DONE_OK, DONE_SKIPPED, DONE_THREW, DONE_UNSENDABLE, ID_GEN_SHIFT, ID_SLOT_MASK, KIND_CHUNK, KIND_TASK, OP_HANDLER_MASK, OP_KIND_SHIFT,
+  DONE_OK, DONE_SKIPPED, DONE_THREW, DONE_UNSENDABLE, ID_GEN_SHIFT, ID_SLOT_MASK, KIND_CHUNK, KIND_TASK, OP_HANDLER_MASK, OP_KIND_SHIFT,
   OP_TYPE_MASK, OP_TYPE_SHIFT,
   REC_A, REC_B, REC_ID, REC_OP, REC_WORDS, TASK_GEN_MASK, WORKER_CHUNK_AT, WORKER_CHUNK_ITEMS, WORKER_EXECUTED, WORKER_FAULTS, WORKER_FINISHED, WORKER_RUNNING,
 } from "../shm/layout.ts";
@@ -24,6 +24,7 @@ import type { Doorbell } from "../shm/doorbell.ts";
 import { RoleLoop } from "./thread-role.ts";
 import { WorkerMailer } from "./worker-mailer.ts";
 import { releaseChunkArguments } from "./chunk-runner.ts";
+import { releaseChunkResults } from "../submit/task-chunk.ts";
 
 const NAP = new Int32Array(new SharedArrayBuffer(4));
 /** An idle thread with upkeep due parks this long at most, then collects (turn). */
@@ -228,9 +229,7 @@ export class WorkerCore {
   succeedChunk(id: number, handler: number, words: Int32Array): void {
     const o = this.outcome;
     const status = this.encodeOutcome(id, handler, true, words);
-    if (status !== DONE_OK) {
-      for (let at = 0; at < words.length; at += CHUNK_ITEM_WORDS) if (words[at] !== DONE_SKIPPED) this.codecFor(id).release(words[at + 1]!, words[at + 2]!);
-    }
+    if (status !== DONE_OK) releaseChunkResults(this.codecFor(id), words);
     this.finish(id, status, o[0]!, o[1]!, o[2]!, KIND_CHUNK);
   }
 
