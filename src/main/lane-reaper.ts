@@ -37,6 +37,8 @@ export class LaneReaper {
   /** Lanes being reaped, with how many ticks in a row they saw the queues empty. */
   private readonly reaping = new Map<number, number>();
   private timer: ReturnType<typeof setInterval> | undefined;
+  /** The pool's threads are gone (dispose). */
+  private stopped = false;
   private readonly rec = new Int32Array(REC_WORDS);
   /** Lanes freed again, and what their submitters had counted (metrics stay monotonic). */
   reaped = 0;
@@ -58,6 +60,7 @@ export class LaneReaper {
       for (let slot = first; slot < first + count; slot++) this.states.cancelIfQueued(slot); // LANE-R2
       this.reaping.set(lane, 0);
     }
+    if (this.stopped) return this.freeAll(); // LANE-R4: no pool thread is left to run or take these tasks
     if (this.reaping.size > 0 && this.timer === undefined) {
       this.timer = setInterval(() => this.tick(), TICK_MS);
       this.timer.unref();
@@ -85,7 +88,14 @@ export class LaneReaper {
     if (this.reaping.size > 0) this.tick();
   }
 
+  /** The pool's threads are gone: lanes being reaped are freed now, and those of threads that exit later at once. */
   stop(): void {
+    this.stopped = true;
+    this.freeAll();
+  }
+
+  private freeAll(): void {
+    for (const lane of this.reaping.keys()) this.free(lane);
     clearInterval(this.timer);
     this.timer = undefined;
   }
@@ -102,15 +112,21 @@ export class LaneReaper {
         this.reaping.set(lane, idle ? quiet + 1 : 0);
         continue;
       }
-      const { first, count } = this.lanes.slotsOf(lane);
-      for (let slot = first; slot < first + count; slot++) this.states.freeAny(slot);
-      const c = this.lanes.freeLane(lane);
-      addCounts(this.reapedCounts, c);
-      this.reapedCounts.dropped += Math.max(0, c.submitted - c.completed - c.failed - c.cancelled - c.crashed); // its caller was gone
-      this.reaping.delete(lane);
-      this.reaped++;
+      this.free(lane);
     }
-    if (this.reaping.size === 0) this.stop();
+    if (this.reaping.size === 0) this.freeAll();
+  }
+
+  /** Frees a reaped lane's slots and the lane; what its tasks never settled counts as dropped. */
+  private free(lane: number): void {
+    this.drain(lane);
+    const { first, count } = this.lanes.slotsOf(lane);
+    for (let slot = first; slot < first + count; slot++) this.states.freeAny(slot);
+    const c = this.lanes.freeLane(lane);
+    addCounts(this.reapedCounts, c);
+    this.reapedCounts.dropped += Math.max(0, c.submitted - c.completed - c.failed - c.cancelled - c.crashed); // its caller was gone
+    this.reaping.delete(lane);
+    this.reaped++;
   }
 
   /** Takes the lane's completions: frees each result's payload and its slot. */

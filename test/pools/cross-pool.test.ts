@@ -152,6 +152,24 @@ describe("pools call pools", () => {
     expect(await io.run("fibVia", ["cpu", 10])).toBe(55); // the pools go on
   });
 
+  test("tm.close cutting callers at its deadline with maps in flight: the called pool's counts balance, its lanes all free", async () => {
+    // The callers' threads exit at the deadline while the called pool is also closing: their lanes
+    // are reaped before or after its threads are gone (LANE R4), in either order.
+    for (let round = 0; round < (STRESS ? 20 : 4); round++) {
+      const tm = await m.start(config({ compute: { cpu: { module: CROSS, max_threads: 2 } }, async: { io: { module: CALLERS, worker_threads: 1, concurrency: 16 } } }));
+      const io = tm.async("io");
+      const cpu = tm.compute("cpu");
+      const calls = Promise.allSettled(Array.from({ length: 4 }, () => io.run("mapSlowVia", ["cpu", 5000, 1])));
+      await until(() => cpu.metrics().completed > 100, 5000, "the maps running");
+      const out = await tm.close({ timeoutMs: 200 + round * 37 });
+      expect(out.io!.cutAtDeadline).toBe(4);
+      await calls;
+      const after = cpu.metrics();
+      expect([after.pending, after.lanes.held]).toEqual([0, 0]);
+      expect(after.submitted).toBe(after.completed + after.failed + after.cancelled + after.crashed + after.dropped);
+    }
+  }, 120_000);
+
   test("submitters dying mid-flight: every surviving call gets its own values exactly once; nothing leaks", async () => {
     const tm = await m.start(config({ async: { io: { module: CALLERS, worker_threads: 2, concurrency: 64 } } }));
     const io = tm.async("io");
