@@ -138,6 +138,11 @@ export class DequeOwner extends DequeView {
     return true;
   }
 
+  /** Owner: the deque holds a record a thief may still take (a snapshot: top is read fresh). */
+  holdsRecords(): boolean {
+    return ((this.bottom - Atomics.load(this.w, DEQ_TOP)) | 0) > 0;
+  }
+
   /** Pops the newest record into `dst`. False when empty (or a thief took the last one). */
   pop(dst: Int32Array, dstOffset = 0): boolean {
     const w = this.w;
