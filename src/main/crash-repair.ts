@@ -23,13 +23,14 @@ export function repairAfterDeath(pool: TaskPool, index: number, detail: string, 
   control.orphanFramesOf(index);
   for (let i = 0; i < pool.threads; i++) if (i !== index) queues.idle.unpark(i);
   main.pump.drain();
+  const chunkAt = w[control.workerWord(index, WORKER_CHUNK_AT)]!; // CHUNK-K2: a map chunk sends the items it never started again
   for (const [slot] of main.tasks.inUse()) {
     if (main.tasks.runnerOf(slot) !== index) continue;
-    main.tasks.entry(slot)?.settle.died?.(w[control.workerWord(index, WORKER_CHUNK_AT)]!); // CHUNK-K2: a map chunk sends the items it never started again
+    main.tasks.entry(slot)?.settle.died?.(chunkAt);
     failTask(pool, slot, new WorkerCrashedError(pool.name, index, detail));
   }
   failInbox(pool, index, detail);
-  pool.reaper.runnerDied(index); // other threads' tasks it ran: their submitters are told
+  pool.reaper.runnerDied(index, chunkAt); // other threads' tasks it ran: their submitters are told
   const searching = control.takeSearching(index);
   Atomics.store(w, control.workerWord(index, WORKER_RUNNING), 0);
   queues.idle.releaseDeadWorker(index, searching);

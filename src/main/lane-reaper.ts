@@ -67,8 +67,11 @@ export class LaneReaper {
     }
   }
 
-  /** Pool thread `runner` died: every lane task it was running gets a crash notice (LANE-K1). */
-  runnerDied(runner: number): void {
+  /**
+   * Pool thread `runner` died: every lane task it was running gets a crash notice (LANE-K1),
+   * carrying `chunkAt` (its WORKER_CHUNK_AT word: CHUNK K2) for a map chunk's submitter.
+   */
+  runnerDied(runner: number, chunkAt: number): void {
     for (let lane = 1; lane < this.lanes.count; lane++) {
       if (this.lanes.holder(lane).state === LaneHolder.Free) continue;
       const { first, count } = this.lanes.slotsOf(lane);
@@ -80,6 +83,7 @@ export class LaneReaper {
         r[REC_ID] = slot | (gen << ID_GEN_SHIFT);
         r[REC_OP] = DONE_CRASHED;
         r[REC_A] = runner;
+        r[REC_B] = chunkAt;
         pushWaiting(this.rings[lane]!, r);
         told = true;
       }

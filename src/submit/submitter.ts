@@ -287,11 +287,11 @@ export class Submitter implements PumpHost {
     const entry = this.tasks.lookup(slot, (id >>> ID_GEN_SHIFT) & TASK_GEN_MASK); // TASK-S3: a stale generation finds none
     const status = op & 0xf;
     if (status === DONE_CRASHED) {
-      // LANE-K2: posted by the main thread for a task whose runner died; a real completion posted before it came first.
-      if (entry === undefined || entry.settled) return void (entry && this.closeTask(slot));
+      if (entry === undefined || entry.settled) return void (entry && this.closeTask(slot)); // LANE-K2: a real completion posted before the notice came first
       this.counts.crashed++;
       entry.settled = true;
       this.closeTask(slot);
+      entry.settle.died?.(rec[at + REC_B]!); // CHUNK K2: B is the runner's WORKER_CHUNK_AT
       return entry.settle.reject(new WorkerCrashedError(this.name, rec[at + REC_A]!, "it exited"));
     }
     if (entry === undefined || entry.settled) {

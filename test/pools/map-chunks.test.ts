@@ -326,3 +326,24 @@ test("a thread that dies inside a chunk fails only the items it had started; the
     errors.mockRestore();
   }
 });
+
+test("from a pool thread too: a death inside a chunk fails only the items it had started (the crash notice carries the index)", async () => {
+  const tm = await m.start({
+    compute: { cpu: { module: MATH, static_threads: 1, max_threads: 1 } },
+    async: { io: { module: CALLERS, worker_threads: 1 } },
+  });
+  const cpu = tm.compute("cpu");
+  const errors = spyOn(console, "error").mockImplementation(() => {});
+  try {
+    const n = 2000;
+    const { rejected, own } = (await tm.async("io").run("mapExitAtVia", ["cpu", n, 100])) as { rejected: Array<[number, string]>; own: number };
+    expect(rejected.map(([i]) => i)).toContain(100);
+    expect(Math.max(...rejected.map(([i]) => i))).toBe(100); // the chunk's items after it went again
+    expect(new Set(rejected.map(([, name]) => name))).toEqual(new Set(["WorkerCrashedError"]));
+    expect(own).toBe(n - rejected.length);
+    await addsUp(cpu);
+    expect(cpu.metrics().crashed).toBe(rejected.length);
+  } finally {
+    errors.mockRestore();
+  }
+});
