@@ -12,7 +12,8 @@
  *   give 2x, a fork-join speed-up is read against this, not against 2.
  * - Un-stolen join cost: fibJoinAll(25) (joins down to n < 2) against fibSeq(25), both timed
  *   inside the worker of the 1-thread pool (nothing is ever stolen, dispatch excluded):
- *   (t(joinAll) - t(seq)) / joins, joins = fib(26) - 1.
+ *   (t(joinAll) - t(seq)) / joins, joins = fib(26) - 1; beside it the floor, the same recursion
+ *   through a plain function that looks both halves up by name and calls them (no pool).
  *
  * Run: bun run bench/forkjoin.bench.ts      QUICK=1: smaller sizes.
  */
@@ -129,21 +130,27 @@ try {
   type Timed = { ms: number; value: number };
   const joinAllMs: number[] = [];
   const seqMs: number[] = [];
+  const plainMs: number[] = [];
   const joinWant = fibIter(JOIN_N);
   for (let k = 0; k < JOIN_WARMUP + JOIN_REPS; k++) {
     const j = await pools[1].run<Timed>("timeJoinAll", JOIN_N);
     const s = await pools[1].run<Timed>("timeSeq", JOIN_N);
+    const p = await pools[1].run<Timed>("timePlainJoinAll", JOIN_N);
     expectEq(`fibJoinAll(${JOIN_N})`, j.value, joinWant);
     expectEq(`fibSeq(${JOIN_N})`, s.value, joinWant);
+    expectEq(`fibPlainJoinAll(${JOIN_N})`, p.value, joinWant);
     if (k >= JOIN_WARMUP) {
       joinAllMs.push(j.ms);
       seqMs.push(s.ms);
+      plainMs.push(p.ms);
     }
   }
   const joins = fibIter(JOIN_N + 1) - 1; // internal nodes of the call tree (n >= 2)
   const joinAll = median(joinAllMs);
   const seq = median(seqMs);
+  const plain = median(plainMs);
   const nsPerJoin = ((joinAll - seq) * 1e6) / joins;
+  const nsPerPlainJoin = ((plain - seq) * 1e6) / joins;
 
   // ---- report ----
   const row = (what: string, main: number, one: number, two: number) =>
@@ -159,8 +166,8 @@ try {
       `\n\n- The VM's ceiling for 2 threads (two independent fibSeq(${FIB_N}) at once against one): **${((2 * at(names.seqOne)) / at(names.seqTwo)).toFixed(2)}x**; ` +
       `fib's fork-join speed-up is ${((at(names.fib(1)) / at(names.fib(2))) / ((2 * at(names.seqOne)) / at(names.seqTwo))).toFixed(2)} of it.` +
       `\n\n### Un-stolen join cost (1-thread pool, timed in the worker, median of ${JOIN_REPS})\n\n` +
-      `| fibJoinAll(${JOIN_N}) | fibSeq(${JOIN_N}) | joins | per join |\n|---|---|---|---|\n` +
-      `| ${joinAll.toFixed(2)} ms | ${seq.toFixed(2)} ms | ${joins} | **${nsPerJoin.toFixed(0)} ns** |`,
+      `| fibJoinAll(${JOIN_N}) | fibSeq(${JOIN_N}) | joins | per join | the same through a plain function (no pool) | per plain join |\n|---|---|---|---|---|---|\n` +
+      `| ${joinAll.toFixed(2)} ms | ${seq.toFixed(2)} ms | ${joins} | **${nsPerJoin.toFixed(0)} ns** | ${plain.toFixed(2)} ms | ${nsPerPlainJoin.toFixed(0)} ns |`,
   );
 } finally {
   await Promise.allSettled(peers.map((p) => p.close()));

@@ -6,7 +6,7 @@
  * still in its deque stay there for the others to steal; those in its inbox reject.
  */
 import { WorkerCrashedError } from "../errors.ts";
-import { ID_GEN_SHIFT, ID_SLOT_MASK, REC_ID, REC_WORDS, TASK_GEN_MASK, WORKER_CHUNK_AT, WORKER_RUNNING } from "../shm/layout.ts";
+import { ID_GEN_SHIFT, ID_SLOT_MASK, REC_ID, REC_WORDS, TASK_GEN_MASK, WORKER_CHUNK_AT, WORKER_RUNNING, chunkItemOf } from "../shm/layout.ts";
 import type { TaskPool } from "./task-pool.ts";
 
 export function repairAfterDeath(pool: TaskPool, index: number, detail: string, unexpected = true): void {
@@ -23,14 +23,14 @@ export function repairAfterDeath(pool: TaskPool, index: number, detail: string, 
   control.orphanFramesOf(index);
   for (let i = 0; i < pool.threads; i++) if (i !== index) queues.idle.unpark(i);
   main.pump.drain();
-  const chunkAt = w[control.workerWord(index, WORKER_CHUNK_AT)]!; // CHUNK-K2: a map chunk sends the items it never started again
+  const chunkWord = w[control.workerWord(index, WORKER_CHUNK_AT)]!; // CHUNK-K2: a map chunk sends the items it never started again
   for (const [slot] of main.tasks.inUse()) {
     if (main.tasks.runnerOf(slot) !== index) continue;
-    main.tasks.entry(slot)?.settle.died?.(chunkAt);
+    main.tasks.entry(slot)?.settle.died?.(chunkItemOf(chunkWord, slot));
     failTask(pool, slot, new WorkerCrashedError(pool.name, index, detail));
   }
   failInbox(pool, index, detail);
-  pool.reaper.runnerDied(index, chunkAt); // other threads' tasks it ran: their submitters are told
+  pool.reaper.runnerDied(index, chunkWord); // other threads' tasks it ran: their submitters are told
   const searching = control.takeSearching(index);
   Atomics.store(w, control.workerWord(index, WORKER_RUNNING), 0);
   queues.idle.releaseDeadWorker(index, searching);

@@ -15,7 +15,7 @@
 import type { ValueCodec } from "../common/codec.ts";
 import type { TaskStates } from "../common/task-state.ts";
 import type { Injector } from "../shm/injector.ts";
-import { DONE_CRASHED, ID_GEN_SHIFT, ID_SLOT_MASK, REC_A, REC_B, REC_ID, REC_OP, REC_WORDS, TASK_GEN_MASK } from "../shm/layout.ts";
+import { DONE_CRASHED, ID_GEN_SHIFT, ID_SLOT_MASK, REC_A, REC_B, REC_ID, REC_OP, REC_WORDS, TASK_GEN_MASK, chunkItemOf } from "../shm/layout.ts";
 import type { PoolQueues } from "../shm/pool-queues.ts";
 import { LaneHolder, addCounts, type SubmitterLanes } from "../shm/submitter-lanes.ts";
 import { releaseCompletion } from "../submit/task-chunk.ts";
@@ -69,9 +69,9 @@ export class LaneReaper {
 
   /**
    * Pool thread `runner` died: every lane task it was running gets a crash notice (LANE-K1),
-   * carrying `chunkAt` (its WORKER_CHUNK_AT word: CHUNK K2) for a map chunk's submitter.
+   * carrying what its WORKER_CHUNK_AT word says of that task (CHUNK K2) for a map chunk's submitter.
    */
-  runnerDied(runner: number, chunkAt: number): void {
+  runnerDied(runner: number, chunkWord: number): void {
     for (let lane = 1; lane < this.lanes.count; lane++) {
       if (this.lanes.holder(lane).state === LaneHolder.Free) continue;
       const { first, count } = this.lanes.slotsOf(lane);
@@ -83,7 +83,7 @@ export class LaneReaper {
         r[REC_ID] = slot | (gen << ID_GEN_SHIFT);
         r[REC_OP] = DONE_CRASHED;
         r[REC_A] = runner;
-        r[REC_B] = chunkAt;
+        r[REC_B] = chunkItemOf(chunkWord, slot);
         pushWaiting(this.rings[lane]!, r);
         told = true;
       }

@@ -232,7 +232,24 @@ export const WORKER_MAIL = 6; // 1 when the main thread mailed this worker since
 export const WORKER_FAULTS = 7; // uncaught exceptions and unhandled rejections no task could be blamed for
 export const WORKER_FINISHED = 8; // tasks the worker has posted a completion for, ever (the pool manager's completions)
 export const WORKER_CHUNK_ITEMS = 9; // map chunk items the worker has started, ever: a chunk that moves on is not stuck (task_timeout_ms)
-export const WORKER_CHUNK_AT = 10; // the item of its current map chunk the worker started last, -1 before the first: crash repair sends the rest again
+export const WORKER_CHUNK_AT = 10; // chunkAt(slot, item): the map chunk the worker steps through and the item it started last; crash repair sends the rest again
+
+/**
+ * WORKER_CHUNK_AT packs the chunk's task slot (+1) above the item it started last (+1; 0: none
+ * yet), so one plain store moves both and crash repair never pairs an item with the wrong chunk.
+ * A chunk whose item joins may run another map's chunk on the same thread while it waits: the
+ * word is then the inner chunk's until it ends and puts the outer one's back (CHUNK K1).
+ */
+const CHUNK_AT_ITEM_BITS = 9; // items 0..MAX_CHUNK - 1 (256), +1
+/** What crash repair passes when the word is another chunk's: not known, so every item counts as started (none runs twice). */
+export const CHUNK_AT_UNKNOWN = 0x7fffffff;
+export function chunkAt(slot: number, item: number): number {
+  return ((slot + 1) << CHUNK_AT_ITEM_BITS) | (item + 1);
+}
+/** The item the chunk in `slot` started last (-1: none), or CHUNK_AT_UNKNOWN if the word is not that chunk's. */
+export function chunkItemOf(word: number, slot: number): number {
+  return word >>> CHUNK_AT_ITEM_BITS === slot + 1 ? (word & ((1 << CHUNK_AT_ITEM_BITS) - 1)) - 1 : CHUNK_AT_UNKNOWN;
+}
 
 /**
  * Task state word, one per task slot: gen << 16 | runner << 4 | state.

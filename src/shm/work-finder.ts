@@ -143,6 +143,17 @@ export class WorkFinder {
     this.idleAfter(this.idle.park(this.index, Infinity, until)); // no time-out: never idle
   }
 
+  /**
+   * Before parkUntil: gives back a searcher slot this worker holds (a notify made it a searcher and
+   * it found nothing). True when it was the last searcher and work is visible: take it, do not park
+   * (PARK S2). A join that parked as a searcher would keep producers from waking anyone.
+   */
+  leaveSearch(): boolean {
+    if (!this.searching) return false;
+    this.searching = false;
+    return this.idle.stopSearching();
+  }
+
   /** Gives back a searcher slot this worker holds (after parkUntil woke it as a searcher and it found nothing). */
   stopSearching(): void {
     if (!this.searching) return;

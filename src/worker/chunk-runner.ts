@@ -15,7 +15,7 @@
  * chunks), so slow items spread over the threads and a thread's death strands little.
  * At least one item runs per chunk, so a batch always moves on.
  */
-import { CHUNK_ARG_WORDS, CHUNK_ITEM_WORDS, CHUNK_STOP_AT_ERROR, DONE_OK, DONE_SKIPPED } from "../shm/layout.ts";
+import { CHUNK_ARG_WORDS, CHUNK_ITEM_WORDS, CHUNK_STOP_AT_ERROR, DONE_OK, DONE_SKIPPED, ID_SLOT_MASK, chunkAt } from "../shm/layout.ts";
 import type { ValueCodec } from "../common/codec.ts";
 import type { WorkerCore } from "./worker-core.ts";
 
@@ -32,7 +32,19 @@ export function runChunk(core: WorkerCore, id: number, h: number, arg: unknown, 
   const stopAtError = (arg[0]! & CHUNK_STOP_AT_ERROR) !== 0;
   const control = core.control.w;
   const atWord = core.chunkAtWord;
-  control[atWord] = -1; // CHUNK-K1: no item of this chunk started yet
+  const outer = control[atWord]!; // a chunk whose item joins may run this one while it waits: its word comes back at the end
+  const slot = id & ID_SLOT_MASK;
+  control[atWord] = chunkAt(slot, -1); // CHUNK-K1: no item of this chunk started yet
+  try {
+    return runItems(core, id, h, arg, n, stopAtError, call, slot);
+  } finally {
+    control[atWord] = outer;
+  }
+}
+
+function runItems(core: WorkerCore, id: number, h: number, arg: Int32Array, n: number, stopAtError: boolean, call: (h: number, arg: unknown) => unknown, slot: number): Int32Array {
+  const control = core.control.w;
+  const atWord = core.chunkAtWord;
   // CHUNK-W1: every argument is decoded (its block freed) first: items a stop or this thread's death leaves unrun hold nothing.
   const values = new Array<unknown>(n);
   let undecodable: Map<number, unknown> | undefined; // item -> why its argument could not be decoded (rare)
@@ -54,7 +66,7 @@ export function runChunk(core: WorkerCore, id: number, h: number, arg: unknown, 
   for (; i < n; i++) {
     if (core.abortRequested(id)) break; // as for tasks of their own: no item starts after the batch was cancelled
     control[itemsWord]++; // CHUNK-T1: an item starts (own word, plain; the stuck-task watch reads it)
-    control[atWord] = i;
+    control[atWord] = chunkAt(slot, i);
     let ok = undecodable === undefined || !undecodable.has(i);
     let value = ok ? values[i] : undecodable!.get(i);
     if (ok) {

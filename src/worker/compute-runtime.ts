@@ -265,6 +265,7 @@ export class ComputeRuntime {
           continue;
         }
         if (this.spinFor(settled, other)) continue;
+        if (finder.leaveSearch()) continue; // JOIN J4: parks as a sleeper, never as a searcher
         finder.parkUntil(settled);
       }
     } finally {

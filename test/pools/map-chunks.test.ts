@@ -347,3 +347,35 @@ test("from a pool thread too: a death inside a chunk fails only the items it had
     errors.mockRestore();
   }
 });
+
+test("a chunk run inside another chunk's join wait that dies: no item of either map runs twice", async () => {
+  // The outer item joins; its second half is stolen, so while it waits its thread takes the inner
+  // map's chunk, whose item ends the thread. The thread's one WORKER_CHUNK_AT word names the inner
+  // chunk then: the outer chunk must not read it as its own (CHUNK K2).
+  const tm = await m.start({ compute: { cpu: { module: MATH, static_threads: 2, max_threads: 2 } } });
+  const cpu = tm.compute("cpu");
+  const errors = spyOn(console, "error").mockImplementation(() => {});
+  try {
+    let nested = 0;
+    for (let attempt = 0; attempt < 5 && nested === 0; attempt++) {
+      const flag = new Int32Array(new SharedArrayBuffer(8));
+      const outerMarks = new Int32Array(new SharedArrayBuffer(4 * 24));
+      const innerMarks = new Int32Array(new SharedArrayBuffer(4 * 16));
+      const outer = cpu.map("joinWaitItem", Array.from({ length: 24 }, (_, i) => [i, outerMarks, flag, 1]), { settle: true }); // its first chunk: items 0-2
+      await until(() => Atomics.load(flag, 0) === 1, 5000, "the outer item's second half started");
+      const inner = cpu.map("exitIfJoining", Array.from({ length: 16 }, (_, i) => [i, innerMarks, flag]), { settle: true });
+      const [o, n] = (await Promise.all([outer, inner])) as [Outcome[], Outcome[]];
+      if (Atomics.load(flag, 0) === 2) nested++;
+      expect(Array.from(outerMarks).filter((x) => x > 1)).toEqual([]);
+      expect(Array.from(innerMarks).filter((x) => x > 1)).toEqual([]);
+      for (const [i, x] of [...o, ...n].entries()) {
+        if (x.status === "rejected") expect(x.reason.name).toBe("WorkerCrashedError");
+        else expect(x.value).toBe(i < 24 ? i : i - 24);
+      }
+    }
+    expect(nested).toBeGreaterThan(0); // the case above happened at least once
+    await addsUp(cpu);
+  } finally {
+    errors.mockRestore();
+  }
+});
