@@ -101,6 +101,11 @@ export class PoolControl {
     Atomics.store(this.w, POOL_MAIN_MAIL, 1);
   }
 
+  /** Main: some worker mailed it since the last look (the flag stays up). */
+  mainMailRaised(): boolean {
+    return Atomics.load(this.w, POOL_MAIN_MAIL) !== 0;
+  }
+
   /** Main: true (and cleared) when some worker mailed it since the last look. */
   takeMainMail(): boolean {
     return Atomics.load(this.w, POOL_MAIN_MAIL) !== 0 && Atomics.exchange(this.w, POOL_MAIN_MAIL, 0) !== 0;

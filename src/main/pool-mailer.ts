@@ -56,6 +56,11 @@ export class PoolMailer implements MailTransport {
     return this.control.takeMainMail();
   }
 
+  /** Some worker mailed the main thread since the last look (the flag stays up). */
+  flagRaised(): boolean {
+    return this.control.mainMailRaised();
+  }
+
   /** Owners (worker index + 1) of every seat, for draining all mail. */
   owners(): number[] {
     return Array.from({ length: this.seats }, (_, i) => i + 1);

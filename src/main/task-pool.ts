@@ -170,6 +170,7 @@ export abstract class TaskPool {
         beforeDrain: () => {
           if (this.mailer.takeFlag()) this.shared.drain(this.mailer.owners());
         },
+        mailWaiting: () => this.mailer.flagRaised(),
         afterDrain: (emptied) => {
           if (emptied) this.shared.settle(); // no completion left can name a released buffer
         },

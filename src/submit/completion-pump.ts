@@ -80,6 +80,8 @@ export class CompletionPump {
     spinMicros: number,
     /** The main thread's hint to workers that it submits in a tight loop (src/common/pool-control.ts). */
     private readonly setHot: (hot: boolean) => void = () => {},
+    /** The main thread's: workers' mail waits (a thief may be blocked on a buffer's registration only main relays). */
+    private readonly mailWaiting: () => boolean = () => false,
   ) {
     this.minSpinMs = spinMicros / 1000;
     this.keepAlive = setInterval(() => {}, 1 << 30);
@@ -191,7 +193,7 @@ export class CompletionPump {
     if (budget === 0) return 0;
     const bell = this.doorbell;
     const seen = bell.announce();
-    if (!this.completions.hasItems()) bell.sleep(seen, budget); // the last look, then a bounded sleep
+    if (!this.completions.hasItems() && !this.mailWaiting()) bell.sleep(seen, budget); // the last look, then a bounded sleep
     bell.awake();
     return this.drain(false);
   }
@@ -219,7 +221,8 @@ export class CompletionPump {
     this.burstStart = 0;
     const bell = this.doorbell;
     const seen = bell.announce();
-    if (this.completions.hasItems()) {
+    // The last look sees mail too: a worker raises the flag, then rings (BELL D4, Mail M2).
+    if (this.completions.hasItems() || this.mailWaiting()) {
       bell.awake();
       return this.schedule();
     }

@@ -4,10 +4,8 @@
  * settles its promises from its lane's completion ring. The main thread has one per pool (lane 0);
  * a pool thread or native thread gets one per pool it calls (src/submit/thread-pools.ts). No
  * postMessage on the task path, and completions never pass through another thread
- * (PROTOCOL.md, "Submitters").
- *
- * Concurrency contract: thread-local; the shared words it touches (task states, injector, lane
- * counters) are written through their owner files.
+ * (PROTOCOL.md, "Submitters"). Thread-local; the shared words it touches (task states, injector,
+ * lanes) go through their owner files.
  */
 import { ValueCodec } from "../common/codec.ts";
 import { refusalFrom, taskErrorFrom } from "../common/error-codec.ts";
@@ -48,6 +46,8 @@ export interface SubmitterTarget {
 export interface MainSide {
   /** Before completions are drained: read mail the workers sent. */
   beforeDrain(): void;
+  /** Workers' mail waits to be read or relayed (the pump's last look before it sleeps). */
+  mailWaiting(): boolean;
   /** After a drain; `emptied`: the ring was seen empty (no completion left names a released buffer). */
   afterDrain(emptied: boolean): void;
   /** Adds an arena segment while below the cap; true when it did. */
@@ -114,7 +114,7 @@ export class Submitter implements PumpHost {
       grow: o.main?.grow,
     });
     this.admission = new Admission(() => this.main?.grow() ?? false);
-    this.pump = new CompletionPump(this, o.completions, o.doorbell, o.spinMicros ?? 20, o.main ? (hot) => o.main!.setHot(hot) : undefined);
+    this.pump = new CompletionPump(this, o.completions, o.doorbell, o.spinMicros ?? 20, o.main && ((hot) => o.main!.setHot(hot)), o.main && (() => o.main!.mailWaiting()));
   }
 
   /** Tasks submitted and not yet completed (waiting for arena room included). */

@@ -32,6 +32,17 @@ describe("ctx.join", () => {
     expect(tm.compute("cpu").metrics().stolen).toBeGreaterThan(0);
   });
 
+  test("halves whose arguments hold a view main shared: a thief gets the owner's registration of it (no lost relay)", async () => {
+    // The owner sends the buffer on under its own id (Mail M3); only main relays that to the thief,
+    // which waits for it. A ring that found main awake used to be lost: the task hung 30 s, then failed.
+    const tm = await m.start({ compute: { cpu: { module: MATH, static_threads: 2, max_threads: 2 } } });
+    for (let rep = 0; rep < 30; rep++) {
+      const marks = new Int32Array(new SharedArrayBuffer(4 * 4096));
+      expect(await tm.compute("cpu").run("sharedTree", [12, 0, marks, 5000])).toBe(4096);
+      expect(marks.every((x) => x === 1)).toBe(true);
+    }
+  }, 25_000);
+
   test("an error in the stolen or inline half rejects the task with the original error", async () => {
     const tm = await m.start({ compute: { cpu: { module: MATH, max_threads: 2 } } });
     const e = await rejection(tm.compute("cpu").run("joinFails", 1));
