@@ -11,7 +11,7 @@
  */
 import {
   JFS_DONE, JFS_FAILED, JFS_IDLE, JFS_ORPHANED, JFS_PENDING, JFS_PREPARING, JFS_TAKEN, JFS_WRITING, JF_A, JF_ARG_A,
-  JF_ARG_B, JF_ARG_TYPE, JF_B, JF_GEN_SHIFT, JF_GRAIN, JF_STATE, JF_THIEF_SHIFT, JF_TYPE, JOIN_GEN_MASK,
+  JF_ARG_B, JF_ARG_TYPE, JF_B, JF_GEN_SHIFT, JF_GRAIN, JF_STATE, JF_TASK, JF_THIEF_SHIFT, JF_TYPE, JOIN_GEN_MASK,
 } from "../shm/layout.ts";
 
 /** A parallelFor split's grain and its shared argument, encoded once (kept in the frame). */
@@ -46,7 +46,7 @@ export class JoinFrames {
    * still running loses its claim (the CAS moves the state off its TAKEN), and a result nobody read
    * is handed to `unread` to free.
    */
-  open(fw: number, range: RangeWords | undefined, unread: (type: number, a: number) => void): number {
+  open(fw: number, range: RangeWords | undefined, task: number, unread: (type: number, a: number) => void): number {
     const w = this.w;
     let s = Atomics.load(w, fw + JF_STATE);
     for (;;) {
@@ -65,6 +65,7 @@ export class JoinFrames {
       }
       if ((s & STATE) === JFS_DONE || (s & STATE) === JFS_FAILED) unread(w[fw + JF_TYPE]!, w[fw + JF_A]!);
       if (range) this.writeRange(fw, range);
+      w[fw + JF_TASK] = task;
       Atomics.store(w, fw + JF_STATE, JFS_PENDING | (gen << JF_GEN_SHIFT));
       return gen;
     }
@@ -75,10 +76,16 @@ export class JoinFrames {
    * outcome read), and every generation before it was opened by this thread, so no other thread
    * holds this frame: plain writes, published by the push of the half's record.
    */
-  reopen(fw: number, gen: number, range: RangeWords | undefined): number {
+  reopen(fw: number, gen: number, range: RangeWords | undefined, task: number): number {
     if (range) this.writeRange(fw, range);
+    this.w[fw + JF_TASK] = task;
     this.w[fw + JF_STATE] = JFS_PENDING | (gen << JF_GEN_SHIFT);
     return gen;
+  }
+
+  /** Thief, before it takes the half (the take's CAS then vouches for it): the owner's task, whose abort the half sees. */
+  task(fw: number): number {
+    return this.w[fw + JF_TASK]!;
   }
 
   /** Thief, for a range half, before it takes the half (the take's CAS then vouches for them): the split's grain and shared argument. */

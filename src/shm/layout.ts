@@ -269,7 +269,7 @@ export const TS_CANCELLED = 3;
 export const TS_ABORT_FLAG = 8;
 
 /** Join frame: JOIN_FRAME_WORDS words per (worker, depth), written by the thief that ran the other half. */
-export const JOIN_FRAME_WORDS = 8;
+export const JOIN_FRAME_WORDS = 9;
 export const JF_STATE = 0; // JF_* below
 export const JF_TYPE = 1; // result type word (codec)
 export const JF_A = 2;
@@ -278,6 +278,7 @@ export const JF_GRAIN = 4; // parallelFor: grain of the range being split
 export const JF_ARG_TYPE = 5; // parallelFor: the shared argument, encoded once
 export const JF_ARG_A = 6;
 export const JF_ARG_B = 7;
+export const JF_TASK = 8; // the owner's task (slot | gen << 20): a thief's ctx.signal follows that task's abort flag
 // Frame state word: state (4 bits) | thief << 4 (12 bits) | generation << 16 (10 bits, also in the half's record id).
 export const JFS_IDLE = 0; // no half out, or its result was read
 export const JFS_PENDING = 1;

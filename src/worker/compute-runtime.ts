@@ -206,15 +206,16 @@ export class ComputeRuntime {
   private publish(rec: Int32Array, depth: number, range?: RangeWords): number {
     const fw = this.frames[depth]!;
     const last = this.frameGens[depth]!;
-    const gen = last < 0 ? this.openFirst(fw, range) : this.joinFrames.reopen(fw, (last + 1) & JOIN_GEN_MASK, range); // JOIN-J1
+    const task = this.signal.task;
+    const gen = last < 0 ? this.openFirst(fw, range, task) : this.joinFrames.reopen(fw, (last + 1) & JOIN_GEN_MASK, range, task); // JOIN-J1
     this.frameGens[depth] = gen;
     rec[REC_ID] |= gen << ID_JOIN_GEN_SHIFT;
     return this.core.finder.push(rec) ? fw : -1;
   }
 
   /** This thread's first half at a depth: the frame may still be a dead predecessor's (join-frame.ts, open). Kept out of publish(), which stays small. */
-  private openFirst(fw: number, range: RangeWords | undefined): number {
-    return this.joinFrames.open(fw, range, this.releaseUnread);
+  private openFirst(fw: number, range: RangeWords | undefined, task: number): number {
+    return this.joinFrames.open(fw, range, task, this.releaseUnread);
   }
 
   /** A result a dead predecessor in this seat never read: free what holds it. */
@@ -297,6 +298,7 @@ export class ComputeRuntime {
     const op = rec[REC_OP]!;
     const isRange = ((op >>> OP_KIND_SHIFT) & 3) === KIND_RANGE;
     const range = isRange ? frames.range(fw) : undefined; // read before the take, whose CAS vouches for them
+    const task = frames.task(fw);
     if (!frames.take(fw, me, gen)) {
       // A half of an owner that died: its seat's next thread has reused the frame. Nobody waits for it.
       if (!isRange) this.core.codec.release((op >>> OP_TYPE_SHIFT) & OP_TYPE_MASK, rec[REC_A]!);
@@ -306,6 +308,7 @@ export class ComputeRuntime {
     const h = this.core.handlerOf(rec);
     let failed = false;
     let result: unknown;
+    const outer = this.signal.begin(task); // ctx.signal here is the owner's task's
     try {
       if (range) {
         const { grain, argType, argA, argB } = range;
@@ -316,6 +319,8 @@ export class ComputeRuntime {
     } catch (e) {
       failed = true;
       result = e;
+    } finally {
+      this.signal.end(outer);
     }
     if (!frames.claimWrite(fw, me, gen)) return; // its owner died meanwhile: nobody reads this outcome
     try {

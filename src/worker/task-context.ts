@@ -71,6 +71,11 @@ export class LazySignal {
     return saved;
   }
 
+  /** The task whose signal this is now (-1: none). */
+  get task(): number {
+    return this.id;
+  }
+
   end(saved: [number, AbortController | undefined]): void {
     [this.id, this.controller] = saved;
   }

@@ -1,7 +1,7 @@
 /** Compute pools: rayon-style join and parallelFor. */
 import { afterEach, describe, expect, test } from "bun:test";
 import { InvalidArgumentError, TaskError } from "../../src/index.ts";
-import { CORES, MATH, managers, rejection } from "./helpers.ts";
+import { CORES, MATH, managers, rejection, until } from "./helpers.ts";
 
 const m = managers();
 afterEach(() => m.closeAll());
@@ -42,6 +42,18 @@ describe("ctx.join", () => {
       expect(marks.every((x) => x === 1)).toBe(true);
     }
   }, 25_000);
+
+  test.skipIf(CORES < 2)("a stolen half sees its task's abort through ctx.signal (its thread is not replaced)", async () => {
+    const tm = await m.start({ compute: { cpu: { module: MATH, static_threads: 2, max_threads: 2, abort_grace_ms: 500 } } });
+    const cpu = tm.compute("cpu");
+    const seen = new Int32Array(new SharedArrayBuffer(8));
+    const e = await rejection(cpu.run("joinUntilAborted", [3000, seen], { signal: AbortSignal.timeout(200) }));
+    expect(e.name).toBe("TimeoutError");
+    await until(() => Atomics.load(seen, 0) !== 0 && Atomics.load(seen, 1) !== 0, 5000, "both halves to end");
+    expect(Array.from(seen)).toEqual([1, 1]); // both threads ran a half and both saw the abort
+    await Bun.sleep(600); // past the grace: a half still running would have had its thread replaced
+    expect(cpu.metrics().replaced).toBe(0);
+  });
 
   test("an error in the stolen or inline half rejects the task with the original error", async () => {
     const tm = await m.start({ compute: { cpu: { module: MATH, max_threads: 2 } } });
