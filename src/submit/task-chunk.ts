@@ -45,6 +45,13 @@ const CHUNKS_PER_THREAD = 4;
  * once took 8 MB and failed a pool thread's map for want of arena.
  */
 export const CHUNKS_IN_FLIGHT_PER_THREAD = 64;
+/**
+ * The same for a map called from a pool thread (8 to 1024 in all): its chunks' words and results
+ * live in the pool's first arena segment (the only one a lane sees), whose 4 KiB class holds 256
+ * blocks, one for a 256-item chunk's words and one for its results. With 64, two or three such maps
+ * at once exhausted it and failed whole chunks (PayloadTooLargeError); 8 still keeps threads busy.
+ */
+export const LANE_CHUNKS_IN_FLIGHT_PER_THREAD = 8;
 /** A chunk ends once its items' arguments took this much arena: the record saved no longer matters beside their copies. */
 const CHUNK_ARG_BYTES = 64 << 10;
 

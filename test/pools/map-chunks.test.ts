@@ -379,3 +379,19 @@ test("a chunk run inside another chunk's join wait that dies: no item of either 
     errors.mockRestore();
   }
 });
+
+test("maps from several pool threads at once fit the arena a lane sees: no item fails for want of a block", async () => {
+  // A lane's chunk words and results live in the first arena segment (256 blocks of 4 KiB): at 64
+  // chunks a thread in flight, two or three such maps failed whole chunks with PayloadTooLargeError.
+  const tm = await m.start({
+    compute: { cpu: { module: MATH, static_threads: 2, max_threads: 2 } },
+    async: { io: { module: CALLERS, worker_threads: 2, concurrency: 16 } },
+  });
+  const io = tm.async("io");
+  for (let round = 0; round < 4; round++) {
+    const outs = (await Promise.all(Array.from({ length: 3 }, (_, k) => io.run("mapPaddedVia", ["cpu", 3000, k * 10_000, 30])))) as unknown[][];
+    outs.forEach((out, k) => expect(out.filter((v, i) => v !== k * 10_000 + i)).toEqual([]));
+  }
+  await addsUp(tm.compute("cpu"));
+  expect(tm.compute("cpu").metrics().failed).toBe(0);
+}, 60_000);
