@@ -13,6 +13,7 @@ import {
   OP_TYPE_MASK, OP_TYPE_SHIFT, REC_A, REC_B, REC_ID, REC_OP, REC_WORDS, WORKER_STOLEN,
 } from "../shm/layout.ts";
 import { NEXT_CLOSED, NEXT_IDLE } from "../shm/work-finder.ts";
+import type { DequeOwner } from "../shm/deque.ts";
 import type { TaskContext } from "./task-context.ts";
 import { LazySignal } from "./task-context.ts";
 import { IDLE_GATED, IDLE_RETIRE } from "./thread-role.ts";
@@ -49,9 +50,14 @@ export class ComputeRuntime {
   private readonly ctx: TaskContext;
   private readonly signal: LazySignal;
   private readonly w: Int32Array;
+  /** This thread's deque and the pool's join depth, kept here: the inline join (JOIN J0) reads them per call. */
+  private readonly local: DequeOwner;
+  private readonly joinDepth: number;
 
   constructor(private readonly core: WorkerCore, tid: number) {
     this.w = core.control.w;
+    this.local = core.finder.local;
+    this.joinDepth = core.control.joinDepth;
     this.records = Array.from({ length: core.control.joinDepth }, () => new Int32Array(REC_WORDS));
     this.backs = Array.from({ length: core.control.joinDepth }, () => new Int32Array(REC_WORDS));
     this.frames = Array.from({ length: core.control.joinDepth }, (_, d) => core.control.frameWord(core.index, d));
@@ -169,7 +175,7 @@ export class ComputeRuntime {
     const depth = this.depth;
     // JOIN-J0 (lazy binary splitting): while our deque still holds a record, a thief has older,
     // bigger work to take, so b is not published; the next join after a steal publishes again.
-    if (depth >= this.core.control.joinDepth || this.core.finder.local.holdsRecords()) return [this.call(ha, a[1]), this.call(hb, b[1])];
+    if (depth >= this.joinDepth || this.local.holdsRecords()) return [this.call(ha, a[1]), this.call(hb, b[1])];
     const codec = this.core.codec;
     // No arena room for b's argument: run both halves here (nothing waits for room).
     if (codec.encode(b[1], "join argument", b[0]) !== 0) return [this.call(ha, a[1]), this.call(hb, b[1])]; // ARENA-W2
