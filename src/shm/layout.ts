@@ -242,7 +242,7 @@ export const WORKER_CHUNK_AT = 10; // chunkAt(slot, item): the map chunk the wor
  */
 const CHUNK_AT_ITEM_BITS = 9; // items 0..MAX_CHUNK - 1 (256), +1
 /** What crash repair passes when the word is another chunk's: not known, so every item counts as started (none runs twice). */
-export const CHUNK_AT_UNKNOWN = 0x7fffffff;
+const CHUNK_AT_UNKNOWN = 0x7fffffff;
 export function chunkAt(slot: number, item: number): number {
   return ((slot + 1) << CHUNK_AT_ITEM_BITS) | (item + 1);
 }
