@@ -168,7 +168,8 @@ export class ThreadManager {
   /**
    * Closes every pool (see TaskPool.close), stops native threads, gives main and helper threads
    * their cores back. Callers before callees: native threads first, then async pools (whose
-   * handlers and servers may still call compute pools while they drain), then compute pools.
+   * handlers and servers may still call compute pools while they drain), then compute pools;
+   * with `drain: false` async and compute pools close together (nothing is left to drain for).
    */
   close(options?: CloseOptions): Promise<Record<string, CloseOutcome>> {
     try {
@@ -197,8 +198,10 @@ export class ThreadManager {
       let failure: PromiseRejectedResult | undefined;
       try {
         await Promise.all(all.filter((p) => p instanceof NativePool).map((p) => p.close()));
-        for (const kind of ["async", "compute"] as const) {
-          const closed = await Promise.allSettled(all.filter((p): p is ComputePool | AsyncPool => p.kind === kind).map((p) => p.close(options)));
+        // drain: false closes async and compute pools at once: a caller's calls then end with PoolClosedError instead of running on to its deadline.
+        const stages = options?.drain === false ? [["async", "compute"]] : [["async"], ["compute"]];
+        for (const kinds of stages) {
+          const closed = await Promise.allSettled(all.filter((p): p is ComputePool | AsyncPool => kinds.includes(p.kind)).map((p) => p.close(options)));
           for (const c of closed) if (c.status === "fulfilled") outcomes[c.value.pool] = c.value;
           failure ??= closed.find((c): c is PromiseRejectedResult => c.status === "rejected");
         }

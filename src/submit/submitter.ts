@@ -166,7 +166,7 @@ export class Submitter implements PumpHost {
     if (this.pending >= this.limit) {
       this.counts.busy++;
       this.publishCounts();
-      return { reason: new PoolBusyError(this.name, this.limit, this.lane === 0 ? undefined : "tasks queued or running from this thread (a thread's lane)") };
+      return { reason: new PoolBusyError(this.name, this.limit, this.lane === 0 ? undefined : "tasks queued or running from this thread (max_queue_per_thread; a map's items count one each)") };
     }
     return undefined;
   }

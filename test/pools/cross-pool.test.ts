@@ -170,6 +170,20 @@ describe("pools call pools", () => {
     }
   }, 120_000);
 
+  test("tm.close({ drain: false }) with callers mid-map closes every pool at once: their maps end with PoolClosedError, nobody waits for the deadline", async () => {
+    const tm = await m.start(config({ compute: { cpu: { module: CROSS, max_threads: 2 } }, async: { io: { module: CALLERS, worker_threads: 1, concurrency: 16 } } }));
+    const cpu = tm.compute("cpu");
+    const calls = Promise.allSettled(Array.from({ length: 4 }, () => tm.async("io").run("mapSlowVia", ["cpu", 5000, 1])));
+    await until(() => cpu.metrics().completed > 100, 5000, "the maps running");
+    const out = await tm.close({ drain: false, timeoutMs: 60_000 });
+    expect([out.io!.timedOut, out.io!.cutAtDeadline, out.cpu!.timedOut]).toEqual([false, 0, false]); // before: io ran on to its deadline
+    const settled = await calls;
+    expect(settled.every((c) => c.status === "fulfilled" && (c.value as number) < 5000)).toBe(true); // each map ended early, its handler returned
+    const after = cpu.metrics();
+    expect([after.pending, after.lanes.held]).toEqual([0, 0]);
+    expect(after.submitted).toBe(after.completed + after.failed + after.cancelled + after.crashed + after.dropped);
+  });
+
   test("submitters dying mid-flight: every surviving call gets its own values exactly once; nothing leaks", async () => {
     const tm = await m.start(config({ async: { io: { module: CALLERS, worker_threads: 2, concurrency: 64 } } }));
     const io = tm.async("io");
