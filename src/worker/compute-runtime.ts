@@ -173,9 +173,10 @@ export class ComputeRuntime {
     const ha = this.handlerId(a[0]);
     const hb = this.handlerId(b[0]);
     const depth = this.depth;
-    // JOIN-J0 (lazy binary splitting): while our deque still holds a record, a thief has older,
-    // bigger work to take, so b is not published; the next join after a steal publishes again.
-    if (depth >= this.joinDepth || this.local.holdsRecords()) return [this.call(ha, a[1]), this.call(hb, b[1])];
+    // JOIN-J0 (lazy binary splitting): inside a join we published (depth > 0), while our deque
+    // still holds a record a thief has older, bigger work to take, so b is not published; the
+    // next join after a steal publishes again. At depth 0 the deque may hold only small queued tasks.
+    if (depth >= this.joinDepth || (depth > 0 && this.local.holdsRecords())) return [this.call(ha, a[1]), this.call(hb, b[1])];
     const codec = this.core.codec;
     // No arena room for b's argument: run both halves here (nothing waits for room).
     if (codec.encode(b[1], "join argument", b[0]) !== 0) return [this.call(ha, a[1]), this.call(hb, b[1])]; // ARENA-W2

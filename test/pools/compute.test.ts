@@ -32,6 +32,23 @@ describe("ctx.join", () => {
     expect(tm.compute("cpu").metrics().stolen).toBeGreaterThan(0);
   });
 
+  test.skipIf(CORES < 2)("a task's first join offers its half even when its thread's deque holds queued tasks (JOIN J0 applies inside joins only)", async () => {
+    // The tasks submitted with it may sit in its thread's deque (the rest of an injector batch); a
+    // join that ran both halves inline behind them would leave the other thread idle after the adds.
+    const tm = await m.start({ compute: { cpu: { module: MATH, static_threads: 2, max_threads: 2 } } });
+    const cpu = tm.compute("cpu");
+    let split = 0;
+    for (let round = 0; round < 5; round++) {
+      await Bun.sleep(5);
+      const both = cpu.run<[number, number]>("joinTwoSpins", 100);
+      const adds = Array.from({ length: 8 }, (_, i) => cpu.run("add", [i, 1]));
+      const [a, b] = await both;
+      await Promise.all(adds);
+      if (a !== b) split++;
+    }
+    expect(split).toBeGreaterThanOrEqual(4); // every round here; the build that inlined it: none of 20
+  });
+
   test("halves whose arguments hold a view main shared: a thief gets the owner's registration of it (no lost relay)", async () => {
     // The owner sends the buffer on under its own id (Mail M3); only main relays that to the thief,
     // which waits for it. A ring that found main awake used to be lost: the task hung 30 s, then failed.
