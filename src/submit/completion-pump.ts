@@ -169,6 +169,7 @@ export class CompletionPump {
       if (got === 0 && (!this.wokeWorker || this.hot)) got = this.spin();
       this.wokeWorker = false;
       if (got === 0) got = this.block();
+      if (got > 0) this.host.flushSubmissions(); // what those completions fed (a map's next chunks) goes now, not after a turn of the loop
     } finally {
       this.running = false;
     }
