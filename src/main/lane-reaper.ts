@@ -100,6 +100,10 @@ export class LaneReaper {
 
   private freeAll(): void {
     for (const lane of this.reaping.keys()) this.free(lane);
+    this.stopTimer();
+  }
+
+  private stopTimer(): void {
     clearInterval(this.timer);
     this.timer = undefined;
   }
@@ -118,7 +122,7 @@ export class LaneReaper {
       }
       this.free(lane);
     }
-    if (this.reaping.size === 0) this.freeAll();
+    if (this.reaping.size === 0) this.stopTimer();
   }
 
   /** Frees a reaped lane's slots and the lane; what its tasks never settled counts as dropped. */

@@ -14,7 +14,7 @@ import { PoolClosedError } from "../errors.ts";
 import { ID_GEN_SHIFT, ID_SLOT_MASK, KIND_CHUNK, TASK_GEN_MASK } from "../shm/layout.ts";
 import type { RunOptions } from "./run-options.ts";
 import type { Encode, Submitter } from "./submitter.ts";
-import { CHUNKS_IN_FLIGHT_PER_THREAD, ChunkSettle, LANE_CHUNKS_IN_FLIGHT_PER_THREAD, MAX_CHUNK, chunkLength, countSubmitted, encodeChunk, type ChunkHost } from "./task-chunk.ts";
+import { ChunkSettle, MAX_CHUNK, chunkLength, chunksInFlight, countSubmitted, encodeChunk, type ChunkHost } from "./task-chunk.ts";
 import type { Settle } from "./task-table.ts";
 
 export interface MapOptions extends Omit<RunOptions, "transfer"> {
@@ -87,9 +87,7 @@ export class TaskBatch implements ChunkHost {
     private readonly chunkThreads = 0,
   ) {
     this.left = args.length;
-    this.maxChunks = sub.lane === 0
-      ? Math.min(1024, Math.max(32, CHUNKS_IN_FLIGHT_PER_THREAD * chunkThreads))
-      : Math.min(1024, Math.max(8, LANE_CHUNKS_IN_FLIGHT_PER_THREAD * chunkThreads));
+    this.maxChunks = chunksInFlight(sub.lane, chunkThreads);
     this.results = new Array(args.length);
     this.ids = new Int32Array(args.length).fill(WAITING);
     if (signal) {

@@ -44,14 +44,21 @@ const CHUNKS_PER_THREAD = 4;
  * 2-thread pool's batch holds ~0.9 MiB of chunk words at most, where a 300k-item map queued at
  * once took 8 MB and failed a pool thread's map for want of arena.
  */
-export const CHUNKS_IN_FLIGHT_PER_THREAD = 64;
+const CHUNKS_IN_FLIGHT_PER_THREAD = 64;
 /**
  * The same for a map called from a pool thread (8 to 1024 in all): its chunks' words and results
  * live in the pool's first arena segment (the only one a lane sees), whose 4 KiB class holds 256
  * blocks, one for a 256-item chunk's words and one for its results. With 64, two or three such maps
  * at once exhausted it and failed whole chunks (PayloadTooLargeError); 8 still keeps threads busy.
  */
-export const LANE_CHUNKS_IN_FLIGHT_PER_THREAD = 8;
+const LANE_CHUNKS_IN_FLIGHT_PER_THREAD = 8;
+
+/** Chunks a batch keeps queued or running at once: from the main thread (lane 0) or a pool thread's lane, over `threads`. */
+export function chunksInFlight(lane: number, threads: number): number {
+  return lane === 0
+    ? Math.min(1024, Math.max(32, CHUNKS_IN_FLIGHT_PER_THREAD * threads))
+    : Math.min(1024, Math.max(8, LANE_CHUNKS_IN_FLIGHT_PER_THREAD * threads));
+}
 /** A chunk ends once its items' arguments took this much arena: the record saved no longer matters beside their copies. */
 const CHUNK_ARG_BYTES = 64 << 10;
 

@@ -71,7 +71,7 @@ export class WorkerCore {
   private readonly executedWord: number;
   /** Counts map chunk items as they start (own word, plain): the stuck-task watch times each item, not the chunk. */
   readonly chunkItemsWord: number;
-  /** The index in its chunk of the item started last (own word, plain): what crash repair reads if this thread dies. */
+  /** chunkAt(slot, item) of the chunk stepping now and its item started last (own word, plain): what crash repair reads if this thread dies. */
   readonly chunkAtWord: number;
   private readonly finishedWord: number;
   private readonly timings: TaskTimings;
