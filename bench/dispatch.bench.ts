@@ -10,7 +10,9 @@
  *   is one round trip (see `perCall`), so p50 is the median round trip for every contender.
  * - Idle round trip: the same single round trip after a 2 ms sleep, so the workers have parked;
  *   only the run is timed (performance.now() around it, the sleep outside), contenders
- *   interleaved, next to an Atomics.wait/notify ping-pong with one worker after the same gap.
+ *   interleaved, next to an Atomics.wait/notify ping-pong with one worker after the same gap, both
+ *   blocking (Atomics.wait) and awaited (Atomics.waitAsync, which comes back through the event
+ *   loop as every promise-returning call must).
  *
  * Run: bun run bench/dispatch.bench.ts      QUICK=1: ~20x smaller counts (well under a minute).
  */
@@ -29,6 +31,7 @@ const IDLE_WARMUP = QUICK ? 5 : 20;
 const IDLE_SAMPLES = QUICK ? 50 : 1000;
 const OURS = "bun-thread-manager";
 const PINGPONG = "Atomics ping-pong (floor)";
+const PINGPONG_ASYNC = "Atomics ping-pong, awaited (waitAsync: the floor of a promise)";
 
 type Contender = { name: string; run(handler: "add", arg: [number, number]): Promise<unknown> };
 
@@ -122,6 +125,7 @@ try {
       bench(hotName(c.name), perCall(() => roundTrip(c, i++)));
     }
     bench(hotName(PINGPONG), perCall(() => pp.roundTrip()));
+    bench(hotName(PINGPONG_ASYNC), perCall(() => pp.roundTripAsync()));
   });
 
   const results = await run({ throw: true, colors: process.stdout.isTTY === true });
@@ -129,7 +133,7 @@ try {
   for (const t of results.benchmarks) for (const r of t.runs) if (r.stats) stats.set(r.name, r.stats);
 
   // ---- idle round trip: sleep first (untimed), then time one run; contenders interleaved ----
-  const idle = new Map<string, number[]>([...contenders.map((c) => [c.name, []] as [string, number[]]), [PINGPONG, []]]);
+  const idle = new Map<string, number[]>([...contenders.map((c) => [c.name, []] as [string, number[]]), [PINGPONG, []], [PINGPONG_ASYNC, []]]);
   for (let s = 0; s < IDLE_WARMUP + IDLE_SAMPLES; s++) {
     for (const c of contenders) {
       await Bun.sleep(IDLE_GAP_MS);
@@ -143,6 +147,10 @@ try {
     pp.roundTrip();
     const ns = (performance.now() - t0) * 1e6;
     if (s >= IDLE_WARMUP) idle.get(PINGPONG)!.push(ns);
+    await Bun.sleep(IDLE_GAP_MS);
+    const t1 = performance.now();
+    await pp.roundTripAsync();
+    if (s >= IDLE_WARMUP) idle.get(PINGPONG_ASYNC)!.push((performance.now() - t1) * 1e6);
   }
   const idleP = new Map<string, { p50: number; p99: number }>();
   for (const [name, xs] of idle) {
@@ -164,7 +172,10 @@ try {
     return `| ${c.name} | ${formatRate(tput(c))} | ${fmtTime(hot(c.name))} | ${fmtTime(i.p50)} | ${fmtTime(i.p99)} |`;
   });
   const ppIdle = idleP.get(PINGPONG)!;
-  rows.push(`| ${PINGPONG} | — | ${fmtTime(hot(PINGPONG))} | ${fmtTime(ppIdle.p50)} | ${fmtTime(ppIdle.p99)} |`);
+  const ppAsyncIdle = idleP.get(PINGPONG_ASYNC)!;
+  for (const [name, i] of [[PINGPONG, ppIdle], [PINGPONG_ASYNC, ppAsyncIdle]] as const) {
+    rows.push(`| ${name} | — | ${fmtTime(hot(name))} | ${fmtTime(i.p50)} | ${fmtTime(i.p99)} |`);
+  }
   console.log(
     `\n### ${title}\n\n` +
       `| contender | tasks/s (${IN_FLIGHT} in flight, avg) | hot round trip p50 | idle round trip p50 | idle round trip p99 |\n` +
@@ -183,6 +194,7 @@ try {
       `- hot round trip p50: ${fmtTime(hot(OURS))} vs best peer ${fmtTime(hot(bestHot.name))} (${bestHot.name}): **${faster(hot(OURS), hot(bestHot.name))}**; ours / ping-pong = ${(hot(OURS) / hot(PINGPONG)).toFixed(2)}`,
       `- idle round trip p50: ${fmtTime(oursIdle)} vs best peer ${fmtTime(idleP.get(bestIdle.name)!.p50)} (${bestIdle.name}): **${faster(oursIdle, idleP.get(bestIdle.name)!.p50)}**`,
       `- idle round trip, ours / ping-pong p50: **${(oursIdle / ppIdle.p50).toFixed(2)}** (${fmtTime(oursIdle)} / ${fmtTime(ppIdle.p50)}), ${IDLE_SAMPLES} samples each after a ${IDLE_GAP_MS} ms sleep`,
+      `- idle round trip, ours / awaited ping-pong p50: **${(oursIdle / ppAsyncIdle.p50).toFixed(2)}** (${fmtTime(oursIdle)} / ${fmtTime(ppAsyncIdle.p50)}); hot: ${(hot(OURS) / hot(PINGPONG_ASYNC)).toFixed(2)}`,
     ].join("\n"),
   );
 } finally {

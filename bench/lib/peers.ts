@@ -200,11 +200,13 @@ export async function createPeers(threads = 2): Promise<PeerPool[]> {
 }
 
 /**
- * Raw Atomics ping-pong with one Bun Worker over a SharedArrayBuffer: the floor for an idle round
- * trip. roundTrip() stores 1 + notifies, then blocks in Atomics.wait until the worker (blocked in
- * Atomics.wait itself, no spinning) has stored 0 + notified back.
+ * Raw Atomics ping-pong with one Bun Worker over a SharedArrayBuffer: the floors of an idle round
+ * trip. Both store 1 + notify; the worker (blocked in Atomics.wait itself, no spinning) stores 0 +
+ * notifies back. `roundTrip` blocks the calling thread in Atomics.wait until then (nothing is
+ * faster); `roundTripAsync` awaits Atomics.waitAsync instead, as any call that returns a promise
+ * must come back through the caller's event loop (the floor of an awaitable round trip).
  */
-export async function createPingPong(): Promise<{ roundTrip(): void; close(): void }> {
+export async function createPingPong(): Promise<{ roundTrip(): void; roundTripAsync(): Promise<void>; close(): void }> {
   const sab = new SharedArrayBuffer(4);
   const flag = new Int32Array(sab);
   const w = new Worker(fixtureUrl("pingpong.worker.ts"));
@@ -221,6 +223,15 @@ export async function createPingPong(): Promise<{ roundTrip(): void; close(): vo
       Atomics.store(flag, 0, 1);
       Atomics.notify(flag, 0);
       while (Atomics.load(flag, 0) === 1) Atomics.wait(flag, 0, 1);
+    },
+    async roundTripAsync() {
+      if (closed) throw new Error("ping-pong closed");
+      Atomics.store(flag, 0, 1);
+      Atomics.notify(flag, 0);
+      while (Atomics.load(flag, 0) === 1) {
+        const w = Atomics.waitAsync(flag, 0, 1);
+        if (w.async) await w.value;
+      }
     },
     close() {
       if (closed) return;
