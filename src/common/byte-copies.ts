@@ -23,8 +23,14 @@ export function bytesOf(value: ArrayBufferView | ArrayBuffer): Uint8Array {
 /** Copies up to this size get their buffer made first (see rebuildBytes). */
 const SMALL_COPY = 64 << 10;
 
+/** The kind of a plain Uint8Array (the common case, which needs no buffer of its own up front). */
+const UINT8_KIND = BYTE_KINDS.indexOf(Uint8Array);
+
 /** `bytes` copied into a fresh ArrayBuffer of their own, as a value of kind `kind`. */
 export function rebuildBytes(kind: number, bytes: Uint8Array): ArrayBufferView | ArrayBuffer {
+  // A Uint8Array is its own slice: JSC makes the buffer object only if someone reads `.buffer`
+  // (0.1 us for 256 bytes against 0.7 us through a buffer made first; 9.3 against 12 us at 64 KiB).
+  if (kind === UINT8_KIND) return bytes.slice();
   // A fresh, unshared, aligned ArrayBuffer. Small ones are made first: reading `.buffer` of a small
   // slice makes JSC materialize one after the fact, a slow path (~10% of a tiny-task map's main
   // thread); a large slice has its buffer already, and a new one would be zeroed for nothing.

@@ -120,6 +120,7 @@ describe("payloads", () => {
     ["Int32Array view", new Int32Array(new ArrayBuffer(16), 4, 2).fill(9)], ["ArrayBuffer", new Uint16Array([1, 2]).buffer],
     ["DataView", new DataView(new ArrayBuffer(4))], ["Buffer", Buffer.from("buf")],
     ["large string", "x".repeat(200_000)], ["sparse array", [1, , 3]],
+    ["Uint8Array of 100 KiB", new Uint8Array(100 << 10).map((_, i) => i)], ["Uint8Array view", new Uint8Array(new ArrayBuffer(64), 8, 16).fill(7)],
   ];
   for (const [name, value] of values) {
     test(`round trip: ${name}`, async () => {
@@ -128,7 +129,13 @@ describe("payloads", () => {
       if (typeof value === "number" && Number.isNaN(value)) expect(Number.isNaN(back)).toBe(true);
       else if (Object.is(value, -0)) expect(Object.is(back, -0)).toBe(true);
       else expect(back).toEqual(value as any);
-      if (ArrayBuffer.isView(value)) expect(back).toBeInstanceOf(value.constructor as any);
+      if (ArrayBuffer.isView(value)) {
+        expect(back).toBeInstanceOf(value.constructor as any);
+        // A copy of its own: not over shared memory, and no larger than its bytes.
+        const view = back as ArrayBufferView;
+        expect(view.buffer).not.toBeInstanceOf(SharedArrayBuffer);
+        expect([view.byteOffset, view.buffer.byteLength]).toEqual([0, view.byteLength]);
+      }
     });
   }
 
