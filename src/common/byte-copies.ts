@@ -40,6 +40,15 @@ export function rebuildBytes(kind: number, bytes: Uint8Array): ArrayBufferView |
   return viewOver(kind, buffer);
 }
 
+/** The kind of a Buffer: structured clone (postMessage's mail, a transfer) makes one a plain Uint8Array. */
+export const BUFFER_KIND = BYTE_KINDS.indexOf(Buffer);
+
+/** A Buffer over the same bytes as `value`, a Buffer that structured clone made a Uint8Array (no copy). */
+export function asBuffer(value: unknown): unknown {
+  if (!(value instanceof Uint8Array) || value instanceof Buffer) return value;
+  return Buffer.from(value.buffer, value.byteOffset, value.byteLength);
+}
+
 /** A value of kind `kind` over the whole of `buffer` (no copy): how a moved copy is handed over. */
 export function viewOver(kind: number, buffer: ArrayBuffer): ArrayBufferView | ArrayBuffer {
   const K = BYTE_KINDS[kind];

@@ -12,7 +12,7 @@
  * | well-formed string | STR | block, UTF-8 byte length |
  * | string with lone surrogates | STR16 | block, UTF-16 byte length |
  * | string of 32 Ki units or more | STR_MAIL | mail id (the string itself, by reference) |
- * | an argument given with run's transfer list, or bytes over a block or finding no room (main thread) | MAILED | parcel id (the value itself, its buffers moved) |
+ * | an argument given with run's transfer list, or bytes over a block or finding no room (main thread) | MAILED (+kind) | parcel id (the value itself, its buffers moved) |
  * | plain JSON-safe objects/arrays | JSON | block, byte length |
  * | typed arrays, ArrayBuffer, DataView (copied) | BYTES (+kind) | block, byte length |
  * | SharedArrayBuffer (shared) | SHARED | registry id |
@@ -26,7 +26,7 @@
  */
 import { deserialize, serialize } from "bun:jsc";
 import { DataCloneError, PayloadTooLargeError } from "../errors.ts";
-import { byteKindOf, bytesOf, fromUtf16, rebuildBytes, viewOver } from "./byte-copies.ts";
+import { asBuffer, BUFFER_KIND, byteKindOf, bytesOf, fromUtf16, rebuildBytes, viewOver } from "./byte-copies.ts";
 import { describeUnsendable } from "./error-codec.ts";
 import type { PayloadStore } from "./payload-store.ts";
 import { ownerOf } from "./pool-mail.ts";
@@ -162,15 +162,12 @@ export class ValueCodec {
     }
   }
 
-  /**
-   * Mails `value` whole to worker `seat` (T_MAILED), moving `transfer` (counted against max_payload_bytes
-   * with `bytes`); a value postMessage cannot clone throws DataCloneError, and nothing was moved.
-   */
+  /** Mails `value` whole to worker `seat` (T_MAILED), moving `transfer` (counted against max_payload_bytes with `bytes`); DataCloneError when postMessage cannot clone it, and nothing was moved. */
   mailTo(seat: number, value: unknown, transfer: ArrayBuffer[], handler: string, bytes = transfer.reduce((n, b) => n + b.byteLength, 0)): void {
     this.begin("argument", handler, seat);
     if (bytes > this.options.maxPayload) throw this.overMaxPayload(bytes);
     try {
-      this.set(T_MAILED, this.shared.sendParcel(seat, value, transfer), 0);
+      this.set(T_MAILED | (value instanceof Buffer ? BUFFER_KIND << KIND_SHIFT : 0), this.shared.sendParcel(seat, value, transfer), 0); // the clone makes a Buffer a Uint8Array
     } catch (e) {
       throw new DataCloneError(`${describeUnsendable(value, this.what(), e)}, which cannot be sent to another thread`);
     }
@@ -194,8 +191,10 @@ export class ValueCodec {
       case T_EMPTY_STR: return "";
       case T_SHARED: return this.shared.get(a);
       case T_STR_MAIL: return ownerOf(a) === 0 ? this.shared.getString(a) : this.shared.takeParcel(a);
-      case T_MAILED: // with OUTSIDE: a bare ArrayBuffer, handed over as the kind the type word names
-        return (type & T_OUTSIDE) === 0 ? this.shared.takeParcel(a) : viewOver((type >>> KIND_SHIFT) & 0xf, this.shared.takeParcel(a) as ArrayBuffer);
+      case T_MAILED: { // with OUTSIDE: a bare ArrayBuffer handed over as the kind the type word names; else the value, a Buffer's kind restored
+        const kind = (type >>> KIND_SHIFT) & 0xf, v = this.shared.takeParcel(a);
+        return (type & T_OUTSIDE) !== 0 ? viewOver(kind, v as ArrayBuffer) : kind === BUFFER_KIND ? asBuffer(v) : v;
+      }
     }
     if ((type & T_OUTSIDE) !== 0 && ownerOf(a) !== 0) return this.decode(type, new Uint8Array(this.shared.takeParcel(a) as ArrayBuffer, 0, b));
     try {

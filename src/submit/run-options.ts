@@ -12,7 +12,7 @@
  * Concurrency contract: thread-local (the submitting thread's codec).
  */
 import type { ValueCodec } from "../common/codec.ts";
-import { byteKindOf, bytesOf, rebuildBytes } from "../common/byte-copies.ts";
+import { asBuffer, byteKindOf, bytesOf, rebuildBytes } from "../common/byte-copies.ts";
 import { holdsShared } from "../common/shared-refs.ts";
 import { DataCloneError, InvalidArgumentError, ThreadManagerError, describeValue } from "../errors.ts";
 import type { Encode } from "./submitter.ts";
@@ -81,7 +81,8 @@ export function encodeTransferred(transfer: readonly ArrayBuffer[]): Encode<unkn
   const hold = (arg: unknown, handler: string): void => {
     if (moved !== undefined) return;
     try {
-      moved = { value: structuredClone(arg, { transfer: list }) };
+      const value = structuredClone(arg, { transfer: list });
+      moved = { value: arg instanceof Buffer ? asBuffer(value) : value }; // the clone made a Buffer a Uint8Array
     } catch (e) {
       throw new DataCloneError(`argument of handler "${handler}" (with its transfer list)`, e);
     }

@@ -307,6 +307,29 @@ test("a byte array mailed to a thread arrives as its own kind (a Buffer as a Buf
   }
 });
 
+test("a transferred Buffer arrives as a Buffer: mailed to a static thread, or moved at run() while it waits for room", async () => {
+  const tm = await m.start({ compute: { cpu: { module: TRANSFER, static_threads: 1, max_threads: 1 } } });
+  for (const n of [0, 11, 1000, 1 << 20]) {
+    const b = Buffer.alloc(n, 1);
+    expect(await tm.compute("cpu").run("kindOf", b, { transfer: [b.buffer as ArrayBuffer] })).toEqual(["Buffer", n]);
+    expect(b.buffer.detached).toBe(true);
+  }
+  // No static thread and an arena that cannot grow, held full: the Buffer waits, moved out of the caller's hands.
+  const tm2 = await m.start({ compute: { cpu: { module: TRANSFER, static_threads: 0, dynamic_threads: 1, max_threads: 1, arena_bytes: 1 << 20, arena_max_bytes: 1 << 20 } } });
+  const cpu = tm2.compute("cpu");
+  const gate = new Int32Array(new SharedArrayBuffer(8));
+  const held = cpu.run("holdThen", [gate, "held"]);
+  await until(() => gate[1] === 1, 5000, "the holding task to start");
+  const sent = Array.from({ length: 6 }, () => {
+    const b = Buffer.alloc(40_000, 2); // a 64 KiB block each: 2 blocks in this arena
+    return cpu.run("kindOf", b, { transfer: [b.buffer as ArrayBuffer] });
+  });
+  expect(cpu.metrics().arena.waiting).toBeGreaterThan(0);
+  Atomics.store(gate, 0, 1);
+  expect(await held).toBe("held");
+  for (const p of sent) expect(await p).toEqual(["Buffer", 40_000]);
+});
+
 test("a full arena grows for small byte arrays only: big ones go to an inbox instead of a segment each", async () => {
   const tm = await m.start({ compute: { cpu: { module: TRANSFER, static_threads: 1, max_threads: 1 } } });
   const cpu = tm.compute("cpu");
