@@ -53,22 +53,26 @@ export class Admission {
   /**
    * A thread submitter with nothing in flight has no drain to admit its waiting tasks after: room
    * comes from other submitters' tasks, so it looks again every millisecond while tasks wait
-   * (`admitted`: called after each look, to publish what it let in).
+   * (`admitted`: called after each look, to publish what it let in). While some of its tasks are
+   * in flight it does not look (ARENA-L1): their drains admit (ARENA M2), so a block that a running
+   * task's argument frees is there for that task's result, which has no way around the arena.
    */
-  retrySoon(admitted: () => void): void {
+  retrySoon(admitted: () => void, inFlight: () => boolean): void {
     if (this.retry !== undefined) return;
     this.retry = setTimeout(() => {
       this.retry = undefined;
       if (this.count === 0) return;
-      this.admit();
-      admitted();
-      this.retrySoon(admitted);
+      if (!inFlight()) {
+        this.admit();
+        admitted();
+      }
+      this.retrySoon(admitted, inFlight);
     }, 1);
   }
 
-  /** Admits waiting tasks from the head while they find room; grows the store when the head cannot. */
-  admit(): void {
-    while (this.count > 0) {
+  /** Admits waiting tasks from the head while they find room (at most `limit`); grows the store when the head cannot. */
+  admit(limit = Infinity): void {
+    for (let admitted = 0; this.count > 0 && admitted < limit; ) {
       const task = this.queue[this.head];
       if (task === undefined) {
         this.head++;
@@ -96,7 +100,9 @@ export class Admission {
       this.remove();
       this.unwatch(task);
       task.enqueue();
+      admitted++;
     }
+    if (this.count > 0) return;
     this.queue = [];
     this.head = 0;
   }

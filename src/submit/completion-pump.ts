@@ -40,8 +40,8 @@ export interface PumpHost {
   pendingCount(): number;
   /** Before completions are drained (read mail the workers sent). */
   beforeDrain(): void;
-  /** After a drain; `emptied`: the completion ring was seen empty at its end. */
-  afterDrain(emptied: boolean): void;
+  /** After a drain that took `took` completions; `emptied`: the completion ring was seen empty at its end. */
+  afterDrain(emptied: boolean, took: number): void;
   /** Publishes records queued since the last flush. */
   flushSubmissions(): void;
   /** Handles one completion record at `rec[at..at+3]`. */
@@ -140,7 +140,7 @@ export class CompletionPump {
         this.publishedAt = 0;
       }
       if (n < take || (n > 0 && this.deliveredAt >= until)) {
-        host.afterDrain(n < take);
+        host.afterDrain(n < take, total);
         return total;
       }
     }
@@ -169,7 +169,7 @@ export class CompletionPump {
       if (got === 0 && (!this.wokeWorker || this.hot)) got = this.spin();
       this.wokeWorker = false;
       if (got === 0) got = this.block();
-      if (got > 0) this.host.flushSubmissions(); // what those completions fed (a map's next chunks) goes now, not after a turn of the loop
+      this.host.flushSubmissions(); // what those drains admitted or fed (a map's next chunks) goes now, not after a turn of the loop
     } finally {
       this.running = false;
     }

@@ -200,7 +200,7 @@ export class Submitter implements PumpHost {
     };
     this.counts.submitted++; // waiting counts: close and abort count it as cancelled
     this.admission.wait(task, alone); // ARENA-M1: no room; run() returns, nothing blocks
-    if (this.main === undefined) this.admission.retrySoon(() => this.pump.schedule());
+    if (this.main === undefined) this.admission.retrySoon(() => this.pump.schedule(), () => this.tasks.pending > 0);
   }
 
   /** Encodes an argument: 0, or the bytes it waits for. From a pool thread it lives in one arena block: one larger can never be admitted. */
@@ -267,7 +267,7 @@ export class Submitter implements PumpHost {
     this.main?.beforeDrain();
   }
 
-  afterDrain(emptied: boolean): void {
+  afterDrain(emptied: boolean, took: number): void {
     this.main?.afterDrain(emptied);
     this.publishCounts();
     // A thread submitter whose pool's threads are gone (and whose ring is empty): nothing it waits for will complete.
@@ -275,7 +275,8 @@ export class Submitter implements PumpHost {
       this.rejectAll((running) => new PoolClosedError(this.name, `was closed before this task ${running ? "finished" : "found room to start"}`)); // LANE-S2
       return;
     }
-    if (this.admission.waiting > 0) this.admission.admit(); // ARENA-M2
+    // ARENA-M2; a thread's lane with tasks in flight admits one per completion taken (ARENA L1).
+    if (this.admission.waiting > 0) this.admission.admit(this.main !== undefined || this.tasks.pending === 0 ? Infinity : took);
   }
 
   /** One completion record: settle the caller's promise (unless it already was) and free the slot. */

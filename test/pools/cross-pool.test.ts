@@ -28,6 +28,17 @@ describe("pools call pools", () => {
     expect(await io.run("sumVia", ["cpu", 1000])).toBe(499500);
   });
 
+  test("a thread's burst of big arguments: each result finds the block its argument left (ARENA L1), none fails", async () => {
+    // The default 8 MiB segment holds 1 block of 1 MiB, 4 of 256 KiB and 16 of 64 KiB; every argument waits for room.
+    const tm = await m.start(config({ async: { io: { module: CALLERS, worker_threads: 1, concurrency: 4 } } }));
+    for (const [count, bytes] of [[2, 1 << 20], [4, 1 << 20], [16, 300_000], [40, 65_537], [64, 20_000]] as const) {
+      for (let round = 0; round < 5; round++) {
+        expect([count, bytes, ...(await tm.async("io").run<[number, string]>("bigEchoes", ["cpu", count, bytes]))]).toEqual([count, bytes, count, ""]);
+      }
+    }
+    expect(tm.compute("cpu").metrics().arena.usedBytes).toBe(0);
+  }, 60_000);
+
   test("the same errors as on main: unknown pool (with the kinds there are), unknown handler, wrong kind, native from a thread", async () => {
     const tm = await m.start({ ...config(), native: { bg: { max_threads: 1 } } });
     const io = tm.async("io");
