@@ -44,7 +44,7 @@ export function addCounts(into: Omit<LaneCounts, "pending">, from: Omit<LaneCoun
 }
 
 /** What a holder has settled or refused so far (it stores them after each drain, abort and refusal). */
-export type SettledCounts = Pick<LaneCounts, "completed" | "failed" | "cancelled" | "crashed" | "busy" | "closed">;
+export type SettledCounts = Pick<LaneCounts, "submitted" | "completed" | "failed" | "cancelled" | "crashed" | "busy" | "closed">;
 
 /** Who holds a lane now. */
 export const LaneHolder = {
@@ -148,8 +148,9 @@ export class SubmitterLanes {
     return counts;
   }
 
-  /** The lane's owner, after a drain or an abort: its settled tasks so far. */
+  /** The lane's owner, after a drain or an abort: its tasks so far (submitted counts one waiting for arena room too). */
   setSettled(lane: number, c: SettledCounts): void {
+    Atomics.store(this.w, this.word(lane, LANE_SUBMITTED), c.submitted);
     Atomics.store(this.w, this.word(lane, LANE_COMPLETED), c.completed);
     Atomics.store(this.w, this.word(lane, LANE_FAILED), c.failed);
     Atomics.store(this.w, this.word(lane, LANE_CANCELLED), c.cancelled);
@@ -171,11 +172,6 @@ export class SubmitterLanes {
   /** The lane's owner: its tasks in flight now (metrics and `pending` read it). */
   setPending(lane: number, n: number): void {
     Atomics.store(this.w, this.word(lane, LANE_PENDING), n);
-  }
-
-  /** The lane's owner: `n` more tasks published. */
-  countSubmitted(lane: number, n: number): void {
-    Atomics.add(this.w, this.word(lane, LANE_SUBMITTED), n);
   }
 
   pending(lane: number): number {

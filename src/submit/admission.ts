@@ -28,6 +28,8 @@ export class Admission {
   constructor(
     /** Adds an arena segment if the store may still grow; true when it did. */
     private readonly grow: () => boolean,
+    /** A thread's lane with tasks in flight: it admits only after completions, one per completion (ARENA-L1). */
+    private readonly heldBack: () => boolean = () => false,
   ) {}
 
   /** Tasks waiting for room. */
@@ -54,20 +56,27 @@ export class Admission {
    * A thread submitter with nothing in flight has no drain to admit its waiting tasks after: room
    * comes from other submitters' tasks, so it looks again every millisecond while tasks wait
    * (`admitted`: called after each look, to publish what it let in). While some of its tasks are
-   * in flight it does not look (ARENA-L1): their drains admit (ARENA M2), so a block that a running
-   * task's argument frees is there for that task's result, which has no way around the arena.
+   * in flight it does not look: their drains admit (`afterDrain`).
    */
-  retrySoon(admitted: () => void, inFlight: () => boolean): void {
+  retrySoon(admitted: () => void): void {
     if (this.retry !== undefined) return;
     this.retry = setTimeout(() => {
       this.retry = undefined;
       if (this.count === 0) return;
-      if (!inFlight()) {
+      if (!this.heldBack()) {
         this.admit();
         admitted();
       }
-      this.retrySoon(admitted, inFlight);
+      this.retrySoon(admitted);
     }, 1);
+  }
+
+  /**
+   * After a completion drain that took `took` completions (ARENA M2): all that fit, or for a lane
+   * held back one per completion, so a block a running task's argument freed stays for its result.
+   */
+  afterDrain(took: number): void {
+    if (this.count > 0) this.admit(this.heldBack() ? took : Infinity);
   }
 
   /** Admits waiting tasks from the head while they find room (at most `limit`); grows the store when the head cannot. */
@@ -131,7 +140,7 @@ export class Admission {
     this.queue[i] = undefined;
     this.count--;
     task.cancel(reason);
-    if (i === this.head) this.admit(); // the next one may fit
+    if (i === this.head && !this.heldBack()) this.admit(); // the next one may fit
   }
 
   private unwatch(task: WaitingTask): void {

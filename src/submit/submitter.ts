@@ -113,7 +113,7 @@ export class Submitter implements PumpHost {
       route: o.main?.route,
       grow: o.main?.grow,
     });
-    this.admission = new Admission(() => this.main?.grow() ?? false);
+    this.admission = new Admission(() => this.main?.grow() ?? false, () => this.main === undefined && this.tasks.pending > 0);
     this.pump = new CompletionPump(this, o.completions, o.doorbell, o.spinMicros ?? 20, o.main && ((hot) => o.main!.setHot(hot)), o.main && (() => o.main!.mailWaiting()));
   }
 
@@ -196,11 +196,11 @@ export class Submitter implements PumpHost {
       handler, signal, settle,
       encode: () => this.encodeChecked(encode, kept, handler),
       enqueue: () => this.enqueue(h, kind, handler, signal, settle, true),
-      cancel: (reason) => void (this.counts.cancelled++, settle.reject(reason)),
+      cancel: (reason) => void (this.counts.cancelled++, this.publishCounts(), settle.reject(reason)),
     };
     this.counts.submitted++; // waiting counts: close and abort count it as cancelled
     this.admission.wait(task, alone); // ARENA-M1: no room; run() returns, nothing blocks
-    if (this.main === undefined) this.admission.retrySoon(() => this.pump.schedule(), () => this.tasks.pending > 0);
+    if (this.main === undefined) this.admission.retrySoon(() => this.pump.schedule());
   }
 
   /** Encodes an argument: 0, or the bytes it waits for. From a pool thread it lives in one arena block: one larger can never be admitted. */
@@ -257,7 +257,6 @@ export class Submitter implements PumpHost {
     for (let i = 0; i < this.batched; i++) timings.queued(this.batch[i * REC_WORDS + REC_ID]! & ID_SLOT_MASK, at);
     const r = queues.submitBatch(this.batch, 0, this.batched); // TASK-S2
     this.target.countArrivals(r.published);
-    if (this.lane !== 0) this.target.lanes.countSubmitted(this.lane, r.published);
     this.pump.published(r.published, r.wokeWorker);
     if (r.published < this.batched) this.batch.copyWithin(0, r.published * REC_WORDS, this.batched * REC_WORDS); // retried next flush
     this.batched -= r.published;
@@ -275,8 +274,7 @@ export class Submitter implements PumpHost {
       this.rejectAll((running) => new PoolClosedError(this.name, `was closed before this task ${running ? "finished" : "found room to start"}`)); // LANE-S2
       return;
     }
-    // ARENA-M2; a thread's lane with tasks in flight admits one per completion taken (ARENA L1).
-    if (this.admission.waiting > 0) this.admission.admit(this.main !== undefined || this.tasks.pending === 0 ? Infinity : took);
+    this.admission.afterDrain(took); // ARENA-M2
   }
 
   /** One completion record: settle the caller's promise (unless it already was) and free the slot. */

@@ -169,10 +169,9 @@ export function releaseChunkResults(codec: ValueCodec, words: Int32Array): void 
   for (let at = 0; at + 3 < words.length; at += CHUNK_ITEM_WORDS) if (words[at] !== DONE_SKIPPED) codec.release(words[at + 1]!, words[at + 2]!);
 }
 
-/** Items counted as submitted beyond one per record: by the thread's counts and, for a thread's lane, in the lane's word metrics read. */
+/** Items counted as submitted beyond one per record (a thread's lane publishes its counts after each drain). */
 export function countSubmitted(sub: Submitter, n: number): void {
   sub.counts.submitted += n;
-  if (sub.lane !== 0) sub.target.lanes.countSubmitted(sub.lane, n);
 }
 
 /** One chunk: which items, and how each learns its outcome. */

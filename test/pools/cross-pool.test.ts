@@ -39,6 +39,20 @@ describe("pools call pools", () => {
     expect(tm.compute("cpu").metrics().arena.usedBytes).toBe(0);
   }, 60_000);
 
+  test("aborting a thread's calls that wait for arena room leaves its running call its block; the counts balance", async () => {
+    const tm = await m.start(config({ compute: { cpu: { module: CROSS, static_threads: 1, max_threads: 1 } }, async: { io: { module: CALLERS, worker_threads: 1 } } }));
+    for (let round = 0; round < 3; round++) {
+      const [first, others] = await tm.async("io").run<[string, string[]]>("abortWaiters", ["cpu", 20, 200_000]);
+      expect(first).toBe("ok");
+      expect(others.every((name) => name === "TimeoutError" || name === "ok")).toBe(true);
+    }
+    const x = tm.compute("cpu").metrics();
+    const lane = x.submitters.find((s) => s.submitter !== "main")!;
+    expect(lane.submitted).toBe(60); // the aborted ones count: they were submitted, then cancelled
+    expect(lane.completed + lane.failed + lane.cancelled + lane.crashed).toBe(60);
+    expect([x.pending, x.arena.usedBytes]).toEqual([0, 0]);
+  }, 30_000);
+
   test("the same errors as on main: unknown pool (with the kinds there are), unknown handler, wrong kind, native from a thread", async () => {
     const tm = await m.start({ ...config(), native: { bg: { max_threads: 1 } } });
     const io = tm.async("io");
