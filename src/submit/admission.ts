@@ -1,8 +1,9 @@
 /**
- * Main thread: tasks whose argument found no arena room wait here, in FIFO order, until room comes
- * (completions free blocks; the store grows by a segment while it is below its cap). They count
- * toward `max_queue`, abort like queued tasks, and `close` settles them. Nothing blocks: the pump
- * calls `admit()` after every completion drain (PROTOCOL.md, "Progress").
+ * A submitting thread (the main thread, or a pool thread's lane): tasks whose argument found no
+ * arena room wait here, in FIFO order, until room comes (completions free blocks; on the main
+ * thread the store grows by a segment while it is below its cap). They count toward `max_queue`,
+ * abort like queued tasks, and `close` settles them. Nothing blocks: the pump calls `afterDrain`
+ * after every completion drain (PROTOCOL.md, "Progress", ARENA M2 and L1).
  */
 import type { Settle } from "./task-table.ts";
 
