@@ -258,6 +258,7 @@ export class Submitter implements PumpHost {
     const r = queues.submitBatch(this.batch, 0, this.batched); // TASK-S2
     this.target.countArrivals(r.published);
     this.pump.published(r.published, r.wokeWorker);
+    this.publishCounts(); // a thread's: what it submitted counts before it can complete (or its thread die)
     if (r.published < this.batched) this.batch.copyWithin(0, r.published * REC_WORDS, this.batched * REC_WORDS); // retried next flush
     this.batched -= r.published;
   }
