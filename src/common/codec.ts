@@ -71,10 +71,7 @@ export interface CodecOptions {
   maxPayload: number;
   /** Main thread: may this argument take `bytes` of arena now? (the arguments' share of the arena). */
   admit?: (bytes: number) => boolean;
-  /**
-   * No mail between this codec's thread and the other side (a pool thread submitting to a pool, and
-   * the results it gets back): everything lives in the arena; shared buffers cannot be sent.
-   */
+  /** No mail between this codec's thread and the other side (a pool thread's calls and their results): all lives in the arena; no shared buffers. */
   mailless?: boolean;
   /** Main thread: a pool thread that may take an argument mailed to it now (run's transfer option), or -1. */
   route?: () => number;
@@ -93,6 +90,8 @@ export class ValueCodec {
   readonly named: SharedArrayBuffer[] = [];
   /** The worker the last encode mailed its value to (its record goes to that worker's inbox), or -1. */
   seat = -1;
+  /** A block the next encode writes into if it fits, instead of a new one (ARENA L2: a thread's task's argument); -1 once taken. */
+  reuse = -1;
   private forAll = false;
   private role = "";
   private handler = "";
@@ -280,13 +279,12 @@ export class ValueCodec {
    * no room now and the destination is TO_ANY.
    */
   private place(tag: number, length: number, write: (dst: Uint8Array) => number): number {
-    if (length > this.options.maxPayload) {
-      throw this.overMaxPayload(length);
-    }
+    if (length > this.options.maxPayload) throw this.overMaxPayload(length);
     const store = this.store;
     if (length <= store.maxBlock && (this.options.admit === undefined || this.options.admit(length))) {
-      const h = store.tryAlloc(Math.max(1, length));
+      const h = this.reuse >= 0 && length <= store.capacityOf(this.reuse) ? this.reuse : store.tryAlloc(Math.max(1, length));
       if (h >= 0) {
+        if (h === this.reuse) this.reuse = -1; // taken for this value
         this.arenaBytes += store.capacityOf(h);
         return this.set(tag, h, write(store.bytes(h, length)));
       }
@@ -395,3 +393,6 @@ export class ValueCodec {
 function usesBytes(tag: number): boolean {
   return tag === T_STR || tag === T_STR16 || tag === T_JSON || tag === T_SER || tag === T_BYTES || tag === T_JSON_REFS || tag === T_SER_REFS;
 }
+
+/** A value of type word `type` lives in an arena block, its handle in `a`. */
+export const inArena = (type: number): boolean => (type & T_OUTSIDE) === 0 && usesBytes(type & TAG_MASK);

@@ -7,7 +7,7 @@
  * (PROTOCOL.md, "Submitters"). Thread-local; the shared words it touches (task states, injector,
  * lanes) go through their owner files.
  */
-import { ValueCodec } from "../common/codec.ts";
+import { inArena, ValueCodec } from "../common/codec.ts";
 import { refusalFrom, taskErrorFrom } from "../common/error-codec.ts";
 import type { PayloadStore } from "../common/payload-store.ts";
 import type { SharedObjects } from "../common/shared-objects.ts";
@@ -17,7 +17,7 @@ import { PoolBusyError, PoolClosedError, WorkerCrashedError } from "../errors.ts
 import type { Doorbell } from "../shm/doorbell.ts";
 import type { Injector } from "../shm/injector.ts";
 import {
-  DONE_CRASHED, DONE_OK, DONE_SKIPPED, DONE_UNSENDABLE, ID_GEN_SHIFT, ID_SLOT_MASK, OP_KIND_SHIFT, OP_TYPE_MASK, OP_TYPE_SHIFT,
+  DONE_CRASHED, DONE_OK, DONE_SKIPPED, DONE_UNSENDABLE, ID_GEN_SHIFT, ID_SLOT_MASK, KIND_TASK, OP_KIND_SHIFT, OP_TYPE_MASK, OP_TYPE_SHIFT,
   REC_A, REC_B, REC_ID, REC_OP, REC_WORDS, TASK_GEN_MASK,
 } from "../shm/layout.ts";
 import type { PoolQueues } from "../shm/pool-queues.ts";
@@ -84,10 +84,8 @@ export class Submitter implements PumpHost {
   readonly tasks: TaskTable;
   readonly admission: Admission;
   readonly pump: CompletionPump;
-  /** `busy`, `closed`: run() calls refused at once (shed load). */
-  readonly counts = { submitted: 0, completed: 0, failed: 0, cancelled: 0, crashed: 0, contained: 0, busy: 0, closed: 0 };
-  /** Set when the pool refuses new tasks: the PoolClosedError detail. */
-  refusing: string | undefined;
+  readonly counts = { submitted: 0, completed: 0, failed: 0, cancelled: 0, crashed: 0, contained: 0, busy: 0, closed: 0 }; // busy, closed: refused at once
+  refusing: string | undefined; // set when the pool refuses new tasks: the PoolClosedError detail
   /** Arena bytes held by the arguments of tasks not yet completed (at most half the store). */
   private argBytes = 0;
   private batch = new Int32Array(64 * REC_WORDS);
@@ -222,6 +220,7 @@ export class Submitter implements PumpHost {
     this.argBytes += codec.arenaBytes;
     if (!waited) this.counts.submitted++;
     const out = codec.out;
+    if (this.lane !== 0 && kind === KIND_TASK && inArena(out[0]!)) entry.heldArg = out[1]!; // ARENA L2: its runner holds it until the completion
     if (this.batched === this.batch.length / REC_WORDS) this.growBatch();
     const at = this.batched * REC_WORDS;
     this.batch[at + REC_ID] = id;
@@ -287,6 +286,7 @@ export class Submitter implements PumpHost {
     const entry = this.tasks.lookup(slot, (id >>> ID_GEN_SHIFT) & TASK_GEN_MASK); // TASK-S3: a stale generation finds none
     const status = op & 0xf;
     if (status === DONE_CRASHED) {
+      if (entry?.heldArg !== undefined) this.codec.store.free(entry.heldArg); // ARENA L2: the dead runner held it, and no completion names it
       if (entry === undefined || entry.settled) return void (entry && this.closeTask(slot)); // LANE-K2: a real completion posted before the notice came first
       this.counts.crashed++;
       entry.settled = true;

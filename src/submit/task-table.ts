@@ -33,6 +33,8 @@ export interface TaskEntry {
   onAbort?: () => void;
   /** Arena bytes the argument took (the arguments' share is accounted until the task ends). */
   argBytes: number;
+  /** A thread's task: its argument's block, which the runner holds until the completion is out (ARENA L2). */
+  heldArg?: number;
   /** Buffers registered for this task's argument alone; released when it ends. */
   transients?: number[];
   /** Shared buffers the argument names: kept alive until the task ends, so no record names a released id. */

@@ -3,7 +3,7 @@
  * memory once, claims task records, decodes arguments, encodes results and errors, and posts
  * completions (PROTOCOL.md, "Tasks and completions"). One instance per worker thread.
  */
-import { ValueCodec } from "../common/codec.ts";
+import { inArena, ValueCodec } from "../common/codec.ts";
 import { encodeThrown } from "../common/error-codec.ts";
 import { PayloadStore } from "../common/payload-store.ts";
 import { PoolControl } from "../common/pool-control.ts";
@@ -14,7 +14,7 @@ import { PayloadTooLargeError } from "../errors.ts";
 import { Injector } from "../shm/injector.ts";
 import { TaskTimings } from "../common/task-timings.ts";
 import {
-  DONE_OK, DONE_SKIPPED, DONE_THREW, DONE_UNSENDABLE, ID_GEN_SHIFT, ID_SLOT_MASK, KIND_CHUNK, KIND_TASK, OP_HANDLER_MASK, OP_KIND_SHIFT,
+  DONE_OK, DONE_SKIPPED, DONE_THREW, DONE_UNSENDABLE, ID_GEN_SHIFT, ID_JOIN_BIT, ID_SLOT_MASK, KIND_CHUNK, KIND_TASK, OP_HANDLER_MASK, OP_KIND_SHIFT,
   OP_TYPE_MASK, OP_TYPE_SHIFT,
   REC_A, REC_B, REC_ID, REC_OP, REC_WORDS, TASK_GEN_MASK, WORKER_CHUNK_AT, WORKER_CHUNK_ITEMS, WORKER_EXECUTED, WORKER_FAULTS, WORKER_FINISHED, WORKER_RUNNING,
 } from "../shm/layout.ts";
@@ -57,6 +57,8 @@ export class WorkerCore {
   private readonly doorbells: Array<Doorbell | undefined> = [];
   /** Results for thread submitters: arena only, in the segment every thread knows (no mail). */
   private readonly laneCodec: ValueCodec;
+  /** Thread submitters' tasks running here, by slot: the argument block each holds until its completion is out (ARENA L2). */
+  private readonly heldArguments = new Map<number, number>();
   private readonly done = new Int32Array(REC_WORDS);
   /** (type, a, b) of the last encodeOutcome, and the arena bytes it took. */
   readonly outcome = new Int32Array(3);
@@ -134,9 +136,17 @@ export class WorkerCore {
     return false;
   }
 
-  /** Decodes (and frees) the argument of a claimed record. */
+  /**
+   * Decodes (and frees) the argument of a claimed record. A thread's task keeps its argument's
+   * block until its completion is out (ARENA L2): its result goes there if it fits.
+   */
   takeArgument(rec: Int32Array): unknown {
-    return this.codec.take((rec[REC_OP]! >>> OP_TYPE_SHIFT) & OP_TYPE_MASK, rec[REC_A]!, rec[REC_B]!);
+    const id = rec[REC_ID]!;
+    const type = (rec[REC_OP]! >>> OP_TYPE_SHIFT) & OP_TYPE_MASK;
+    const kind = (rec[REC_OP]! >>> OP_KIND_SHIFT) & 3;
+    if ((id & ID_JOIN_BIT) !== 0 || (id & ID_SLOT_MASK) < this.mainSlots || kind !== KIND_TASK || !inArena(type)) return this.codec.take(type, rec[REC_A]!, rec[REC_B]!);
+    this.heldArguments.set(id & ID_SLOT_MASK, rec[REC_A]!);
+    return this.codec.peek(type, rec[REC_A]!, rec[REC_B]!);
   }
 
   handlerOf(rec: Int32Array): number {
@@ -240,6 +250,7 @@ export class WorkerCore {
    */
   encodeOutcome(id: number, handler: number, ok: boolean, value: unknown): number {
     const codec = this.codecFor(id);
+    codec.reuse = this.heldArguments.get(id & ID_SLOT_MASK) ?? -1;
     let status: number = ok ? DONE_OK : DONE_THREW;
     try {
       // an error's parts that cannot be sent are described in its wire
@@ -277,6 +288,11 @@ export class WorkerCore {
     this.control.w[this.runningWord]--;
     this.control.w[this.finishedWord]++; // own counter: plain; the pool manager reads it
     this.post(id, status, type, a, b, kind);
+    const held = this.heldArguments.get(id & ID_SLOT_MASK);
+    if (held === undefined) return;
+    this.heldArguments.delete(id & ID_SLOT_MASK);
+    if (this.laneCodec.reuse === held) this.laneCodec.store.free(held); // ARENA-L2: the completion is out; the result did not take it
+    this.laneCodec.reuse = -1;
   }
 
   /** Push the completion record into its submitter's ring, then ring that submitter if it sleeps (src/shm/doorbell.ts). */

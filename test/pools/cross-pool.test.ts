@@ -39,6 +39,26 @@ describe("pools call pools", () => {
     expect(tm.compute("cpu").metrics().arena.usedBytes).toBe(0);
   }, 60_000);
 
+  test("several threads' bursts of big values at once: each result goes in its argument's block (ARENA L2), none fails", async () => {
+    const tm = await m.start(config({ async: { io: { module: CALLERS, worker_threads: 2, concurrency: 4 } } }));
+    for (const [count, bytes] of [[4, 1 << 20], [16, 300_000], [40, 65_537]] as const) {
+      for (let round = 0; round < 4; round++) {
+        const outs = await Promise.all(Array.from({ length: 4 }, () => tm.async("io").run<[number, string]>("bigEchoes", ["cpu", count, bytes])));
+        expect(outs).toEqual(Array.from({ length: 4 }, () => [count, ""]));
+      }
+    }
+    expect(tm.compute("cpu").metrics().arena.usedBytes).toBe(0);
+  }, 60_000);
+
+  test("a compute thread that dies holding a thread's argument: its caller frees the block (ARENA L2)", async () => {
+    const tm = await m.start(config({ async: { io: { module: CALLERS, worker_threads: 1 } } }));
+    const [ok, crashed] = await tm.async("io").run<[number, number]>("bigWithDeaths", ["cpu", 16]);
+    expect([ok, crashed]).toEqual([12, 4]);
+    await until(() => tm.compute("cpu").metrics().threads.filter((t) => t.alive).length === 2, 10_000, "the dead threads to be replaced");
+    const x = tm.compute("cpu").metrics();
+    expect([x.crashed, x.pending, x.arena.usedBytes]).toEqual([4, 0, 0]);
+  }, 30_000);
+
   test("aborting a thread's calls that wait for arena room leaves its running call its block; the counts balance", async () => {
     const tm = await m.start(config({ compute: { cpu: { module: CROSS, static_threads: 1, max_threads: 1 } }, async: { io: { module: CALLERS, worker_threads: 1 } } }));
     for (let round = 0; round < 3; round++) {
