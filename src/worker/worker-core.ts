@@ -250,7 +250,7 @@ export class WorkerCore {
    */
   encodeOutcome(id: number, handler: number, ok: boolean, value: unknown): number {
     const codec = this.codecFor(id);
-    codec.reuse = this.heldArguments.get(id & ID_SLOT_MASK) ?? -1;
+    if (this.heldArguments.size > 0) codec.reuse = this.heldArguments.get(id & ID_SLOT_MASK) ?? -1; // none held: the main thread's tasks pay nothing
     let status: number = ok ? DONE_OK : DONE_THREW;
     try {
       // an error's parts that cannot be sent are described in its wire
@@ -288,7 +288,7 @@ export class WorkerCore {
     this.control.w[this.runningWord]--;
     this.control.w[this.finishedWord]++; // own counter: plain; the pool manager reads it
     this.post(id, status, type, a, b, kind);
-    const held = this.heldArguments.get(id & ID_SLOT_MASK);
+    const held = this.heldArguments.size > 0 ? this.heldArguments.get(id & ID_SLOT_MASK) : undefined;
     if (held === undefined) return;
     this.heldArguments.delete(id & ID_SLOT_MASK);
     if (this.laneCodec.reuse === held) this.laneCodec.store.free(held); // ARENA-L2: the completion is out; the result did not take it
