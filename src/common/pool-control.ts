@@ -108,7 +108,7 @@ export class PoolControl {
 
   /** Main: true (and cleared) when some worker mailed it since the last look. */
   takeMainMail(): boolean {
-    return Atomics.load(this.w, POOL_MAIN_MAIL) !== 0 && Atomics.exchange(this.w, POOL_MAIN_MAIL, 0) !== 0;
+    return this.mainMailRaised() && Atomics.exchange(this.w, POOL_MAIN_MAIL, 0) !== 0;
   }
 
   /** Main: mail for worker i waits on its port. */
